@@ -1,0 +1,7 @@
+// Configuration: every setting is read once from the environment (or the
+// routes file), validated, typed, and handed to the service that needs it.
+// A bad value stops start-up with an error naming the setting.
+export { ConfigError, EnvReader, readConfig } from './env.js';
+export * from './sections.js';
+export { defaultRoute, loadRoutes, matchRoute, parseRouteTable, RouteSchemaError } from './routes.js';
+export type { Route, RouteTable } from './routes.js';

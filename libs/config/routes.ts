@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { EnvelopeConfig, StrategySpec } from './sections.js';
+import { parseStrategySpec } from './sections.js';
+
+/** Per-path behaviour: whether and how requests are coalesced, and which policy flushes them. */
+export interface Route {
+  name: string;
+  /** Path prefix ("/api/") or, when it starts with "^", a regular expression. */
+  match: string;
+  coalesce: boolean;
+  /** Public routes leave the auth scope out of the coalescing key. */
+  public: boolean;
+  /** Request headers (lower-case) whose values are part of the coalescing key. */
+  vary: string[];
+  envelope: EnvelopeConfig;
+  /** Strategy for this route; undefined = the policy service's default. */
+  policy: StrategySpec | undefined;
+}
+
+export interface RouteTable {
+  routes: Route[];
+}
+
+export class RouteSchemaError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'RouteSchemaError';
+  }
+}
+
+const ROUTE_KEYS = new Set(['name', 'match', 'coalesce', 'public', 'vary', 'envelope', 'policy']);
+
+function fail(where: string, reason: string): never {
+  throw new RouteSchemaError(`${where}: ${reason}`);
+}
+
+function parseEnvelope(value: unknown, where: string, defaults: EnvelopeConfig): EnvelopeConfig {
+  if (value === undefined) return defaults;
+  if (typeof value !== 'object' || value === null) fail(where, 'envelope must be an object');
+  const { batchTimeoutMs = defaults.batchTimeoutMs, maxBatchSize = defaults.maxBatchSize, ...rest } =
+    value as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) fail(where, `unknown envelope field(s) ${Object.keys(rest).join(', ')}`);
+  if (!Number.isInteger(batchTimeoutMs) || (batchTimeoutMs as number) < 1 || (batchTimeoutMs as number) > 60_000)
+    fail(where, 'envelope.batchTimeoutMs must be an integer between 1 and 60000');
+  if (!Number.isInteger(maxBatchSize) || (maxBatchSize as number) < 1 || (maxBatchSize as number) > 100_000)
+    fail(where, 'envelope.maxBatchSize must be an integer between 1 and 100000');
+  return { batchTimeoutMs: batchTimeoutMs as number, maxBatchSize: maxBatchSize as number };
+}
+
+function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Route {
+  const where = `routes[${index}]`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'must be an object');
+  const raw = value as Record<string, unknown>;
+  const unknown = Object.keys(raw).filter((key) => !ROUTE_KEYS.has(key));
+  if (unknown.length > 0) fail(where, `unknown field(s) ${unknown.join(', ')}`);
+  const { name, match, coalesce = true, public: isPublic = false, vary = [], policy } = raw;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail(where, 'name must match [A-Za-z0-9_.-]{1,64}');
+  if (typeof match !== 'string' || !(match.startsWith('/') || match.startsWith('^')))
+    fail(where, 'match must be a path prefix starting with "/" or a regular expression starting with "^"');
+  if (match.startsWith('^')) {
+    try {
+      new RegExp(match);
+    } catch (error) {
+      fail(where, `match is not a valid regular expression (${(error as Error).message})`);
+    }
+  }
+  if (typeof coalesce !== 'boolean') fail(where, 'coalesce must be true or false');
+  if (typeof isPublic !== 'boolean') fail(where, 'public must be true or false');
+  if (!Array.isArray(vary) || !vary.every((h) => typeof h === 'string' && /^[A-Za-z0-9-]+$/.test(h)))
+    fail(where, 'vary must be a list of header names');
+  let strategy: StrategySpec | undefined;
+  if (policy !== undefined) {
+    if (typeof policy !== 'string') fail(where, 'policy must be a string like "fixed_timer:window_ms=20"');
+    const parsed = parseStrategySpec(policy);
+    if (typeof parsed === 'string') fail(where, `policy ${parsed}`);
+    strategy = parsed;
+  }
+  return {
+    name,
+    match,
+    coalesce,
+    public: isPublic,
+    vary: (vary as string[]).map((h) => h.toLowerCase()).sort(),
+    envelope: parseEnvelope(raw.envelope, where, defaults),
+    policy: strategy,
+  };
+}
+
+/** Validates a route table document (already parsed from YAML/JSON); never half-applies. */
+export function parseRouteTable(document: unknown, defaults: EnvelopeConfig): RouteTable {
+  if (typeof document !== 'object' || document === null) fail('routes file', 'must be an object with a "routes" list');
+  const list = (document as { routes?: unknown }).routes;
+  if (!Array.isArray(list)) fail('routes file', '"routes" must be a list');
+  const routes = list.map((route, index) => parseRoute(route, index, defaults));
+  const names = new Set<string>();
+  for (const route of routes) {
+    if (names.has(route.name)) fail('routes', `duplicate route name "${route.name}"`);
+    names.add(route.name);
+  }
+  if (!routes.some((route) => route.match === '/')) routes.push(defaultRoute(defaults));
+  return { routes };
+}
+
+export function defaultRoute(envelope: EnvelopeConfig): Route {
+  return { name: 'default', match: '/', coalesce: true, public: false, vary: [], envelope, policy: undefined };
+}
+
+/** Loads the routes file (YAML or JSON) or, without one, the single default route. */
+export function loadRoutes(file: string | undefined, defaults: EnvelopeConfig): RouteTable {
+  if (!file) return { routes: [defaultRoute(defaults)] };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new RouteSchemaError(`BATCHGATE_ROUTES_FILE: cannot read ${file} (${(error as Error).message})`);
+  }
+  try {
+    return parseRouteTable(parseYaml(text), defaults);
+  } catch (error) {
+    throw new RouteSchemaError(`BATCHGATE_ROUTES_FILE ${file}: ${(error as Error).message}`);
+  }
+}
+
+const compiled = new WeakMap<Route, RegExp>();
+
+/** First route (in file order) whose prefix or pattern matches the path. */
+export function matchRoute(table: RouteTable, path: string): Route {
+  for (const route of table.routes) {
+    if (route.match.startsWith('^')) {
+      let pattern = compiled.get(route);
+      if (!pattern) compiled.set(route, (pattern = new RegExp(route.match)));
+      if (pattern.test(path)) return route;
+    } else if (path.startsWith(route.match)) {
+      return route;
+    }
+  }
+  // parseRouteTable always appends a "/" route, so this is only reached for non-"/" paths.
+  return table.routes[table.routes.length - 1]!;
+}

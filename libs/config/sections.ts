@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { EnvReader } from './env.js';
+
+/** Settings every service reads: who it is and where NATS, Redis and the trace collector are. */
+export interface CommonConfig {
+  instanceId: string;
+  natsUrl: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  otlpEndpoint: string | undefined;
+}
+
+export function commonSection(r: EnvReader, service: string): CommonConfig {
+  return {
+    instanceId: r.string('BATCHGATE_INSTANCE_ID', `${service}-${randomBytes(3).toString('hex')}`),
+    natsUrl: r.string('NATS_URL', 'nats://127.0.0.1:4222'),
+    logLevel: r.oneOf('BATCHGATE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+    otlpEndpoint: r.optionalString('OTEL_EXPORTER_OTLP_ENDPOINT'),
+  };
+}
+
+export interface RedisConfig {
+  redisUrl: string;
+}
+
+export function redisSection(r: EnvReader): RedisConfig {
+  return { redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis', 'rediss']) };
+}
+
+/** The hard limits that always win over the policy (seed: 50 ms, 128). */
+export interface EnvelopeConfig {
+  batchTimeoutMs: number;
+  maxBatchSize: number;
+}
+
+export function envelopeSection(r: EnvReader): EnvelopeConfig {
+  return {
+    batchTimeoutMs: r.int('BATCHGATE_BATCH_TIMEOUT_MS', 50, { min: 1, max: 60_000 }),
+    maxBatchSize: r.int('BATCHGATE_MAX_BATCH_SIZE', 128, { min: 1, max: 100_000 }),
+  };
+}
+
+/** How upstream calls are made (worker, and the ingress for pass-through and fallback). */
+export interface UpstreamConfig {
+  upstream: string;
+  upstreamTimeoutMs: number;
+  upstreamConnections: number;
+  maxBodyBytes: number;
+}
+
+export function upstreamSection(r: EnvReader): UpstreamConfig {
+  return {
+    upstream: r.url('BATCHGATE_UPSTREAM', undefined, ['http', 'https']),
+    upstreamTimeoutMs: r.int('BATCHGATE_UPSTREAM_TIMEOUT_MS', 10_000, { min: 1, max: 600_000 }),
+    upstreamConnections: r.int('BATCHGATE_UPSTREAM_CONNECTIONS', 64, { min: 1, max: 10_000 }),
+    maxBodyBytes: r.int('BATCHGATE_MAX_BODY_BYTES', 16 * 1024 * 1024, { min: 1024, max: 1024 ** 3 }),
+  };
+}
+
+/** Port of a service's own /healthz, /readyz and /metrics (0 = pick a free one). */
+export function httpPortSection(r: EnvReader, fallback: number): { httpHost: string; httpPort: number } {
+  return {
+    httpHost: r.string('BATCHGATE_HTTP_HOST', '127.0.0.1'),
+    httpPort: r.int('BATCHGATE_HTTP_PORT', fallback, { max: 65_535 }),
+  };
+}
+
+/**
+ * A flush strategy named by "name" or "name:key=value,key=value" (numbers only),
+ * e.g. "fixed_timer:window_ms=20". Parsed here; validated against the strategy
+ * registry by the policy lib.
+ */
+export interface StrategySpec {
+  name: string;
+  params: Record<string, number>;
+}
+
+export function parseStrategySpec(text: string): StrategySpec | string {
+  const [name = '', rest] = text.split(':', 2);
+  if (!/^[a-z_]+$/.test(name)) return `strategy name "${name}" is not a lowercase identifier`;
+  const params: Record<string, number> = {};
+  for (const pair of rest ? rest.split(',') : []) {
+    const [key, value] = pair.split('=', 2);
+    const number = Number(value);
+    if (!key || value === undefined || !Number.isFinite(number)) return `parameter "${pair}" is not key=number`;
+    params[key.trim()] = number;
+  }
+  return { name, params };
+}
+
+export function strategySection(r: EnvReader, name: string, fallback: string): StrategySpec {
+  const text = r.string(name, fallback);
+  const spec = parseStrategySpec(text);
+  if (typeof spec === 'string') {
+    r.problem(name, `a strategy like "fixed_timer:window_ms=20" (${spec})`, text);
+    return parseStrategySpec(fallback) as StrategySpec;
+  }
+  return spec;
+}

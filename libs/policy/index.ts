@@ -1,0 +1,26 @@
+// Flush policy: the safety envelope, the live feature estimators and every
+// flush strategy as pure, deterministic code. The policy service, the
+// coordinator's embedded fallback and the simulator all run exactly this.
+export * from './types.js';
+export { envelopeReason } from './envelope.js';
+export { DecayingRate, SlidingQuantile } from './estimators.js';
+export { FeatureBook, LATENCY_WINDOW, RATE_TAU_MS } from './features.js';
+export type { OpenSlotView } from './features.js';
+export { seededRandom } from './random.js';
+export { Mlp } from './network.js';
+export type { DenseLayer, PolicyNetwork } from './network.js';
+export { StrategyConfigError, StrategyParams } from './params.js';
+export { createStrategy, isStrategyName, STRATEGY_NAMES } from './registry.js';
+export type { StrategyModels, StrategyName } from './registry.js';
+export { targetBatchSize } from './strategies/cost-aware.js';
+export { depthWindowMs } from './strategies/adaptive.js';
+export {
+  bucketOf,
+  decisionsFromLogits,
+  observe,
+  OBSERVATION_SIZE,
+  qStateIndex,
+  readObservationScale,
+  validateQTable,
+} from './strategies/learned.js';
+export type { ObservationScale, QTable } from './strategies/learned.js';

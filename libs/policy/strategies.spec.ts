@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { envelopeReason } from './envelope.js';
+import { DecayingRate, SlidingQuantile } from './estimators.js';
+import { Mlp } from './network.js';
+import { seededRandom } from './random.js';
+import { createStrategy } from './registry.js';
+import { targetBatchSize } from './strategies/cost-aware.js';
+import { observe } from './strategies/learned.js';
+import type { QTable } from './strategies/learned.js';
+import type { SlotFeatures } from './types.js';
+
+const base: SlotFeatures = {
+  size: 1,
+  ageMs: 0,
+  upstreamP99Ms: 20,
+  requestRate: 100,
+  queueDepth: 0,
+  observedP99Ms: 0,
+  idleMs: 0,
+  batchTimeoutMs: 50,
+  maxBatchSize: 128,
+};
+const slot = (overrides: Partial<SlotFeatures>): SlotFeatures => ({ ...base, ...overrides });
+const context = { random: seededRandom(7), nowMs: 0 };
+const actions = (name: string, params: Record<string, number>, slots: SlotFeatures[]) =>
+  createStrategy({ name, params }).decide(slots, context).map((d) => d.action);
+
+describe('envelope', () => {
+  it('flushes size_cap at max_batch_size before looking at age', () => {
+    expect(envelopeReason(slot({ size: 128, ageMs: 60 }))).toBe('size_cap');
+    expect(envelopeReason(slot({ size: 127, ageMs: 49.9 }))).toBeUndefined();
+    expect(envelopeReason(slot({ size: 127, ageMs: 50 }))).toBe('timeout');
+  });
+});
+
+describe('fixed_timer and size_cap', () => {
+  it('fixed_timer flushes at exactly window_ms and defaults to the envelope timeout', () => {
+    expect(actions('fixed_timer', { window_ms: 20 }, [slot({ ageMs: 19.99 }), slot({ ageMs: 20 })])).toEqual(['wait', 'flush']);
+    expect(actions('fixed_timer', {}, [slot({ ageMs: 49 }), slot({ ageMs: 50 })])).toEqual(['wait', 'flush']);
+  });
+
+  it('size_cap flushes at exactly size and defaults to max_batch_size', () => {
+    expect(actions('size_cap', { size: 8 }, [slot({ size: 7 }), slot({ size: 8 })])).toEqual(['wait', 'flush']);
+    expect(actions('size_cap', {}, [slot({ size: 127 }), slot({ size: 128 })])).toEqual(['wait', 'flush']);
+  });
+});
+
+describe('exponential', () => {
+  it('reports p = exp(-lambda * (1 - age/timeout)) and flushes when the draw is below it', () => {
+    const strategy = createStrategy({ name: 'exponential', params: { lambda: 2 } });
+    const draws = [0.5, 0.1, 0.99];
+    let i = 0;
+    const decisions = strategy.decide([slot({ ageMs: 0 }), slot({ ageMs: 25 }), slot({ ageMs: 50 })], {
+      random: () => draws[i++]!,
+      nowMs: 0,
+    });
+    expect(decisions.map((d) => d.probability)).toEqual([Math.exp(-2), Math.exp(-1), 1]);
+    expect(decisions.map((d) => d.action)).toEqual(['wait', 'flush', 'flush']);
+  });
+
+  it('is reproducible under a seeded random source', () => {
+    const run = () =>
+      createStrategy({ name: 'exponential', params: {} })
+        .decide(Array.from({ length: 50 }, (_, k) => slot({ ageMs: k })), { random: seededRandom(42), nowMs: 0 })
+        .map((d) => d.action);
+    expect(run()).toEqual(run());
+  });
+});
+
+describe('queue_depth', () => {
+  it('uses max_wait at or below low, min_wait at or above high, linear between', () => {
+    const params = { low: 10, high: 100, min_wait_ms: 5, max_wait_ms: 45 };
+    // depth 55 is halfway: window = 45 - 0.5 * 40 = 25 ms.
+    expect(actions('queue_depth', params, [slot({ queueDepth: 55, ageMs: 24.9 }), slot({ queueDepth: 55, ageMs: 25 })])).toEqual([
+      'wait',
+      'flush',
+    ]);
+    expect(actions('queue_depth', params, [slot({ queueDepth: 10, ageMs: 44 }), slot({ queueDepth: 100, ageMs: 5 })])).toEqual([
+      'wait',
+      'flush',
+    ]);
+  });
+});
+
+describe('latency_aware', () => {
+  it('shrinks the window x0.8 while p99 is above target and grows it x1.2 below, within bounds', () => {
+    const strategy = createStrategy({
+      name: 'latency_aware',
+      params: { target_p99_ms: 60, max_wait_ms: 40, adjust_ms: 0, min_mult: 0.5, max_mult: 1.2 },
+    });
+    const probe = (observedP99Ms: number, ageMs: number, nowMs: number) =>
+      strategy.decide([slot({ observedP99Ms, ageMs })], { random: Math.random, nowMs })[0]!.action;
+    // p99 above target: multiplier 0.8 -> window 32 ms.
+    expect(probe(100, 31.9, 1)).toBe('wait');
+    expect(probe(100, 25.61, 2)).toBe('flush'); // 0.64 -> 25.6 ms
+    // Keeps shrinking but never below min_mult 0.5 (20 ms).
+    for (let t = 3; t < 20; t++) probe(100, 0, t);
+    expect(probe(100, 19.9, 21)).toBe('wait');
+    expect(probe(100, 20, 22)).toBe('flush');
+  });
+});
+
+describe('adaptive_window', () => {
+  it('waits for min_size, then flushes at target minus upstream p99, clamped', () => {
+    const params = { min_size: 2, target_latency_ms: 60, min_window_ms: 5, max_window_ms: 50 };
+    expect(actions('adaptive_window', params, [slot({ size: 1, ageMs: 49 }), slot({ size: 2, upstreamP99Ms: 30, ageMs: 30 })])).toEqual([
+      'wait',
+      'flush',
+    ]);
+    expect(actions('adaptive_window', params, [slot({ size: 2, upstreamP99Ms: 58, ageMs: 4.9 })])).toEqual(['wait']);
+    expect(actions('adaptive_window', params, [slot({ size: 2, upstreamP99Ms: 58, ageMs: 5 })])).toEqual(['flush']);
+  });
+});
+
+describe('cost_aware', () => {
+  it('targets the smallest N with N(N+1)/2 >= lambda * C', () => {
+    expect(targetBatchSize(0, 250)).toBe(1);
+    // lambda*C = 10: 4*5/2 = 10 -> 4.
+    expect(targetBatchSize(0.04, 250)).toBe(4);
+    // lambda*C = 10.5 -> 5.
+    expect(targetBatchSize(0.042, 250)).toBe(5);
+  });
+
+  it('flushes when the slot reaches the target for its key rate', () => {
+    // 400 req/s = 0.4/ms, C = 25 -> lambda*C = 10 -> N* = 4.
+    expect(actions('cost_aware', { call_cost_ms: 25 }, [slot({ requestRate: 400, size: 3 }), slot({ requestRate: 400, size: 4 })])).toEqual([
+      'wait',
+      'flush',
+    ]);
+  });
+});
+
+describe('learned strategies', () => {
+  it('observe() computes the seed 4-feature state with clipping', () => {
+    const obs = observe([slot({ size: 256, ageMs: 25, upstreamP99Ms: 500, requestRate: 100 })], {
+      sizeNorm: 128,
+      ageNormMs: 50,
+      p99NormMs: 500,
+      rateNorm: 100,
+    });
+    expect(Array.from(obs)).toEqual([1, 0.5, 1, Math.fround(Math.tanh(1))]);
+  });
+
+  it('ppo flushes when the FLUSH logit wins and reports softmax probability', () => {
+    // One linear layer: FLUSH logit = 10 * age_ratio - 5, WAIT logit = 0.
+    const network = new Mlp([
+      { inputs: 4, outputs: 2, activation: 'linear', weights: new Float32Array([0, 0, 0, 0, 0, 10, 0, 0]), bias: new Float32Array([0, -5]) },
+    ]);
+    const strategy = createStrategy({ name: 'ppo', params: {} }, { network });
+    const decisions = strategy.decide([slot({ ageMs: 20 }), slot({ ageMs: 30 })], context);
+    expect(decisions.map((d) => d.action)).toEqual(['wait', 'flush']);
+    expect(decisions[1]!.probability).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
+  });
+
+  it('qlearning takes the greedy action of the bucketed state', () => {
+    const table: QTable = { version: 't', sizeEdges: [0.5], ageEdges: [0.5], rateEdges: [], rateNorm: 100, values: [] };
+    // states: (size<0.5,age<0.5) wait; (size<0.5, age>=0.5) flush; (size>=0.5, *) flush.
+    table.values = [1, 0, 0, 1, 0, 1, 0, 1];
+    const strategy = createStrategy({ name: 'qlearning', params: {} }, { qTable: table });
+    const decisions = strategy.decide([slot({ ageMs: 10 }), slot({ ageMs: 30 }), slot({ size: 100 })], context);
+    expect(decisions.map((d) => d.action)).toEqual(['wait', 'flush', 'flush']);
+  });
+
+  it('rejects unknown strategies and parameters with a reason', () => {
+    expect(() => createStrategy({ name: 'nope', params: {} })).toThrow(/unknown strategy "nope"/);
+    expect(() => createStrategy({ name: 'fixed_timer', params: { window: 3 } })).toThrow(/no parameter\(s\) window/);
+    expect(() => createStrategy({ name: 'exponential', params: { lambda: -1 } })).toThrow(/lambda must be between/);
+    expect(() => createStrategy({ name: 'ppo', params: {} })).toThrow(/needs a model/);
+  });
+});
+
+describe('estimators', () => {
+  it('DecayingRate approaches the true rate and decays while idle', () => {
+    const rate = new DecayingRate(100);
+    for (let t = 0; t < 2000; t += 2) rate.add(t); // 500 req/s
+    expect(rate.perSecond(2000)).toBeGreaterThan(450);
+    expect(rate.perSecond(2000)).toBeLessThan(550);
+    expect(rate.perSecond(2000 + 100)).toBeCloseTo(rate.perSecond(2000) / Math.E, 6);
+  });
+
+  it('SlidingQuantile gives nearest-rank p99 over the last N samples', () => {
+    const window = new SlidingQuantile(100);
+    for (let v = 1; v <= 100; v++) window.add(v);
+    expect(window.quantile(0.99)).toBe(99);
+    for (let v = 0; v < 100; v++) window.add(1000);
+    expect(window.quantile(0.5)).toBe(1000);
+  });
+});

@@ -1,0 +1,87 @@
+import type { StrategyParams } from '../params.js';
+import type { FlushStrategy, SlotFeatures } from '../types.js';
+import { decideEach } from '../types.js';
+
+interface DepthWindow {
+  low: number;
+  high: number;
+  minWaitMs: number;
+  maxWaitMs: number | undefined;
+}
+
+function readDepthWindow(p: StrategyParams): DepthWindow {
+  const low = p.get('low', 10, { min: 0 });
+  const high = p.get('high', 100, { min: low + 1 });
+  const minWaitMs = p.get('min_wait_ms', 1, { min: 0 });
+  const maxWaitMs = p.optional('max_wait_ms', { min: minWaitMs });
+  return { low, high, minWaitMs, maxWaitMs };
+}
+
+/**
+ * Seed 004: the wait shrinks linearly from max_wait (depth <= low) to min_wait
+ * (depth >= high). Depth is the number of waiters parked at the coordinator.
+ */
+export function depthWindowMs(w: DepthWindow, slot: SlotFeatures): number {
+  const maxWait = w.maxWaitMs ?? slot.batchTimeoutMs;
+  const depth = slot.queueDepth;
+  if (depth <= w.low) return maxWait;
+  if (depth >= w.high) return w.minWaitMs;
+  return maxWait - ((depth - w.low) / (w.high - w.low)) * (maxWait - w.minWaitMs);
+}
+
+export function queueDepth(p: StrategyParams): FlushStrategy {
+  const window = readDepthWindow(p);
+  return {
+    name: 'queue_depth',
+    decide: (slots) => decideEach(slots, (s) => s.ageMs >= depthWindowMs(window, s)),
+  };
+}
+
+/**
+ * Seed 004 (spec version): the queue-depth window times a multiplier that is
+ * x0.8 when the route's observed p99 is above target and x1.2 when below,
+ * adjusted at most every adjust_ms and kept within [min_mult, max_mult].
+ * The multiplier is this instance's explicit state.
+ */
+export function latencyAware(p: StrategyParams): FlushStrategy {
+  const window = readDepthWindow(p);
+  const targetP99Ms = p.get('target_p99_ms', 60, { min: 0.1 });
+  const minMult = p.get('min_mult', 0.25, { min: 0.01 });
+  const maxMult = p.get('max_mult', 2, { min: minMult });
+  const adjustMs = p.get('adjust_ms', 100, { min: 0 });
+  let multiplier = 1;
+  let adjustedAt = -Infinity;
+  return {
+    name: 'latency_aware',
+    decide(slots, context) {
+      const observed = slots.find((s) => s.observedP99Ms > 0)?.observedP99Ms;
+      if (observed !== undefined && context.nowMs - adjustedAt >= adjustMs) {
+        const factor = observed > targetP99Ms ? 0.8 : 1.2;
+        multiplier = Math.min(maxMult, Math.max(minMult, multiplier * factor));
+        adjustedAt = context.nowMs;
+      }
+      return decideEach(slots, (s) => s.ageMs >= depthWindowMs(window, s) * multiplier);
+    },
+  };
+}
+
+/**
+ * Seed 003 (adaptive window with min_size): the window is what is left of the
+ * latency target after the upstream's p99, clamped to [min_window, max_window];
+ * a slot with fewer than min_size waiters keeps waiting for company until the
+ * envelope's timeout.
+ */
+export function adaptiveWindow(p: StrategyParams): FlushStrategy {
+  const minSize = p.get('min_size', 2, { min: 1 });
+  const targetLatencyMs = p.get('target_latency_ms', 60, { min: 0 });
+  const minWindowMs = p.get('min_window_ms', 5, { min: 0 });
+  const maxWindowMs = p.get('max_window_ms', 50, { min: minWindowMs });
+  return {
+    name: 'adaptive_window',
+    decide: (slots) =>
+      decideEach(slots, (s) => {
+        const window = Math.min(maxWindowMs, Math.max(minWindowMs, targetLatencyMs - s.upstreamP99Ms));
+        return s.size >= minSize && s.ageMs >= window;
+      }),
+  };
+}

@@ -1,0 +1,115 @@
+import type { PolicyNetwork } from '../network.js';
+import type { StrategyParams } from '../params.js';
+import { StrategyConfigError } from '../params.js';
+import type { FlushStrategy, PolicyDecision, SlotFeatures } from '../types.js';
+
+/**
+ * Normalisers of the seed's 4-feature observation. Undefined size/age
+ * normalisers mean "the slot's own envelope", so a model keeps meaning the
+ * same thing (fraction of the envelope) when the envelope changes.
+ */
+export interface ObservationScale {
+  sizeNorm: number | undefined;
+  ageNormMs: number | undefined;
+  p99NormMs: number;
+  rateNorm: number;
+}
+
+export const OBSERVATION_SIZE = 4;
+
+export function readObservationScale(p: StrategyParams): ObservationScale {
+  return {
+    sizeNorm: p.optional('size_norm', { min: 1 }),
+    ageNormMs: p.optional('age_norm_ms', { min: 1 }),
+    p99NormMs: p.get('p99_norm_ms', 500, { min: 1 }),
+    rateNorm: p.get('rate_norm', 100, { min: 1e-6 }),
+  };
+}
+
+/**
+ * Seed 000's state: [batch_size/128, batch_age_ms/50, log1p(upstream_p99_ms)/log1p(500),
+ * tanh(request_rate/100)], size and age clipped to 1 as the seed's normaliser did.
+ */
+export function observe(slots: readonly SlotFeatures[], scale: ObservationScale): Float32Array {
+  const out = new Float32Array(slots.length * OBSERVATION_SIZE);
+  slots.forEach((s, i) => {
+    const o = i * OBSERVATION_SIZE;
+    out[o] = Math.min(s.size / (scale.sizeNorm ?? s.maxBatchSize), 1);
+    out[o + 1] = Math.min(s.ageMs / (scale.ageNormMs ?? s.batchTimeoutMs), 1);
+    out[o + 2] = Math.log1p(Math.max(0, s.upstreamP99Ms)) / Math.log1p(scale.p99NormMs);
+    out[o + 3] = Math.tanh(s.requestRate / scale.rateNorm);
+  });
+  return out;
+}
+
+/** Greedy action from [WAIT, FLUSH] logits; the probability is softmax(FLUSH). */
+export function decisionsFromLogits(logits: Float32Array, batch: number): PolicyDecision[] {
+  const decisions: PolicyDecision[] = [];
+  for (let b = 0; b < batch; b++) {
+    const wait = logits[b * 2]!;
+    const flush = logits[b * 2 + 1]!;
+    if (!Number.isFinite(wait) || !Number.isFinite(flush)) throw new Error('policy network produced a non-finite logit');
+    const probability = 1 / (1 + Math.exp(wait - flush));
+    decisions.push({ action: flush > wait ? 'flush' : 'wait', probability });
+  }
+  return decisions;
+}
+
+/** PPO actor: the seed's observation through a network, argmax action. */
+export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): FlushStrategy {
+  const scale = readObservationScale(p);
+  if (!network) throw new StrategyConfigError('ppo needs a model; none is loaded');
+  if (network.inputSize !== OBSERVATION_SIZE)
+    throw new StrategyConfigError(`ppo model takes ${network.inputSize} inputs, expected ${OBSERVATION_SIZE}`);
+  return {
+    name: 'ppo',
+    decide: (slots) => decisionsFromLogits(network.logits(observe(slots, scale), slots.length), slots.length),
+  };
+}
+
+/** A tabular Q function over bucketed normalised (size, age, rate) -> [Q(WAIT), Q(FLUSH)]. */
+export interface QTable {
+  version: string;
+  /** Ascending bucket edges on size/max_batch, age/timeout and tanh(rate/rate_norm). */
+  sizeEdges: number[];
+  ageEdges: number[];
+  rateEdges: number[];
+  rateNorm: number;
+  /** Flattened [size][age][rate][action]. */
+  values: number[];
+}
+
+export function bucketOf(value: number, edges: readonly number[]): number {
+  let bucket = 0;
+  while (bucket < edges.length && value >= edges[bucket]!) bucket++;
+  return bucket;
+}
+
+export function qStateIndex(table: QTable, slot: SlotFeatures): number {
+  const size = bucketOf(slot.size / slot.maxBatchSize, table.sizeEdges);
+  const age = bucketOf(slot.ageMs / slot.batchTimeoutMs, table.ageEdges);
+  const rate = bucketOf(Math.tanh(slot.requestRate / table.rateNorm), table.rateEdges);
+  return (size * (table.ageEdges.length + 1) + age) * (table.rateEdges.length + 1) + rate;
+}
+
+export function validateQTable(table: QTable): void {
+  const states = (table.sizeEdges.length + 1) * (table.ageEdges.length + 1) * (table.rateEdges.length + 1);
+  if (table.values.length !== states * 2 || !table.values.every(Number.isFinite)) {
+    throw new StrategyConfigError(`Q table ${table.version} must hold ${states * 2} finite values`);
+  }
+}
+
+/** Greedy tabular Q-learning policy (seed 001's agent, acting on WAIT/FLUSH). */
+export function qlearning(table: QTable | undefined): FlushStrategy {
+  if (!table) throw new StrategyConfigError('qlearning needs a Q table; none is loaded');
+  validateQTable(table);
+  return {
+    name: 'qlearning',
+    decide: (slots) =>
+      slots.map((slot) => {
+        const index = qStateIndex(table, slot) * 2;
+        const flush = table.values[index + 1]! > table.values[index]!;
+        return { action: flush ? 'flush' : 'wait', probability: flush ? 1 : 0 };
+      }),
+  };
+}
