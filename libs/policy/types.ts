@@ -1,7 +1,7 @@
 /** Why a slot was flushed. `policy` is the only one that counts as the policy acting. */
-export type FlushReason = 'policy' | 'timeout' | 'size_cap' | 'fallback' | 'takeover';
+export type FlushReason = 'policy' | 'timeout' | 'size_cap' | 'fallback';
 
-export const FLUSH_REASONS: readonly FlushReason[] = ['policy', 'timeout', 'size_cap', 'fallback', 'takeover'];
+export const FLUSH_REASONS: readonly FlushReason[] = ['policy', 'timeout', 'size_cap', 'fallback'];
 
 export type Action = 'wait' | 'flush';
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/coordinator.proto.
  */
 export const file_batchgate_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSLfAQoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAEiXgoJSm9pblJlcGx5EigKBnN0YXR1cxgBIAEoDjIYLmJhdGNoZ2F0ZS52MS5Kb2luU3RhdHVzEg8KB3Nsb3RfaWQYAiABKAkSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkiSgoLQ291bnRSZXBvcnQSEgoKaW5ncmVzc19pZBgBIAEoCRInCgZjb3VudHMYAiADKAsyFy5iYXRjaGdhdGUudjEuU2xvdENvdW50IisKCVNsb3RDb3VudBIPCgdzbG90X2lkGAEgASgJEg0KBWRlbHRhGAIgASgNIh8KC1Nsb3RzQ2xvc2VkEhAKCHNsb3RfaWRzGAEgAygJKnQKCkpvaW5TdGF0dXMSGwoXSk9JTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJKT0lOX1NUQVRVU19PUEVORUQQARIWChJKT0lOX1NUQVRVU19KT0lORUQQAhIZChVKT0lOX1NUQVRVU19OT1RfT1dORVIQA2IGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSLfAQoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAEiXgoJSm9pblJlcGx5EigKBnN0YXR1cxgBIAEoDjIYLmJhdGNoZ2F0ZS52MS5Kb2luU3RhdHVzEg8KB3Nsb3RfaWQYAiABKAkSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkiSgoLQ291bnRSZXBvcnQSEgoKaW5ncmVzc19pZBgBIAEoCRInCgZjb3VudHMYAiADKAsyFy5iYXRjaGdhdGUudjEuU2xvdENvdW50IisKCVNsb3RDb3VudBIPCgdzbG90X2lkGAEgASgJEg0KBWRlbHRhGAIgASgNIjoKC1Nsb3RzQ2xvc2VkEhAKCHNsb3RfaWRzGAEgAygJEhkKEW9ycGhhbmVkX3Nsb3RfaWRzGAIgAygJKnQKCkpvaW5TdGF0dXMSGwoXSk9JTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJKT0lOX1NUQVRVU19PUEVORUQQARIWChJKT0lOX1NUQVRVU19KT0lORUQQAhIZChVKT0lOX1NUQVRVU19OT1RfT1dORVIQA2IGcHJvdG8z", [file_batchgate_v1_http]);
 
 /**
  * ingress -> coordinator (coord.join.<partition>): the first local waiter of a
@@ -167,6 +167,14 @@ export type SlotsClosed = Message<"batchgate.v1.SlotsClosed"> & {
    * @generated from field: repeated string slot_ids = 1;
    */
   slotIds: string[];
+
+  /**
+   * Flushed, but no worker accepted the call: the ingress answers these
+   * waiters itself (direct origin call) instead of waiting for a result.
+   *
+   * @generated from field: repeated string orphaned_slot_ids = 2;
+   */
+  orphanedSlotIds: string[];
 };
 
 /**

@@ -192,7 +192,7 @@ export type SlotFlushed = Message<"batchgate.v1.SlotFlushed"> & {
   route: string;
 
   /**
-   * policy | timeout | size_cap | fallback | takeover
+   * policy | timeout | size_cap | fallback
    *
    * @generated from field: string reason = 5;
    */

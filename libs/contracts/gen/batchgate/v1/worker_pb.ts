@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/worker.proto.
  */
 export const file_batchgate_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEilgEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0i3QEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoAWIGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEilgEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0iIgoNRmV0Y2hBY2NlcHRlZBIRCgl3b3JrZXJfaWQYASABKAki3QEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoAWIGcHJvdG8z", [file_batchgate_v1_http]);
 
 /**
  * coordinator -> worker queue group (work.fetch): one upstream call for a flushed slot.
@@ -66,6 +66,26 @@ export type FetchTask = Message<"batchgate.v1.FetchTask"> & {
  */
 export const FetchTaskSchema: GenMessage<FetchTask> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_worker, 0);
+
+/**
+ * worker -> coordinator: reply to work.fetch, sent before the upstream call so
+ * the coordinator learns at once whether any worker took the job.
+ *
+ * @generated from message batchgate.v1.FetchAccepted
+ */
+export type FetchAccepted = Message<"batchgate.v1.FetchAccepted"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+};
+
+/**
+ * Describes the message batchgate.v1.FetchAccepted.
+ * Use `create(FetchAcceptedSchema)` to create a new message.
+ */
+export const FetchAcceptedSchema: GenMessage<FetchAccepted> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_worker, 1);
 
 /**
  * worker -> ingress (ingress.<id>.result): the answer for every waiter of a slot.
@@ -140,5 +160,5 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
  * Use `create(FetchResultSchema)` to create a new message.
  */
 export const FetchResultSchema: GenMessage<FetchResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_worker, 1);
+  messageDesc(file_batchgate_v1_worker, 2);
 

@@ -1,0 +1,241 @@
+import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { connect, headers as msgHeaders } from '@nats-io/transport-node';
+import type { Context } from '@opentelemetry/api';
+import { contextFromHeaders, traceHeaders } from './trace-headers.js';
+
+export interface BusLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Raised by request() when NATS is not connected, so callers can fall back at once. */
+export class BusUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`NATS unavailable: ${reason}`);
+    this.name = 'BusUnavailableError';
+  }
+}
+
+/** A decoded inbound message with its trace context and a typed responder. */
+export interface Incoming {
+  subject: string;
+  headers: MsgHdrs | undefined;
+  /** Trace context propagated by the sender (ROOT when none). */
+  context: Context;
+  respond<S extends DescMessage>(schema: S, message: MessageInitShape<S>): void;
+}
+
+export type Handler<S extends DescMessage> = (message: MessageShape<S>, incoming: Incoming) => void | Promise<void>;
+
+interface Registration {
+  subject: string;
+  queue: string | undefined;
+  callback: (error: Error | null, msg: Msg) => void;
+  subscription?: Subscription;
+  closed: boolean;
+}
+
+export interface BusOptions {
+  url: string;
+  name: string;
+  logger: BusLogger;
+  /** First connection attempt's timeout; after that the bus keeps retrying in the background. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The one typed wrapper over the @nats-io v3 client: protobuf in and out,
+ * W3C trace context in headers. It starts even when NATS is down (publishes
+ * are dropped, requests fail fast with BusUnavailableError, subscriptions are
+ * applied once connected) so every service can degrade instead of refusing to start.
+ */
+export class Bus {
+  private nc: NatsConnection | undefined;
+  private online = false;
+  private stopped = false;
+  private readonly registrations = new Set<Registration>();
+  private readonly listeners = new Set<(connected: boolean) => void>();
+  /** Messages dropped because NATS was down, for the metrics. */
+  droppedPublishes = 0;
+
+  private constructor(private readonly options: BusOptions) {}
+
+  static async connect(options: BusOptions): Promise<Bus> {
+    const bus = new Bus(options);
+    await bus.firstConnect();
+    return bus;
+  }
+
+  get connected(): boolean {
+    return this.online;
+  }
+
+  /** The raw connection (JetStream, KV and Object Store clients are built on it); undefined while down. */
+  get connection(): NatsConnection | undefined {
+    return this.nc;
+  }
+
+  onStatus(listener: (connected: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish<S extends DescMessage>(subject: string, schema: S, message: MessageInitShape<S>, ctx?: Context): void {
+    if (!this.nc || !this.online) {
+      this.droppedPublishes++;
+      return;
+    }
+    const data = toBinary(schema, create(schema, message));
+    const headers = traceHeaders(ctx);
+    this.nc.publish(subject, data, headers ? { headers } : undefined);
+  }
+
+  async request<Q extends DescMessage, R extends DescMessage>(
+    subject: string,
+    requestSchema: Q,
+    message: MessageInitShape<Q>,
+    replySchema: R,
+    timeoutMs: number,
+    ctx?: Context,
+  ): Promise<MessageShape<R>> {
+    if (!this.nc || !this.online) throw new BusUnavailableError('not connected');
+    const data = toBinary(requestSchema, create(requestSchema, message));
+    const headers = traceHeaders(ctx);
+    const reply = await this.nc.request(subject, data, headers ? { timeout: timeoutMs, headers } : { timeout: timeoutMs });
+    const error = reply.headers?.get('bg-error');
+    if (error) throw new Error(`${subject} answered with an error: ${error}`);
+    return fromBinary(replySchema, reply.data);
+  }
+
+  /** Subscribes (now, or as soon as NATS is up) with a decoding, error-logging handler. */
+  subscribe<S extends DescMessage>(subject: string, schema: S, handler: Handler<S>, queue?: string): () => void {
+    const registration: Registration = {
+      subject,
+      queue,
+      closed: false,
+      callback: (error, msg) => {
+        if (error) return this.options.logger.error({ err: error, subject }, 'subscription error');
+        this.dispatch(schema, handler, msg);
+      },
+    };
+    this.registrations.add(registration);
+    this.attach(registration);
+    return () => {
+      registration.closed = true;
+      registration.subscription?.unsubscribe();
+      this.registrations.delete(registration);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    const nc = this.nc;
+    this.nc = undefined;
+    this.online = false;
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  private dispatch<S extends DescMessage>(schema: S, handler: Handler<S>, msg: Msg): void {
+    let message: MessageShape<S>;
+    try {
+      message = fromBinary(schema, msg.data);
+    } catch (error) {
+      this.options.logger.warn({ err: error, subject: msg.subject }, 'dropping undecodable message');
+      if (msg.reply) this.replyError(msg, 'undecodable request');
+      return;
+    }
+    const incoming: Incoming = {
+      subject: msg.subject,
+      headers: msg.headers,
+      context: contextFromHeaders(msg.headers),
+      respond: (replySchema, reply) => {
+        msg.respond(toBinary(replySchema, create(replySchema, reply)));
+      },
+    };
+    const fail = (error: unknown) => {
+      this.options.logger.error({ err: error, subject: msg.subject }, 'message handler failed');
+      if (msg.reply) this.replyError(msg, error instanceof Error ? error.message : String(error));
+    };
+    try {
+      const result = handler(message, incoming);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  private replyError(msg: Msg, reason: string): void {
+    if (!this.nc) return;
+    const headers = msgHeaders();
+    headers.set('bg-error', reason.slice(0, 200));
+    msg.respond(new Uint8Array(), { headers });
+  }
+
+  private attach(registration: Registration): void {
+    if (!this.nc || registration.closed || registration.subscription) return;
+    registration.subscription = this.nc.subscribe(registration.subject, {
+      callback: registration.callback,
+      ...(registration.queue ? { queue: registration.queue } : {}),
+    });
+  }
+
+  private async firstConnect(): Promise<void> {
+    try {
+      await this.open(this.options.connectTimeoutMs ?? 2000);
+    } catch (error) {
+      this.options.logger.warn({ err: error, url: this.options.url }, 'NATS not reachable at start; retrying in the background');
+      void this.retryForever();
+    }
+  }
+
+  private async retryForever(): Promise<void> {
+    for (let delay = 250; !this.stopped && !this.nc; delay = Math.min(delay * 2, 2000)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.stopped) return;
+      await this.open(1000).catch(() => undefined);
+    }
+  }
+
+  private async open(timeoutMs: number): Promise<void> {
+    const nc = await connect({
+      servers: this.options.url,
+      name: this.options.name,
+      timeout: timeoutMs,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 5000,
+    });
+    if (this.stopped) {
+      await nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.setOnline(true);
+    for (const registration of this.registrations) this.attach(registration);
+    void this.watch(nc);
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnecting') this.setOnline(false);
+      else if (status.type === 'reconnect') this.setOnline(true);
+    }
+    // The iterator ends when the connection closes for good.
+    if (this.nc === nc) {
+      this.nc = undefined;
+      this.setOnline(false);
+      for (const registration of this.registrations) registration.subscription = undefined;
+      if (!this.stopped) void this.retryForever();
+    }
+  }
+
+  private setOnline(online: boolean): void {
+    if (this.online === online) return;
+    this.online = online;
+    this.options.logger.info({ url: this.options.url }, online ? 'NATS connected' : 'NATS disconnected');
+    for (const listener of this.listeners) listener(online);
+  }
+}

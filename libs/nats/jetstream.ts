@@ -1,0 +1,103 @@
+import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { Kvm } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
+import { Objm } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { nanos } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
+import type { Bus, BusLogger } from './bus.js';
+import type { EventType } from './subjects.js';
+import { JETSTREAM, SUBJECTS } from './subjects.js';
+
+export interface JetStreamHandles {
+  js: JetStreamClient;
+  config: KV;
+  bodies: ObjectStore;
+  models: ObjectStore;
+}
+
+export interface ProvisionOptions {
+  /** Replicas of streams and buckets (1 on one server; 3 in a production cluster). */
+  replicas?: number;
+  /** How long events are kept (and so how far a projection can be rebuilt). */
+  eventsMaxAgeMs?: number;
+}
+
+/**
+ * Creates (or updates) the events stream, the config KV bucket and the object
+ * stores. Idempotent: every service calls it at start; consumers only bind.
+ */
+export async function provisionJetStream(nc: NatsConnection, options: ProvisionOptions = {}): Promise<JetStreamHandles> {
+  const replicas = options.replicas ?? 1;
+  const jsm = await jetstreamManager(nc);
+  const stream = {
+    name: JETSTREAM.eventsStream,
+    subjects: [SUBJECTS.events],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(options.eventsMaxAgeMs ?? 24 * 3600 * 1000),
+    max_bytes: 1024 ** 3,
+    duplicate_window: nanos(120_000),
+    num_replicas: replicas,
+  };
+  try {
+    await jsm.streams.info(stream.name);
+    await jsm.streams.update(stream.name, stream);
+  } catch {
+    await jsm.streams.add(stream);
+  }
+  const config = await new Kvm(nc).create(JETSTREAM.configBucket, { history: 10, replicas });
+  const objm = new Objm(nc);
+  // Large response bodies only need to outlive their fan-out.
+  const bodies = await objm.create(JETSTREAM.bodiesBucket, { ttl: nanos(5 * 60_000), replicas });
+  const models = await objm.create(JETSTREAM.modelsBucket, { replicas });
+  return { js: jetstream(nc), config, bodies, models };
+}
+
+/** Common block of every event: a unique id (also the JetStream msgID), a timestamp and the source. */
+export function eventMeta(source: string, atMs = Date.now()): { id: string; atMs: number; source: string } {
+  return { id: randomUUID(), atMs, source };
+}
+
+/**
+ * Publishes events to JetStream without ever blocking the caller: publishes
+ * run with bounded concurrency, each with its msgID for de-duplication, and
+ * anything beyond the bound (or while NATS is down) is dropped and counted.
+ */
+export class EventPublisher {
+  private js: JetStreamClient | undefined;
+  private inFlight = 0;
+  published = 0;
+  dropped = 0;
+  failed = 0;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly logger: BusLogger,
+    private readonly maxInFlight = 2048,
+  ) {}
+
+  publish<S extends DescMessage>(type: EventType, schema: S, event: MessageInitShape<S> & { meta?: { id: string } }): void {
+    const nc = this.bus.connection;
+    if (!nc || !this.bus.connected || this.inFlight >= this.maxInFlight) {
+      this.dropped++;
+      return;
+    }
+    this.js ??= jetstream(nc);
+    const data = toBinary(schema, create(schema, event));
+    const msgID = event.meta?.id;
+    this.inFlight++;
+    this.js
+      .publish(SUBJECTS.event(type), data, msgID ? { msgID } : undefined)
+      .then(() => this.published++)
+      .catch((error: unknown) => {
+        this.failed++;
+        if (this.failed % 100 === 1) this.logger.warn({ err: error, type }, 'event publish failed');
+      })
+      .finally(() => this.inFlight--);
+  }
+}

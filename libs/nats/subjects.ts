@@ -1,0 +1,46 @@
+/**
+ * Every NATS subject, queue group, stream and bucket name, in one place.
+ * Versioned by prefix so a v2 wire can run beside v1 during a rollout.
+ */
+export const SUBJECTS = {
+  /** ingress -> coordinator owning the partition: open or join a slot (request/reply). */
+  join: (partition: number) => `bg.v1.coord.join.${partition}`,
+  /** ingress -> coordinator owning the partition: batched local waiter counts. */
+  report: (partition: number) => `bg.v1.coord.report.${partition}`,
+  /** coordinator -> policy queue group: one batched decision request per tick. */
+  decide: 'bg.v1.policy.decide',
+  /** coordinator -> worker queue group: one upstream call per flushed slot. */
+  fetch: 'bg.v1.work.fetch',
+  /** worker -> one ingress: the answer for its waiters. */
+  result: (ingressId: string) => `bg.v1.ingress.${ingressId}.result`,
+  /** coordinator -> one ingress: slots that were flushed (close them to new waiters). */
+  closed: (ingressId: string) => `bg.v1.ingress.${ingressId}.closed`,
+  /** Events on JetStream. */
+  event: (type: EventType) => `events.${type}`,
+  events: 'events.>',
+} as const;
+
+export const QUEUES = {
+  policy: 'bg-policy',
+  workers: 'bg-workers',
+} as const;
+
+export const EVENT_TYPES = [
+  'slot.opened',
+  'slot.joined',
+  'slot.decided',
+  'slot.flushed',
+  'upstream.completed',
+  'request.completed',
+  'policy.changed',
+  'model.published',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const JETSTREAM = {
+  eventsStream: 'BATCHGATE_EVENTS',
+  configBucket: 'batchgate_config',
+  bodiesBucket: 'batchgate_bodies',
+  modelsBucket: 'batchgate_models',
+} as const;

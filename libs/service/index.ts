@@ -1,0 +1,7 @@
+// What every batchgate service has in common, wired once: its logger, its
+// metrics registry, the NATS bus, the event publisher, JetStream handles and
+// the /healthz, /readyz and /metrics endpoints.
+export { ServiceCoreModule, LOGGER, READINESS } from './service-core.module.js';
+export type { Readiness, ServiceIdentity } from './service-core.module.js';
+export { JetStreamProvider } from './jetstream.provider.js';
+export { errorMessage } from './errors.js';

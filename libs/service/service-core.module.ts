@@ -1,0 +1,96 @@
+import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Module } from '@nestjs/common';
+import type { CommonConfig } from '#libs/config';
+import { createRegistry, Registry } from '#libs/metrics';
+import { Bus, EventPublisher } from '#libs/nats';
+import type { Logger } from '#libs/tracing';
+import { createLogger } from '#libs/tracing';
+import { Counter, Gauge } from 'prom-client';
+import { JetStreamProvider } from './jetstream.provider.js';
+import { OpsController } from './ops.controller.js';
+import { LOGGER, READINESS } from './tokens.js';
+
+export { LOGGER, READINESS };
+export type { Readiness } from './ops.controller.js';
+
+export interface ServiceIdentity {
+  service: 'ingress' | 'coordinator' | 'policy' | 'worker' | 'telemetry';
+  common: CommonConfig;
+}
+
+@Injectable()
+class BusLifecycle implements OnApplicationShutdown {
+  constructor(private readonly bus: Bus) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+  }
+}
+
+function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void {
+  new Gauge({
+    name: 'nats_connected',
+    help: '1 while the NATS connection is up',
+    registers: [registry],
+    collect() {
+      this.set(bus.connected ? 1 : 0);
+    },
+  });
+  // Counters mirrored from the publisher's own tallies at scrape time.
+  new Counter({
+    name: 'events_published_total',
+    help: 'Events acknowledged by JetStream',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(events.published);
+    },
+  });
+  new Counter({
+    name: 'events_dropped_total',
+    help: 'Events not published (NATS down, publisher saturated or publish failed)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(events.dropped + events.failed);
+    },
+  });
+}
+
+/** Global providers every service gets: LOGGER, Registry, Bus, EventPublisher, JetStreamProvider. */
+@Module({})
+export class ServiceCoreModule {
+  static forRoot(identity: ServiceIdentity): DynamicModule {
+    const { service, common } = identity;
+    return {
+      global: true,
+      module: ServiceCoreModule,
+      controllers: [OpsController],
+      providers: [
+        { provide: LOGGER, useValue: createLogger(service, common.instanceId, common.logLevel) },
+        { provide: Registry, useFactory: createRegistry },
+        {
+          provide: Bus,
+          inject: [LOGGER],
+          useFactory: (logger: Logger) =>
+            Bus.connect({ url: common.natsUrl, name: `${service}/${common.instanceId}`, logger }),
+        },
+        {
+          provide: EventPublisher,
+          inject: [Bus, LOGGER, Registry],
+          useFactory: (bus: Bus, logger: Logger, registry: Registry) => {
+            const events = new EventPublisher(bus, logger);
+            busMetrics(registry, bus, events);
+            return events;
+          },
+        },
+        JetStreamProvider,
+        BusLifecycle,
+      ],
+      exports: [LOGGER, Registry, Bus, EventPublisher, JetStreamProvider],
+    };
+  }
+}
+
+/** Re-exported for apps that need to inject the logger by type. */
+export const InjectLogger = () => Inject(LOGGER);

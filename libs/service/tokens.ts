@@ -1,0 +1,4 @@
+/** Injection token of the service's pino logger. */
+export const LOGGER = Symbol('LOGGER');
+/** Injection token of the service's readiness check (see Readiness). */
+export const READINESS = Symbol('READINESS');

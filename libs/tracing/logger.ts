@@ -1,0 +1,17 @@
+import { trace } from '@opentelemetry/api';
+import type { Logger as PinoLogger } from 'pino';
+import { pino } from 'pino';
+
+export type Logger = PinoLogger;
+
+/** Structured JSON logs with service, instance and (when a span is active) trace ids. */
+export function createLogger(service: string, instanceId: string, level: string): Logger {
+  return pino({
+    level,
+    base: { service, instance: instanceId },
+    mixin() {
+      const span = trace.getActiveSpan()?.spanContext();
+      return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+    },
+  });
+}

@@ -1,0 +1,51 @@
+import type { Tracer } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface TracingOptions {
+  service: string;
+  instanceId: string;
+  /** OTLP/HTTP base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT); undefined = export nothing. */
+  otlpEndpoint: string | undefined;
+  /** Extra processors, e.g. an in-memory exporter in tests. */
+  spanProcessors?: SpanProcessor[];
+}
+
+let sdk: NodeSDK | undefined;
+
+/**
+ * Starts the NodeSDK once per process (several services share a process in
+ * tests; the first call wins). Without an endpoint and without extra
+ * processors no tracer provider is registered: spans cost nothing and
+ * incoming trace context is still passed on.
+ */
+export function startTracing(options: TracingOptions): void {
+  if (sdk) return;
+  const processors = [...(options.spanProcessors ?? [])];
+  if (options.otlpEndpoint) {
+    const url = `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+  }
+  sdk = new NodeSDK({
+    serviceName: options.service,
+    spanProcessors: processors,
+    logRecordProcessors: [],
+    instrumentations: [],
+    autoDetectResources: false,
+  });
+  sdk.start();
+}
+
+export async function stopTracing(): Promise<void> {
+  const running = sdk;
+  sdk = undefined;
+  await running?.shutdown();
+}
+
+/** The tracer of one service; its name marks the service's spans in a shared process. */
+export function tracerFor(service: string): Tracer {
+  return trace.getTracer(`batchgate.${service}`);
+}

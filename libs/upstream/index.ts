@@ -1,0 +1,10 @@
+// Calling the origin: per-origin connection pools (undici), RFC 9110 header
+// handling for a proxy, the clear 502/504 answers every waiter of a failed
+// call gets, and the rules for when an answer may be shared across scopes.
+export { forwardedRequestHeaders, stripHopByHop } from './headers.js';
+export type { HeaderList } from './headers.js';
+export { OriginPool } from './origin-pool.js';
+export type { BufferedResponse, StreamedResponse } from './origin-pool.js';
+export { errorAnswer, UpstreamError } from './errors.js';
+export type { UpstreamErrorKind } from './errors.js';
+export { isPrivateAnswer, responseVaryNames, varyValues } from './sharing.js';
