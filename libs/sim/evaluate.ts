@@ -1,0 +1,117 @@
+import type { StrategyModels } from '#libs/policy';
+import { createStrategy } from '#libs/policy';
+import type { StrategySpec } from '#libs/config';
+import type { FrontierPoint } from './frontier.js';
+import { costGap, DEFAULT_PRICES, frontierPoint, oracleFrontier, oracleRun, waitGap } from './frontier.js';
+import type { RunMetrics } from './metrics.js';
+import { costPerRequest, summarize } from './metrics.js';
+import type { Scenario } from './scenarios.js';
+import { simConfigOf } from './scenarios.js';
+import { simulate } from './simulator.js';
+import type { Trace } from './trace.js';
+import { generateTrace } from './traffic.js';
+
+/** A policy to evaluate: a strategy spec exactly as a route would configure it, plus its models. */
+export interface PolicyEntry {
+  label: string;
+  spec: StrategySpec;
+  models?: StrategyModels;
+}
+
+/** One policy on one seed of one scenario. */
+export interface EvalRow {
+  scenario: string;
+  policy: string;
+  seed: number;
+  metrics: RunMetrics;
+  /** C * calls + waits per request at the scenario's price. */
+  costPerRequest: number;
+  /** Excess cost over the oracle at the scenario's price. */
+  gap: number;
+  /** Excess mean wait over the frontier at the same upstream reduction (distance to the frontier). */
+  waitGap: number;
+  /** Client latencies, ascending (kept for CDF plots when asked). */
+  latencies?: Float64Array;
+}
+
+export interface ScenarioEvaluation {
+  scenario: Scenario;
+  rows: EvalRow[];
+  /** The oracle frontier of each seed's trace. */
+  frontiers: Map<number, FrontierPoint[]>;
+}
+
+export interface EvalOptions {
+  keepLatencies?: boolean;
+  prices?: readonly number[];
+  /** Evaluate on this trace instead of generating the scenario's traffic (replay). */
+  trace?: Trace;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+export const ORACLE_LABEL = 'oracle';
+
+/** Every policy on every seed, plus the oracle row and frontier for each seed's trace. */
+export function evaluateScenario(
+  scenario: Scenario,
+  policies: readonly PolicyEntry[],
+  seeds: readonly number[],
+  options: EvalOptions = {},
+): ScenarioEvaluation {
+  const rows: EvalRow[] = [];
+  const frontiers = new Map<number, FrontierPoint[]>();
+  const total = seeds.length * (policies.length + 1);
+  let done = 0;
+  for (const seed of seeds) {
+    const trace = options.trace ?? generateTrace(scenario.traffic, seed);
+    const config = simConfigOf(scenario, seed);
+    const frontier = oracleFrontier(trace, config, options.prices ?? DEFAULT_PRICES);
+    const oracleResult = oracleRun(trace, config, scenario.callCostMs);
+    const oracle = frontierPoint(oracleResult, scenario.callCostMs);
+    frontiers.set(seed, [...frontier, oracle].sort((a, b) => a.callCostMs - b.callCostMs));
+    const row = (policy: string, metrics: RunMetrics, latencies: Float64Array): EvalRow => ({
+      scenario: scenario.name,
+      policy,
+      seed,
+      metrics,
+      costPerRequest: costPerRequest(metrics, scenario.callCostMs),
+      gap: costGap(metrics, oracle),
+      waitGap: waitGap(metrics, frontiers.get(seed)!),
+      ...(options.keepLatencies ? { latencies: Float64Array.from(latencies).sort() } : {}),
+    });
+    for (const policy of policies) {
+      options.onProgress?.(done++, total, `${policy.label} seed ${seed}`);
+      const result = simulate(trace, createStrategy(policy.spec, policy.models), config);
+      rows.push(row(policy.label, summarize(result), result.latencyMs));
+    }
+    options.onProgress?.(done++, total, `oracle seed ${seed}`);
+    rows.push(row(ORACLE_LABEL, oracle.metrics, oracleResult.latencyMs));
+  }
+  return { scenario, rows, frontiers };
+}
+
+/** Per-row means over seeds (percentiles are averaged per seed, as the seed projects reported). */
+export function meanBySeed(rows: readonly EvalRow[]): EvalRow[] {
+  const groups = new Map<string, EvalRow[]>();
+  for (const row of rows) {
+    const list = groups.get(row.policy);
+    if (list) list.push(row);
+    else groups.set(row.policy, [row]);
+  }
+  return [...groups.values()].map((list) => {
+    const mean = (pick: (r: EvalRow) => number) => list.reduce((s, r) => s + pick(r), 0) / list.length;
+    const metrics = Object.fromEntries(
+      Object.keys(list[0]!.metrics).map((k) => [k, mean((r) => r.metrics[k as keyof RunMetrics])]),
+    ) as unknown as RunMetrics;
+    return {
+      scenario: list[0]!.scenario,
+      policy: list[0]!.policy,
+      seed: NaN,
+      metrics,
+      costPerRequest: mean((r) => r.costPerRequest),
+      gap: mean((r) => r.gap),
+      waitGap: mean((r) => r.waitGap),
+      ...(list[0]!.latencies ? { latencies: list[0]!.latencies } : {}),
+    };
+  });
+}
