@@ -12,7 +12,9 @@ export default defineConfig({
       },
     }),
   ],
-  resolve: { conditions: ['source'] },
+  // Subpath imports (#libs/*) resolve to TypeScript sources under the "source" condition.
+  resolve: { conditions: ['source', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['source', 'node', 'import', 'default'], externalConditions: ['source'] } },
   test: {
     include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'test/**/*.e2e.ts'],
     testTimeout: 60_000,

@@ -1,7 +1,7 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { connect, headers as msgHeaders } from '@nats-io/transport-node';
+import { connect, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
 import type { Context } from '@opentelemetry/api';
 import { contextFromHeaders, traceHeaders } from './trace-headers.js';
 
@@ -17,6 +17,17 @@ export class BusUnavailableError extends Error {
     super(`NATS unavailable: ${reason}`);
     this.name = 'BusUnavailableError';
   }
+}
+
+export type RequestFailure = 'unavailable' | 'timeout' | 'error';
+
+/** Why a request failed: nobody listening (or NATS down), no answer in time, or anything else. */
+export function requestFailure(error: unknown): RequestFailure {
+  if (error instanceof BusUnavailableError || error instanceof natsErrors.NoRespondersError) return 'unavailable';
+  if (error instanceof natsErrors.RequestError && error.isNoResponders()) return 'unavailable';
+  if (error instanceof natsErrors.TimeoutError) return 'timeout';
+  if (error instanceof natsErrors.RequestError && error.cause instanceof natsErrors.TimeoutError) return 'timeout';
+  return 'error';
 }
 
 /** A decoded inbound message with its trace context and a typed responder. */

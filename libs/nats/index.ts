@@ -1,8 +1,8 @@
 // NATS: the typed bus every service talks through (protobuf payloads, W3C
 // trace context in headers), subject names in one place, JetStream
 // provisioning and the non-blocking event publisher.
-export { Bus, BusUnavailableError } from './bus.js';
-export type { BusLogger, BusOptions, Handler, Incoming } from './bus.js';
+export { Bus, BusUnavailableError, requestFailure } from './bus.js';
+export type { BusLogger, BusOptions, Handler, Incoming, RequestFailure } from './bus.js';
 export { EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';
 export { EVENT_TYPES, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';

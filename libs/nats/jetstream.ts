@@ -81,7 +81,7 @@ export class EventPublisher {
     private readonly maxInFlight = 2048,
   ) {}
 
-  publish<S extends DescMessage>(type: EventType, schema: S, event: MessageInitShape<S> & { meta?: { id: string } }): void {
+  publish<S extends DescMessage>(type: EventType, schema: S, event: MessageInitShape<S>): void {
     const nc = this.bus.connection;
     if (!nc || !this.bus.connected || this.inFlight >= this.maxInFlight) {
       this.dropped++;
@@ -89,7 +89,7 @@ export class EventPublisher {
     }
     this.js ??= jetstream(nc);
     const data = toBinary(schema, create(schema, event));
-    const msgID = event.meta?.id;
+    const msgID = (event as { meta?: { id?: string } }).meta?.id;
     this.inFlight++;
     this.js
       .publish(SUBJECTS.event(type), data, msgID ? { msgID } : undefined)

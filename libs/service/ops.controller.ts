@@ -1,16 +1,18 @@
 import { Controller, Get, Header, HttpCode, Inject, Optional, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Bus } from '#libs/nats';
 import { Registry } from 'prom-client';
 import { READINESS } from './tokens.js';
 
 /** A service's own readiness: ready when it can do its job now, with a reason per dependency. */
-export type Readiness = () => { ready: boolean; checks: Record<string, boolean | string> };
+export type Readiness = () => { ready: boolean; checks: Record<string, boolean | string | number> };
 
 /** /healthz (process alive), /readyz (dependencies), /metrics (Prometheus text). */
 @Controller()
 export class OpsController {
   constructor(
     private readonly registry: Registry,
+    private readonly bus: Bus,
     @Optional() @Inject(READINESS) private readonly readiness?: Readiness,
   ) {}
 
@@ -22,7 +24,8 @@ export class OpsController {
 
   @Get('readyz')
   readyz(@Res() reply: FastifyReply): void {
-    const state = this.readiness?.() ?? { ready: true, checks: {} };
+    // Without a service-specific check, ready means "connected to NATS".
+    const state = this.readiness?.() ?? { ready: this.bus.connected, checks: { nats: this.bus.connected } };
     void reply.status(state.ready ? 200 : 503).send({ status: state.ready ? 'ready' : 'not ready', ...state.checks });
   }
 

@@ -5,6 +5,8 @@ export { forwardedRequestHeaders, stripHopByHop } from './headers.js';
 export type { HeaderList } from './headers.js';
 export { OriginPool } from './origin-pool.js';
 export type { BufferedResponse, StreamedResponse } from './origin-pool.js';
+export { answerFrom } from './answer.js';
+export type { ResultInit } from './answer.js';
 export { errorAnswer, UpstreamError } from './errors.js';
 export type { UpstreamErrorKind } from './errors.js';
 export { isPrivateAnswer, responseVaryNames, varyValues } from './sharing.js';

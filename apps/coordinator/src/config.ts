@@ -1,0 +1,35 @@
+import type { CommonConfig, RedisConfig, StrategySpec } from '#libs/config';
+import { commonSection, httpPortSection, readConfig, redisSection, strategySection } from '#libs/config';
+
+export interface CoordinatorConfig extends CommonConfig, RedisConfig {
+  httpHost: string;
+  httpPort: number;
+  /** How often owned slots are checked and a decision is asked for (seed-like 1 ms). */
+  tickMs: number;
+  /** A decision that takes longer falls back to the embedded strategy (seed: 5 ms). */
+  decisionTimeoutMs: number;
+  /** Fixed number of key-space partitions; much larger than the number of coordinators. */
+  partitions: number;
+  /** Partition lease lifetime; a dead owner's partitions move after this. */
+  leaseTtlMs: number;
+  /** How long to wait for a worker to accept a flushed slot before orphaning it. */
+  dispatchTimeoutMs: number;
+  /** The embedded strategy used when the policy service does not answer in time. */
+  fallbackStrategy: StrategySpec;
+}
+
+export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
+
+export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig {
+  return readConfig(env, (r) => ({
+    ...commonSection(r, 'coordinator'),
+    ...redisSection(r),
+    ...httpPortSection(r, 0),
+    tickMs: r.int('BATCHGATE_TICK_MS', 1, { min: 1, max: 1000 }),
+    decisionTimeoutMs: r.int('BATCHGATE_DECISION_TIMEOUT_MS', 5, { min: 1, max: 10_000 }),
+    partitions: r.int('BATCHGATE_PARTITIONS', 64, { min: 1, max: 4096 }),
+    leaseTtlMs: r.int('BATCHGATE_LEASE_TTL_MS', 1000, { min: 100, max: 60_000 }),
+    dispatchTimeoutMs: r.int('BATCHGATE_DISPATCH_TIMEOUT_MS', 50, { min: 1, max: 10_000 }),
+    fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
+  }));
+}

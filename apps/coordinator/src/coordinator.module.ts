@@ -1,0 +1,43 @@
+import type { DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { Readiness } from '#libs/service';
+import { READINESS, ServiceCoreModule } from '#libs/service';
+import { Bus } from '#libs/nats';
+import type { CoordinatorConfig } from './config.js';
+import { COORDINATOR_CONFIG } from './config.js';
+import { CoordinatorService } from './coordinator.service.js';
+
+@Module({})
+export class CoordinatorModule {
+  static forRoot(config: CoordinatorConfig): DynamicModule {
+    return {
+      module: CoordinatorModule,
+      imports: [ServiceCoreModule.forRoot({ service: 'coordinator', common: config })],
+      providers: [
+        { provide: COORDINATOR_CONFIG, useValue: config },
+        CoordinatorService,
+        {
+          provide: READINESS,
+          inject: [Bus, CoordinatorService],
+          useFactory:
+            (bus: Bus, coordinator: CoordinatorService): Readiness =>
+            () => ({
+              ready: bus.connected && coordinator.leases.owned.size > 0,
+              checks: { nats: bus.connected, redis: coordinator.leases.redisUp, partitions: coordinator.leases.owned.size },
+            }),
+        },
+      ],
+    };
+  }
+}
+
+/** Builds and starts the coordinator app (main.ts and the end-to-end tests). */
+export async function createCoordinatorApp(config: CoordinatorConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(CoordinatorModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  app.enableShutdownHooks();
+  await app.listen(config.httpPort, config.httpHost);
+  return app;
+}

@@ -1,0 +1,177 @@
+import type { CountReport, JoinRequest } from '#libs/contracts';
+import { CountReportSchema, JoinReplySchema, JoinRequestSchema, JoinStatus, SlotJoinedSchema, SlotOpenedSchema } from '#libs/contracts';
+import type { Bus, EventPublisher, Incoming } from '#libs/nats';
+import { eventMeta, SUBJECTS } from '#libs/nats';
+import type { FeatureBook } from '#libs/policy';
+import type { Logger } from '#libs/tracing';
+import { tracerFor } from '#libs/tracing';
+import { trace } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import { wallNow } from './clock.js';
+import type { FlushDispatcher } from './dispatch.js';
+import type { CoordinatorMetrics } from './metrics.js';
+import type { PartitionListener, PartitionLeases } from './partitions.js';
+import type { Slot, SlotTable } from './slot-table.js';
+import type { JoinOutcome, SlotStore, StoredSlot } from './slot-store.js';
+
+const tracer = tracerFor('coordinator');
+
+export interface MembershipDeps {
+  bus: Bus;
+  events: EventPublisher;
+  table: SlotTable;
+  store: SlotStore;
+  features: FeatureBook;
+  dispatcher: FlushDispatcher;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+  coordinatorId: string;
+  source: string;
+  leases: () => PartitionLeases;
+  onRedisError: (error: unknown) => void;
+}
+
+function slotFrom(id: string, join: JoinRequest, openedAtMs: number): Slot {
+  return {
+    id,
+    key: join.key,
+    route: join.route,
+    partition: join.partition,
+    openedAtMs,
+    lastArrivalMs: openedAtMs,
+    size: 0,
+    batchTimeoutMs: join.envelope?.batchTimeoutMs || 50,
+    maxBatchSize: join.envelope?.maxBatchSize || 128,
+    opening: join,
+    members: new Map(),
+    contexts: [],
+  };
+}
+
+/**
+ * Who is in which slot: serves joins and count reports for the partitions
+ * this coordinator holds, and loads a partition's persisted slots when it
+ * takes the partition over.
+ */
+export class SlotMembership implements PartitionListener {
+  private readonly subscriptions = new Map<number, Array<() => void>>();
+
+  constructor(private readonly deps: MembershipDeps) {}
+
+  async acquired(partition: number): Promise<void> {
+    const { store, table, logger } = this.deps;
+    try {
+      const stored = await store.load(partition);
+      for (const slot of stored) table.add(this.restore(slot));
+      if (stored.length > 0) logger.info({ partition, slots: stored.length }, 'took over open slots');
+    } catch (error) {
+      this.deps.onRedisError(error);
+    }
+    const { bus } = this.deps;
+    this.subscriptions.set(partition, [
+      bus.subscribe(SUBJECTS.join(partition), JoinRequestSchema, (request, incoming) => this.join(request, incoming)),
+      bus.subscribe(SUBJECTS.report(partition), CountReportSchema, (report) => this.report(report)),
+    ]);
+  }
+
+  lost(partition: number): void {
+    for (const unsubscribe of this.subscriptions.get(partition) ?? []) unsubscribe();
+    this.subscriptions.delete(partition);
+    this.deps.table.dropPartition(partition);
+  }
+
+  unsubscribeAll(): void {
+    for (const partition of [...this.subscriptions.keys()]) {
+      for (const unsubscribe of this.subscriptions.get(partition) ?? []) unsubscribe();
+    }
+    this.subscriptions.clear();
+  }
+
+  private restore(stored: StoredSlot): Slot {
+    const slot = slotFrom(stored.id, stored.opening, stored.openedAtMs);
+    slot.size = stored.size;
+    slot.lastArrivalMs = stored.lastArrivalMs;
+    slot.members = stored.members;
+    return slot;
+  }
+
+  private async join(request: JoinRequest, incoming: Incoming): Promise<void> {
+    const { features, metrics } = this.deps;
+    const span = tracer.startSpan('coordinator.join', { attributes: { 'batchgate.key': request.key } }, incoming.context);
+    const ctx = trace.setSpan(incoming.context, span);
+    try {
+      const now = wallNow();
+      features.recordArrivals(request.key, now, request.count);
+      const outcome = await this.decide(request, now);
+      if (outcome.status === 'not_owner') {
+        metrics.joins.inc({ status: 'not_owner' });
+        incoming.respond(JoinReplySchema, { status: JoinStatus.NOT_OWNER, coordinatorId: this.deps.coordinatorId });
+        return;
+      }
+      const slot = this.admit(outcome.slotId, request, now, ctx);
+      metrics.joins.inc({ status: outcome.status });
+      span.setAttribute('batchgate.slot_id', slot.id);
+      incoming.respond(JoinReplySchema, {
+        status: outcome.status === 'opened' ? JoinStatus.OPENED : JoinStatus.JOINED,
+        slotId: slot.id,
+        coordinatorId: this.deps.coordinatorId,
+      });
+    } finally {
+      span.end();
+    }
+  }
+
+  /**
+   * Create-or-join in Redis (authoritative while it is up), retried once if it
+   * raced a flush of the slot it joined; in memory alone while Redis is down.
+   */
+  private async decide(request: JoinRequest, now: number): Promise<JoinOutcome> {
+    const leases = this.deps.leases();
+    if (!leases.owns(request.partition)) return { status: 'not_owner' };
+    if (leases.redisUp) {
+      try {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const outcome = await this.deps.store.join(this.deps.coordinatorId, randomUUID(), request, now);
+          if (outcome.status === 'not_owner') leases.drop(request.partition);
+          if (outcome.status !== 'joined' || !this.deps.dispatcher.recentlyFlushed.has(outcome.slotId)) return outcome;
+        }
+      } catch (error) {
+        this.deps.onRedisError(error);
+      }
+    }
+    const open = this.deps.table.openFor(request.key);
+    return open ? { status: 'joined', slotId: open.id } : { status: 'opened', slotId: randomUUID() };
+  }
+
+  private admit(slotId: string, request: JoinRequest, now: number, ctx: Parameters<SlotTable['join']>[4]): Slot {
+    const { table, events, source } = this.deps;
+    let slot = table.get(slotId);
+    if (!slot) {
+      slot = slotFrom(slotId, request, now);
+      table.add(slot);
+      events.publish('slot.opened', SlotOpenedSchema, {
+        meta: eventMeta(source),
+        slotId,
+        key: request.key,
+        route: request.route,
+        partition: request.partition,
+        ingressId: request.ingressId,
+      });
+    }
+    table.join(slot, request.ingressId, request.count, now, ctx);
+    events.publish('slot.joined', SlotJoinedSchema, { meta: eventMeta(source), slotId, ingressId: request.ingressId, count: request.count });
+    return slot;
+  }
+
+  private report(report: CountReport): void {
+    const { table, features, store } = this.deps;
+    const now = wallNow();
+    for (const { slotId, delta } of report.counts) {
+      const slot = table.get(slotId);
+      if (!slot || delta === 0) continue;
+      table.join(slot, report.ingressId, delta, now);
+      features.recordArrivals(slot.key, now, delta);
+      if (this.deps.leases().redisUp) store.report(slot.partition, slotId, report.ingressId, delta, now).catch(this.deps.onRedisError);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { Counter, Gauge, Histogram, Registry } from '#libs/metrics';
+
+/** The coordinator replica's own metrics (the fleet-wide seed metrics live in telemetry). */
+export class CoordinatorMetrics {
+  readonly flushes: Counter<'reason'>;
+  readonly joins: Counter<'status'>;
+  readonly decideLatency: Histogram;
+  readonly fallbacks: Counter<'reason'>;
+  readonly orphaned: Counter;
+  readonly openSlots: Gauge;
+  readonly partitions: Gauge;
+  readonly redisUp: Gauge;
+
+  constructor(
+    registry: Registry,
+    state: { openSlots: () => number; partitions: () => number; redisUp: () => boolean },
+  ) {
+    const registers = [registry];
+    this.flushes = new Counter({ name: 'coordinator_flush_total', help: 'Flushes by this replica', labelNames: ['reason'], registers });
+    this.joins = new Counter({ name: 'coordinator_joins_total', help: 'Join requests by outcome', labelNames: ['status'], registers });
+    this.decideLatency = new Histogram({
+      name: 'coordinator_decide_latency_seconds',
+      help: 'Round trip of one batched policy.decide request',
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'coordinator_policy_fallback_total',
+      help: 'Decision rounds answered by the embedded strategy, by cause',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.orphaned = new Counter({ name: 'coordinator_orphaned_total', help: 'Flushed slots no worker accepted', registers });
+    this.openSlots = new Gauge({
+      name: 'coordinator_open_slots',
+      help: 'Open slots owned by this replica',
+      registers,
+      collect() {
+        this.set(state.openSlots());
+      },
+    });
+    this.partitions = new Gauge({
+      name: 'coordinator_partitions_owned',
+      help: 'Partitions this replica holds',
+      registers,
+      collect() {
+        this.set(state.partitions());
+      },
+    });
+    this.redisUp = new Gauge({
+      name: 'coordinator_redis_up',
+      help: '1 while Redis answers',
+      registers,
+      collect() {
+        this.set(state.redisUp() ? 1 : 0);
+      },
+    });
+  }
+}

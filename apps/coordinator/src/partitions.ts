@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '#libs/tracing';
+import { redisKeys } from './redis-keys.js';
+
+// 1 = renewed; 2 = the key was gone (Redis restarted or the lease lapsed
+// while frozen) and nobody else took it, so it is ours again; 0 = lost.
+const RENEW_LUA = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
+return 0
+`;
+const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+type LeaseCommands = {
+  bgRenew(key: string, owner: string, ttlMs: number): Promise<number>;
+  bgRelease(key: string, owner: string): Promise<number>;
+};
+
+export interface PartitionListener {
+  /** Called once a lease is held; the slots persisted for it should be loaded. */
+  acquired(partition: number): Promise<void>;
+  /** Called when a lease is lost or released; its slots are no longer ours. */
+  lost(partition: number): void;
+}
+
+export interface LeaseOptions {
+  owner: string;
+  partitions: number;
+  ttlMs: number;
+}
+
+/**
+ * Partition ownership by leases in Redis. Each round (every ttl/3) this
+ * coordinator heartbeats, renews what it holds, releases what exceeds its fair
+ * share ceil(P / live coordinators) and takes free partitions up to it. A dead
+ * coordinator's leases expire and are taken by the others. While Redis is
+ * unreachable ownership is frozen: the partitions held keep being served from
+ * memory, and nothing new is taken.
+ */
+export class PartitionLeases {
+  readonly owned = new Set<number>();
+  redisUp = true;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly redis: Redis & LeaseCommands;
+
+  constructor(
+    redis: Redis,
+    private readonly options: LeaseOptions,
+    private readonly listener: PartitionListener,
+    private readonly logger: Logger,
+  ) {
+    redis.defineCommand('bgRenew', { numberOfKeys: 1, lua: RENEW_LUA });
+    redis.defineCommand('bgRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
+    this.redis = redis as Redis & LeaseCommands;
+  }
+
+  owns(partition: number): boolean {
+    return this.owned.has(partition);
+  }
+
+  async start(): Promise<void> {
+    await this.round();
+    this.schedule();
+  }
+
+  /** Stops renewing and, on a graceful stop, hands every partition back at once. */
+  async stop(release: boolean): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (!release) return;
+    const owner = this.options.owner;
+    await Promise.allSettled([...this.owned].map((p) => this.redis.bgRelease(redisKeys.lease(p), owner)));
+    await this.redis.zrem(redisKeys.coordinators, owner).catch(() => undefined);
+    for (const p of [...this.owned]) this.drop(p);
+  }
+
+  /** Forgets a partition this coordinator found it no longer holds. */
+  drop(partition: number): void {
+    if (this.owned.delete(partition)) this.listener.lost(partition);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.round().finally(() => this.schedule());
+    }, Math.max(20, Math.floor(this.options.ttlMs / 3)));
+  }
+
+  private async round(): Promise<void> {
+    const { owner, partitions, ttlMs } = this.options;
+    try {
+      const now = Date.now();
+      const [, , live] = await this.redis
+        .multi()
+        .zadd(redisKeys.coordinators, now, owner)
+        .zremrangebyscore(redisKeys.coordinators, '-inf', now - 3 * ttlMs)
+        .zcard(redisKeys.coordinators)
+        .exec()
+        .then((results) => (results ?? []).map(([error, value]) => (error ? 0 : value)));
+      const target = Math.ceil(partitions / Math.max(1, Number(live)));
+      await this.renew(owner, ttlMs);
+      await this.release(owner, this.owned.size - target);
+      await this.acquire(owner, ttlMs, target - this.owned.size);
+      this.setRedisUp(true);
+    } catch (error) {
+      if (this.redisUp) this.logger.warn({ err: error }, 'Redis unreachable; partition ownership frozen');
+      this.setRedisUp(false);
+    }
+  }
+
+  private async renew(owner: string, ttlMs: number): Promise<void> {
+    const held = [...this.owned];
+    const results = await Promise.all(held.map((p) => this.redis.bgRenew(redisKeys.lease(p), owner, ttlMs)));
+    held.forEach((p, i) => {
+      if (results[i] === 0) {
+        this.logger.warn({ partition: p }, 'partition lease lost');
+        this.drop(p);
+      }
+    });
+  }
+
+  private async release(owner: string, excess: number): Promise<void> {
+    for (const p of [...this.owned].slice(0, Math.max(0, excess))) {
+      await this.redis.bgRelease(redisKeys.lease(p), owner);
+      this.drop(p);
+    }
+  }
+
+  private async acquire(owner: string, ttlMs: number, wanted: number): Promise<void> {
+    if (wanted <= 0) return;
+    const free = shuffled(Array.from({ length: this.options.partitions }, (_, p) => p).filter((p) => !this.owned.has(p)));
+    for (const p of free) {
+      if (wanted <= 0) break;
+      const ok = await this.redis.set(redisKeys.lease(p), owner, 'PX', ttlMs, 'NX');
+      if (ok !== 'OK') continue;
+      this.owned.add(p);
+      wanted--;
+      await this.listener.acquired(p);
+    }
+  }
+
+  private setRedisUp(up: boolean): void {
+    if (up && !this.redisUp) this.logger.info('Redis reachable again; partition ownership resumed');
+    this.redisUp = up;
+  }
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}

@@ -1,0 +1,317 @@
+import type { Route } from '#libs/config';
+import type { FetchResult } from '#libs/contracts';
+import type { Counter } from '#libs/metrics';
+import type { FlushStrategy } from '#libs/policy';
+import { envelopeReason, FeatureBook } from '#libs/policy';
+import type { Logger } from '#libs/tracing';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { CoalescingKey } from './coalescing-key.js';
+import type { DirectCall } from './direct-call.js';
+import { toAnswer } from './direct-call.js';
+import type { FleetEvents, FleetLink } from './fleet-link.js';
+import type { LocalSlot, SlotRequest } from './local-slot.js';
+import { isJoinable } from './local-slot.js';
+import type { RequestLog } from './request-log.js';
+import type { Answer, AnswerPath, Waiter } from './waiter.js';
+import { servable, writeAnswer } from './waiter.js';
+
+export interface CoalescerOptions {
+  flushGraceMs: number;
+  upstreamTimeoutMs: number;
+  reportIntervalMs: number;
+}
+
+export interface CoalescerDeps {
+  fleet: FleetLink;
+  direct: DirectCall;
+  log: RequestLog;
+  /** The embedded strategy for local-only coalescing. */
+  fallback: FlushStrategy;
+  fallbacks: Counter<'reason'>;
+  logger: Logger;
+  options: CoalescerOptions;
+}
+
+const SWEEP_MS = 25;
+const LOCAL_TICK_MS = 1;
+const RESULT_GRACE_MS = 1000;
+
+const GATEWAY_TIMEOUT: Answer = {
+  status: 504,
+  headers: [
+    ['content-type', 'application/json'],
+    ['cache-control', 'no-store'],
+  ],
+  body: Buffer.from(JSON.stringify({ error: 'gateway_timeout', message: 'no answer before the request deadline' })),
+  scope: '',
+  private: false,
+  vary: [],
+};
+
+/**
+ * The waiters of this ingress, grouped by coalescing key. The first waiter of
+ * a key joins the fleet slot; later ones attach here and are reported in
+ * batches. Answers come from the worker; when the fleet is unreachable, or a
+ * flush or answer does not come in time, this ingress coalesces and calls the
+ * origin itself. Every waiter is answered exactly once, by its deadline at the latest.
+ */
+export class Coalescer implements FleetEvents {
+  private readonly byKey = new Map<string, LocalSlot>();
+  private readonly bySlotId = new Map<string, LocalSlot>();
+  private readonly live = new Set<LocalSlot>();
+  private readonly unreported = new Set<LocalSlot>();
+  private readonly local = new Set<LocalSlot>();
+  private readonly features = new FeatureBook();
+  private sweeper: NodeJS.Timeout | undefined;
+  private reporter: NodeJS.Timeout | undefined;
+  private localTicker: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: CoalescerDeps) {}
+
+  start(): void {
+    this.deps.fleet.listen(this);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    clearTimeout(this.reporter);
+    clearInterval(this.localTicker);
+    this.deps.fleet.close();
+  }
+
+  /** Slots with waiters still to answer (for graceful drain and metrics). */
+  get pending(): number {
+    return this.live.size;
+  }
+
+  waiters(): number {
+    let total = 0;
+    for (const slot of this.live) total += slot.waiters.length;
+    return total;
+  }
+
+  admit(waiter: Waiter, key: CoalescingKey, route: Route, request: SlotRequest): void {
+    const now = waiter.arrivedAtMs;
+    this.features.recordArrivals(key.key, now);
+    const existing = this.byKey.get(key.key);
+    if (existing && isJoinable(existing)) {
+      existing.waiters.push(waiter);
+      existing.lastArrivalMs = now;
+      if (existing.phase === 'open') this.queueReport(existing);
+      if (existing.phase === 'local' && existing.waiters.length >= route.envelope.maxBatchSize) this.flushLocal(existing);
+      return;
+    }
+    const slot: LocalSlot = {
+      key: key.key,
+      partition: key.partition,
+      route,
+      request,
+      scope: key.scope,
+      waiters: [waiter],
+      phase: 'joining',
+      slotId: undefined,
+      counted: 0,
+      openedAtMs: now,
+      lastArrivalMs: now,
+      phaseDeadlineMs: Infinity,
+      context: trace.setSpan(context.active(), waiter.span),
+    };
+    this.byKey.set(slot.key, slot);
+    this.live.add(slot);
+    if (!this.deps.fleet.available) this.goLocal(slot, 'nats_down');
+    else void this.join(slot, 0);
+  }
+
+  closed(slotIds: readonly string[]): void {
+    const now = performance.now();
+    for (const id of slotIds) {
+      const slot = this.bySlotId.get(id);
+      if (slot?.phase !== 'open') continue;
+      slot.phase = 'dispatched';
+      slot.phaseDeadlineMs = now + this.deps.options.upstreamTimeoutMs + RESULT_GRACE_MS;
+      this.closeToNewWaiters(slot);
+      this.unreported.delete(slot);
+    }
+  }
+
+  orphaned(slotIds: readonly string[]): void {
+    for (const id of slotIds) {
+      const slot = this.bySlotId.get(id);
+      if (!slot || (slot.phase !== 'open' && slot.phase !== 'dispatched')) continue;
+      this.deps.fallbacks.inc({ reason: 'orphaned' });
+      this.callDirect(slot);
+    }
+  }
+
+  result(result: FetchResult): void {
+    const slot = this.bySlotId.get(result.slotId);
+    if (!slot || slot.phase === 'settled') return;
+    this.closeToNewWaiters(slot);
+    this.deps.fleet
+      .body(result)
+      .then((body) => this.settle(slot, toAnswer(result, body), 'coalesced'))
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ err: error, slot: result.slotId }, 'answer body unavailable; calling the origin directly');
+        this.callDirect(slot);
+      });
+  }
+
+  private async join(slot: LocalSlot, attempt: number): Promise<void> {
+    const sent = slot.waiters.length;
+    const outcome = await this.deps.fleet.join(slot, slot.context);
+    if (slot.phase !== 'joining') return;
+    if (outcome.ok) {
+      slot.slotId = outcome.reply.slotId;
+      slot.phase = 'open';
+      slot.counted = sent;
+      slot.phaseDeadlineMs = slot.openedAtMs + slot.route.envelope.batchTimeoutMs + this.deps.options.flushGraceMs;
+      this.bySlotId.set(slot.slotId, slot);
+      if (slot.waiters.length > sent) this.queueReport(slot);
+      return;
+    }
+    // A partition changing hands answers not_owner for a moment; try again briefly.
+    if (outcome.failure === 'not_owner' && attempt < 2) {
+      setTimeout(() => void this.join(slot, attempt + 1), 10);
+      return;
+    }
+    this.goLocal(slot, `join_${outcome.failure}`);
+  }
+
+  private queueReport(slot: LocalSlot): void {
+    this.unreported.add(slot);
+    this.reporter ??= setTimeout(() => this.report(), this.deps.options.reportIntervalMs);
+  }
+
+  /** One count report per partition with every slot's new local waiters. */
+  private report(): void {
+    this.reporter = undefined;
+    const byPartition = new Map<number, Array<{ slotId: string; delta: number }>>();
+    for (const slot of this.unreported) {
+      const delta = slot.waiters.length - slot.counted;
+      if (slot.phase !== 'open' || !slot.slotId || delta <= 0) continue;
+      slot.counted = slot.waiters.length;
+      const counts = byPartition.get(slot.partition);
+      if (counts) counts.push({ slotId: slot.slotId, delta });
+      else byPartition.set(slot.partition, [{ slotId: slot.slotId, delta }]);
+    }
+    this.unreported.clear();
+    for (const [partition, counts] of byPartition) this.deps.fleet.report(partition, counts);
+  }
+
+  /** Local-only coalescing: the embedded envelope and strategy decide, this process calls the origin. */
+  private goLocal(slot: LocalSlot, reason: string): void {
+    this.deps.fallbacks.inc({ reason });
+    slot.phase = 'local';
+    this.local.add(slot);
+    this.localTicker ??= setInterval(() => this.localTick(), LOCAL_TICK_MS);
+    if (slot.waiters.length >= slot.route.envelope.maxBatchSize) this.flushLocal(slot);
+  }
+
+  private localTick(): void {
+    const now = performance.now();
+    const open: LocalSlot[] = [];
+    for (const slot of this.local) {
+      const reason = envelopeReason({
+        size: slot.waiters.length,
+        ageMs: now - slot.openedAtMs,
+        maxBatchSize: slot.route.envelope.maxBatchSize,
+        batchTimeoutMs: slot.route.envelope.batchTimeoutMs,
+      });
+      if (reason) this.flushLocal(slot);
+      else open.push(slot);
+    }
+    if (open.length > 0) {
+      const view = (slot: LocalSlot) => ({
+        key: slot.key,
+        route: slot.route.name,
+        openedAtMs: slot.openedAtMs,
+        lastArrivalMs: slot.lastArrivalMs,
+        size: slot.waiters.length,
+        batchTimeoutMs: slot.route.envelope.batchTimeoutMs,
+        maxBatchSize: slot.route.envelope.maxBatchSize,
+      });
+      const depth = open.reduce((sum, slot) => sum + slot.waiters.length, 0);
+      const decisions = this.deps.fallback.decide(
+        open.map((slot) => this.features.features(view(slot), now, depth)),
+        { random: Math.random, nowMs: now },
+      );
+      decisions.forEach((decision, i) => decision.action === 'flush' && this.flushLocal(open[i]!));
+    }
+    if (this.local.size === 0) {
+      clearInterval(this.localTicker);
+      this.localTicker = undefined;
+    }
+  }
+
+  private flushLocal(slot: LocalSlot): void {
+    this.local.delete(slot);
+    this.callDirect(slot);
+  }
+
+  private closeToNewWaiters(slot: LocalSlot): void {
+    if (this.byKey.get(slot.key) === slot) this.byKey.delete(slot.key);
+  }
+
+  private callDirect(slot: LocalSlot): void {
+    if (slot.phase === 'direct' || slot.phase === 'settled') return;
+    slot.phase = 'direct';
+    this.closeToNewWaiters(slot);
+    this.local.delete(slot);
+    this.unreported.delete(slot);
+    void this.deps.direct.answer(slot.request, slot.scope).then((answer) => this.settle(slot, answer, 'fallback'));
+  }
+
+  private settle(slot: LocalSlot, answer: Answer, path: AnswerPath): void {
+    if (slot.phase === 'settled') return;
+    slot.phase = 'settled';
+    this.closeToNewWaiters(slot);
+    if (slot.slotId) this.bySlotId.delete(slot.slotId);
+    this.live.delete(slot);
+    this.unreported.delete(slot);
+    this.local.delete(slot);
+    for (const waiter of slot.waiters) {
+      if (waiter.done) continue;
+      if (servable(answer, waiter)) this.answer(waiter, slot, answer, path);
+      else void this.answerAlone(waiter, slot);
+    }
+  }
+
+  /** A waiter the shared answer may not be given to gets a call of its own. */
+  private async answerAlone(waiter: Waiter, slot: LocalSlot): Promise<void> {
+    const answer = await this.deps.direct.answer({ ...slot.request, headers: waiter.forwardHeaders }, waiter.scope);
+    this.answer(waiter, slot, answer, 'passthrough');
+  }
+
+  private answer(waiter: Waiter, slot: LocalSlot, answer: Answer, path: AnswerPath): void {
+    if (waiter.done) return;
+    writeAnswer(waiter, answer.status, answer.headers, answer.body, path);
+    const latencyMs = performance.now() - waiter.arrivedAtMs;
+    waiter.span.setAttributes({ 'http.response.status_code': answer.status, 'batchgate.path': path });
+    if (answer.status >= 500) waiter.span.setStatus({ code: SpanStatusCode.ERROR });
+    waiter.span.end();
+    this.deps.log.record({
+      key: slot.key,
+      route: slot.route.name,
+      path,
+      status: answer.status,
+      arrivedAtWallMs: waiter.arrivedAtWallMs,
+      latencyMs,
+      slotId: slot.slotId ?? '',
+    });
+  }
+
+  /** Deadlines: slots whose flush or answer is overdue are served directly; waiters past theirs get a 504. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const slot of this.live) {
+      if ((slot.phase === 'open' || slot.phase === 'dispatched') && now > slot.phaseDeadlineMs) {
+        this.deps.fallbacks.inc({ reason: slot.phase === 'open' ? 'flush_deadline' : 'result_deadline' });
+        this.callDirect(slot);
+      }
+      for (const waiter of slot.waiters) {
+        if (!waiter.done && now > waiter.deadlineMs) this.answer(waiter, slot, GATEWAY_TIMEOUT, 'fallback');
+      }
+    }
+  }
+}

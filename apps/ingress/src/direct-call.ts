@@ -1,0 +1,40 @@
+import type { HeaderList, ResultInit } from '#libs/upstream';
+import { answerFrom, OriginPool, UpstreamError } from '#libs/upstream';
+import type { SlotRequest } from './local-slot.js';
+import type { Answer } from './waiter.js';
+
+/** A worker's (or our own) result message as the answer waiters are served. */
+export function toAnswer(result: ResultInit, body: Uint8Array): Answer {
+  return {
+    status: result.status ?? 502,
+    headers: (result.headers ?? []).map((h) => [h.name ?? '', h.value ?? '']),
+    body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    scope: result.scope ?? '',
+    private: result.private ?? false,
+    vary: (result.vary ?? []).map((h) => [h.name ?? '', h.value ?? '']),
+  };
+}
+
+/**
+ * Calls the origin from the ingress itself: the degraded path (fleet
+ * unreachable, or a flush or answer that never came) and the call of a waiter
+ * that may not be served a shared answer. Same answer rules as the worker.
+ */
+export class DirectCall {
+  constructor(
+    private readonly origins: OriginPool,
+    private readonly upstream: string,
+  ) {}
+
+  async answer(request: SlotRequest, scope: string): Promise<Answer> {
+    const headers: HeaderList = request.headers;
+    let outcome;
+    try {
+      outcome = await this.origins.fetchBuffered(this.upstream, request.method, request.target, headers);
+    } catch (error) {
+      outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
+    }
+    const result = answerFrom({ slotId: '', scope, requestHeaders: headers }, outcome);
+    return toAnswer(result, (result.body as Uint8Array | undefined) ?? new Uint8Array());
+  }
+}

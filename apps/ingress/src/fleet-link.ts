@@ -1,0 +1,93 @@
+import type { FetchResult, JoinReply } from '#libs/contracts';
+import { CountReportSchema, FetchResultSchema, JoinReplySchema, JoinRequestSchema, JoinStatus, SlotsClosedSchema } from '#libs/contracts';
+import type { Bus, RequestFailure } from '#libs/nats';
+import { requestFailure, SUBJECTS } from '#libs/nats';
+import type { JetStreamProvider } from '#libs/service';
+import type { Context } from '@opentelemetry/api';
+import type { LocalSlot } from './local-slot.js';
+
+export interface FleetEvents {
+  closed(slotIds: readonly string[]): void;
+  orphaned(slotIds: readonly string[]): void;
+  result(result: FetchResult): void;
+}
+
+export type JoinOutcome = { ok: true; reply: JoinReply } | { ok: false; failure: RequestFailure | 'not_owner' };
+
+/**
+ * This ingress's side of the fleet protocol over NATS: joins to the
+ * partition's coordinator, batched count reports, and the per-ingress result
+ * and closed subjects. Hot path, so the raw bus rather than the Nest transport.
+ */
+export class FleetLink {
+  private readonly stops: Array<() => void> = [];
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly jetstream: JetStreamProvider,
+    private readonly ingressId: string,
+    private readonly joinTimeoutMs: number,
+  ) {}
+
+  get available(): boolean {
+    return this.bus.connected;
+  }
+
+  listen(events: FleetEvents): void {
+    this.stops.push(
+      this.bus.subscribe(SUBJECTS.result(this.ingressId), FetchResultSchema, (result) => events.result(result)),
+      this.bus.subscribe(SUBJECTS.closed(this.ingressId), SlotsClosedSchema, (notice) => {
+        if (notice.slotIds.length > 0) events.closed(notice.slotIds);
+        if (notice.orphanedSlotIds.length > 0) events.orphaned(notice.orphanedSlotIds);
+      }),
+    );
+  }
+
+  close(): void {
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  async join(slot: LocalSlot, context: Context): Promise<JoinOutcome> {
+    try {
+      const reply = await this.bus.request(
+        SUBJECTS.join(slot.partition),
+        JoinRequestSchema,
+        {
+          key: slot.key,
+          partition: slot.partition,
+          ingressId: this.ingressId,
+          count: slot.waiters.length,
+          request: {
+            method: slot.request.method,
+            path: slot.request.target,
+            headers: slot.request.headers.map(([name, value]) => ({ name, value })),
+          },
+          route: slot.route.name,
+          envelope: slot.route.envelope,
+          scope: slot.scope,
+          arrivedAtMs: slot.waiters[0]?.arrivedAtWallMs ?? Date.now(),
+        },
+        JoinReplySchema,
+        this.joinTimeoutMs,
+        context,
+      );
+      if (reply.status === JoinStatus.NOT_OWNER) return { ok: false, failure: 'not_owner' };
+      return { ok: true, reply };
+    } catch (error) {
+      return { ok: false, failure: requestFailure(error) };
+    }
+  }
+
+  report(partition: number, counts: Array<{ slotId: string; delta: number }>): void {
+    this.bus.publish(SUBJECTS.report(partition), CountReportSchema, { ingressId: this.ingressId, counts });
+  }
+
+  /** The body of a result, fetched from the Object Store when it travelled by reference. */
+  async body(result: FetchResult): Promise<Uint8Array> {
+    if (!result.bodyRef) return result.body;
+    const { bodies } = await this.jetstream.whenReady();
+    const blob = await bodies.getBlob(result.bodyRef);
+    if (!blob) throw new Error(`large body ${result.bodyRef} is missing from the object store`);
+    return blob;
+  }
+}

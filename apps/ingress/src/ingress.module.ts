@@ -1,0 +1,49 @@
+import type { DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { Server } from 'node:http';
+import { Bus } from '#libs/nats';
+import type { Readiness } from '#libs/service';
+import { READINESS, ServiceCoreModule } from '#libs/service';
+import type { IngressConfig } from './config.js';
+import { INGRESS_CONFIG } from './config.js';
+import { IngressService } from './ingress.service.js';
+import { registerProxy, registerUpgrades } from './proxy.route.js';
+
+@Module({})
+export class IngressModule {
+  static forRoot(config: IngressConfig): DynamicModule {
+    return {
+      module: IngressModule,
+      imports: [ServiceCoreModule.forRoot({ service: 'ingress', common: config })],
+      providers: [
+        { provide: INGRESS_CONFIG, useValue: config },
+        IngressService,
+        {
+          // The ingress can always answer (it degrades to local coalescing), so it is ready with or without NATS.
+          provide: READINESS,
+          inject: [Bus],
+          useFactory:
+            (bus: Bus): Readiness =>
+            () => ({ ready: true, checks: { nats: bus.connected, mode: bus.connected ? 'fleet' : 'local' } }),
+        },
+      ],
+    };
+  }
+}
+
+/** Builds and starts the ingress (main.ts and the end-to-end tests). */
+export async function createIngressApp(config: IngressConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter();
+  const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, { logger: false });
+  app.enableShutdownHooks();
+  const ingress = app.get(IngressService);
+  registerProxy(app.getHttpAdapter().getInstance(), ingress);
+  const server = app.getHttpServer() as Server;
+  server.maxConnections = config.maxConnections;
+  registerUpgrades(server, ingress);
+  await app.listen(config.port, config.host);
+  return app;
+}

@@ -1,0 +1,86 @@
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Registry } from '#libs/metrics';
+import { Bus, EventPublisher } from '#libs/nats';
+import { createStrategy } from '#libs/policy';
+import { JetStreamProvider, LOGGER } from '#libs/service';
+import type { Logger } from '#libs/tracing';
+import { OriginPool } from '#libs/upstream';
+import { Coalescer } from './coalesce.js';
+import type { IngressConfig } from './config.js';
+import { INGRESS_CONFIG } from './config.js';
+import { DirectCall } from './direct-call.js';
+import { FleetLink } from './fleet-link.js';
+import { RequestLog } from './request-log.js';
+
+/** How long a graceful stop waits for parked waiters to be answered. */
+const DRAIN_MS = 10_000;
+
+/** The ingress's parts, wired once, with their lifecycle. */
+@Injectable()
+export class IngressService implements OnModuleInit, OnApplicationShutdown {
+  readonly origins: OriginPool;
+  readonly log: RequestLog;
+  readonly coalescer: Coalescer;
+
+  constructor(
+    @Inject(INGRESS_CONFIG) readonly config: IngressConfig,
+    @Inject(LOGGER) readonly logger: Logger,
+    bus: Bus,
+    events: EventPublisher,
+    jetstream: JetStreamProvider,
+    registry: Registry,
+  ) {
+    this.origins = new OriginPool({
+      connections: config.upstreamConnections,
+      timeoutMs: config.upstreamTimeoutMs,
+      maxBodyBytes: config.maxBodyBytes,
+    });
+    this.log = new RequestLog(registry, events, `ingress/${config.instanceId}`);
+    const fallbacks = new Counter({
+      name: 'ingress_fallback_total',
+      help: 'Slots served without the fleet, by cause (nats_down, join_*, flush_deadline, result_deadline, orphaned)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.coalescer = new Coalescer({
+      fleet: new FleetLink(bus, jetstream, config.instanceId, config.joinTimeoutMs),
+      direct: new DirectCall(this.origins, config.upstream),
+      log: this.log,
+      fallback: createStrategy(config.fallbackStrategy),
+      fallbacks,
+      logger,
+      options: { flushGraceMs: config.flushGraceMs, upstreamTimeoutMs: config.upstreamTimeoutMs, reportIntervalMs: config.reportIntervalMs },
+    });
+    const coalescer = this.coalescer;
+    new Gauge({
+      name: 'ingress_waiters',
+      help: 'Client requests parked in local slots',
+      registers: [registry],
+      collect() {
+        this.set(coalescer.waiters());
+      },
+    });
+    new Gauge({
+      name: 'ingress_open_slots',
+      help: 'Local slots with waiters still to answer',
+      registers: [registry],
+      collect() {
+        this.set(coalescer.pending);
+      },
+    });
+  }
+
+  onModuleInit(): void {
+    this.coalescer.start();
+  }
+
+  /** Drains: parked waiters are answered (or reach their deadline) before the pools close. */
+  async onApplicationShutdown(): Promise<void> {
+    const until = Date.now() + DRAIN_MS;
+    while (this.coalescer.pending > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.coalescer.stop();
+    this.log.flush();
+    await this.origins.close();
+  }
+}

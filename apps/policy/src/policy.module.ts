@@ -1,0 +1,31 @@
+import type { DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { ServiceCoreModule } from '#libs/service';
+import type { PolicyConfig } from './config.js';
+import { POLICY_CONFIG } from './config.js';
+import { DecideHandler } from './decide.handler.js';
+
+@Module({})
+export class PolicyModule {
+  static forRoot(config: PolicyConfig): DynamicModule {
+    return {
+      module: PolicyModule,
+      imports: [ServiceCoreModule.forRoot({ service: 'policy', common: config })],
+      providers: [
+        { provide: POLICY_CONFIG, useValue: config },
+        DecideHandler,
+      ],
+    };
+  }
+}
+
+/** Builds and starts the policy app (main.ts and the end-to-end tests). */
+export async function createPolicyApp(config: PolicyConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(PolicyModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  app.enableShutdownHooks();
+  await app.listen(config.httpPort, config.httpHost);
+  return app;
+}

@@ -1,0 +1,21 @@
+import { Controller, Get, Header, Inject, Query } from '@nestjs/common';
+import { Recorder } from './recorder.js';
+
+/**
+ * Recorded arrival traces for the simulator's replay: JSON Lines, one
+ * {"t_ms", "key", "route"} per arrival, oldest first.
+ */
+@Controller('export')
+export class ExportController {
+  constructor(@Inject(Recorder) private readonly recorder: Recorder) {}
+
+  @Get('arrivals.jsonl')
+  @Header('Content-Type', 'application/x-ndjson')
+  arrivals(@Query('route') route?: string): string {
+    return this.recorder.projection
+      .orderedArrivals()
+      .filter((arrival) => !route || arrival.route === route)
+      .map((arrival) => JSON.stringify(arrival))
+      .join('\n');
+  }
+}

@@ -1,0 +1,108 @@
+import type { RequestsCompleted, SlotFlushed, SlotOpened, UpstreamCompleted } from '#libs/contracts';
+import { RequestPath } from '#libs/contracts';
+import type { FlushMetrics, Registry } from '#libs/metrics';
+import { Counter, flushMetrics, Histogram } from '#libs/metrics';
+
+/** Slots abandoned without a flush event (their coordinator died and Redis lost them) stop counting as open. */
+const OPEN_SLOT_HORIZON_MS = 120_000;
+
+const PATH_NAMES: Record<RequestPath, string> = {
+  [RequestPath.UNSPECIFIED]: 'unknown',
+  [RequestPath.COALESCED]: 'coalesced',
+  [RequestPath.PASSTHROUGH]: 'passthrough',
+  [RequestPath.FALLBACK]: 'fallback',
+};
+
+/** One recorded client arrival, the simulator's replay format (JSON Lines). */
+export interface Arrival {
+  t_ms: number;
+  key: string;
+  route: string;
+}
+
+/**
+ * Fleet-wide projections of the event stream: the seed's flush metrics,
+ * request and upstream counters, and a bounded arrival trace per route.
+ * Built only from events, so replaying the stream rebuilds them exactly.
+ */
+export class FleetProjection {
+  readonly flush: FlushMetrics;
+  private readonly requests: Counter<'path' | 'route'>;
+  private readonly clientLatency: Histogram<'path'>;
+  private readonly upstreamCalls: Counter<'status'>;
+  private readonly upstreamLatency: Histogram;
+  private readonly open = new Map<string, number>();
+  readonly arrivals: Arrival[] = [];
+  private arrivalsNext = 0;
+
+  constructor(
+    registry: Registry,
+    private readonly arrivalsKept: number,
+  ) {
+    this.flush = flushMetrics(registry);
+    this.flush.activeSlots.set(0);
+    this.requests = new Counter({ name: 'gateway_requests_total', help: 'Client requests by path taken and route', labelNames: ['path', 'route'], registers: [registry] });
+    this.clientLatency = new Histogram({
+      name: 'gateway_request_latency_ms',
+      help: 'Client latency (arrival to answer) by path taken',
+      labelNames: ['path'],
+      buckets: [1, 2, 5, 10, 20, 30, 40, 50, 60, 80, 100, 250, 500, 1000, 5000],
+      registers: [registry],
+    });
+    this.upstreamCalls = new Counter({ name: 'gateway_upstream_calls_total', help: 'Upstream calls made by workers, by status class', labelNames: ['status'], registers: [registry] });
+    this.upstreamLatency = new Histogram({
+      name: 'gateway_upstream_latency_ms',
+      help: 'Upstream call latency seen by workers',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000, 10000],
+      registers: [registry],
+    });
+  }
+
+  slotOpened(event: SlotOpened): void {
+    this.open.set(event.slotId, event.meta?.atMs ?? Date.now());
+    this.refreshActive(event.meta?.atMs ?? Date.now());
+  }
+
+  slotFlushed(event: SlotFlushed): void {
+    const reason = event.reason;
+    this.flush.flushTotal.inc({ reason });
+    this.flush.sizeAtFlush.observe({ reason }, event.size);
+    this.flush.ageAtFlush.observe({ reason }, event.ageMs);
+    this.open.delete(event.slotId);
+    this.refreshActive(event.meta?.atMs ?? Date.now());
+  }
+
+  upstreamCompleted(event: UpstreamCompleted): void {
+    this.upstreamCalls.inc({ status: `${Math.floor(event.status / 100)}xx` });
+    if (event.latencyMs > 0) this.upstreamLatency.observe(event.latencyMs);
+  }
+
+  requestsCompleted(batch: RequestsCompleted): void {
+    for (const record of batch.requests) {
+      const path = PATH_NAMES[record.path];
+      this.requests.inc({ path, route: record.route });
+      this.clientLatency.observe({ path }, record.latencyMs);
+      if (record.path !== RequestPath.PASSTHROUGH) this.keepArrival({ t_ms: record.arrivedAtMs, key: record.key, route: record.route });
+    }
+  }
+
+  private keepArrival(arrival: Arrival): void {
+    if (this.arrivalsKept === 0) return;
+    if (this.arrivals.length < this.arrivalsKept) this.arrivals.push(arrival);
+    else this.arrivals[this.arrivalsNext] = arrival;
+    this.arrivalsNext = (this.arrivalsNext + 1) % this.arrivalsKept;
+  }
+
+  /** Arrivals in time order (the ring buffer unrolled). */
+  orderedArrivals(): Arrival[] {
+    if (this.arrivals.length < this.arrivalsKept) return [...this.arrivals].sort((a, b) => a.t_ms - b.t_ms);
+    return [...this.arrivals.slice(this.arrivalsNext), ...this.arrivals.slice(0, this.arrivalsNext)].sort((a, b) => a.t_ms - b.t_ms);
+  }
+
+  private refreshActive(nowMs: number): void {
+    for (const [slotId, openedAt] of this.open) {
+      if (nowMs - openedAt > OPEN_SLOT_HORIZON_MS) this.open.delete(slotId);
+    }
+    this.flush.activeSlots.set(this.open.size);
+  }
+}

@@ -1,0 +1,30 @@
+import type { DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { ServiceCoreModule } from '#libs/service';
+import type { TelemetryConfig } from './config.js';
+import { TELEMETRY_CONFIG } from './config.js';
+import { ExportController } from './export.controller.js';
+import { Recorder } from './recorder.js';
+
+@Module({})
+export class TelemetryModule {
+  static forRoot(config: TelemetryConfig): DynamicModule {
+    return {
+      module: TelemetryModule,
+      imports: [ServiceCoreModule.forRoot({ service: 'telemetry', common: config })],
+      controllers: [ExportController],
+      providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder],
+    };
+  }
+}
+
+/** Builds and starts the telemetry app; its /metrics is the fleet-wide view (main.ts and tests). */
+export async function createTelemetryApp(config: TelemetryConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(TelemetryModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  app.enableShutdownHooks();
+  await app.listen(config.metricsPort, config.metricsHost);
+  return app;
+}

@@ -1,0 +1,131 @@
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { FetchTask } from '#libs/contracts';
+import { FetchAcceptedSchema, FetchResultSchema, FetchTaskSchema, UpstreamCompletedSchema } from '#libs/contracts';
+import { Counter, Histogram, Registry } from '#libs/metrics';
+import type { Incoming } from '#libs/nats';
+import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
+import { JetStreamProvider, LOGGER } from '#libs/service';
+import type { Logger } from '#libs/tracing';
+import { tracerFor } from '#libs/tracing';
+import type { BufferedResponse, HeaderList, ResultInit } from '#libs/upstream';
+import { answerFrom, OriginPool, UpstreamError } from '#libs/upstream';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { WorkerConfig } from './config.js';
+import { WORKER_CONFIG } from './config.js';
+
+const tracer = tracerFor('worker');
+
+/** Room left in a NATS message for everything but the body. */
+const ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * The worker pool's job: accept a flushed slot at once (so the coordinator
+ * knows someone has it), make the ONE upstream call, and publish the answer
+ * to every member ingress. Bodies too big for a NATS message go through the
+ * Object Store and the result carries a reference.
+ */
+@Injectable()
+export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
+  private readonly origins: OriginPool;
+  private readonly calls: Counter<'status'>;
+  private readonly latency: Histogram;
+  private unsubscribe: (() => void) | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly bus: Bus,
+    private readonly events: EventPublisher,
+    private readonly jetstream: JetStreamProvider,
+    registry: Registry,
+  ) {
+    this.origins = new OriginPool({
+      connections: config.upstreamConnections,
+      timeoutMs: config.upstreamTimeoutMs,
+      maxBodyBytes: config.maxBodyBytes,
+    });
+    this.calls = new Counter({ name: 'worker_upstream_calls_total', help: 'Upstream calls by status class', labelNames: ['status'], registers: [registry] });
+    this.latency = new Histogram({
+      name: 'worker_upstream_latency_seconds',
+      help: 'Upstream call latency',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+  }
+
+  onModuleInit(): void {
+    this.unsubscribe = this.bus.subscribe(SUBJECTS.fetch, FetchTaskSchema, (task, incoming) => this.accept(task, incoming), QUEUES.workers);
+  }
+
+  /** Drains: no new jobs, in-flight calls finish and are delivered. */
+  async onApplicationShutdown(): Promise<void> {
+    this.unsubscribe?.();
+    await Promise.allSettled([...this.inFlight]);
+    await this.origins.close();
+  }
+
+  accept(task: FetchTask, incoming: Incoming): void {
+    incoming.respond(FetchAcceptedSchema, { workerId: this.config.instanceId });
+    const job = this.run(task, incoming).finally(() => this.inFlight.delete(job));
+    this.inFlight.add(job);
+  }
+
+  private async run(task: FetchTask, incoming: Incoming): Promise<void> {
+    const request = task.request;
+    const origin = request?.origin || this.config.upstream;
+    const span = tracer.startSpan(
+      'worker.upstream',
+      { kind: SpanKind.CLIENT, attributes: { 'http.request.method': request?.method ?? 'GET', 'url.full': `${origin}${request?.path ?? '/'}`, 'batchgate.slot_id': task.slotId, 'batchgate.size': task.size } },
+      incoming.context,
+    );
+    const ctx = trace.setSpan(incoming.context, span);
+    const requestHeaders: HeaderList = (request?.headers ?? []).map((h) => [h.name, h.value]);
+    let outcome: BufferedResponse | UpstreamError;
+    try {
+      outcome = await this.origins.fetchBuffered(origin, request?.method ?? 'GET', request?.path ?? '/', requestHeaders);
+      span.setAttribute('http.response.status_code', outcome.status);
+    } catch (error) {
+      outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
+    }
+    const result = answerFrom({ slotId: task.slotId, scope: task.scope, requestHeaders }, outcome);
+    this.record(task, origin, outcome, result);
+    const deliverable = await this.spillLargeBody(result);
+    for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, deliverable, ctx);
+    span.end();
+  }
+
+  private record(task: FetchTask, origin: string, outcome: BufferedResponse | UpstreamError, result: ResultInit): void {
+    const latencyMs = outcome instanceof UpstreamError ? 0 : outcome.latencyMs;
+    const status = result.status ?? 502;
+    this.calls.inc({ status: `${Math.floor(status / 100)}xx` });
+    if (latencyMs > 0) this.latency.observe(latencyMs / 1000);
+    this.events.publish('upstream.completed', UpstreamCompletedSchema, {
+      meta: eventMeta(`worker/${this.config.instanceId}`),
+      slotId: task.slotId,
+      status,
+      latencyMs,
+      bytes: BigInt((result.body as Uint8Array | undefined)?.length ?? 0),
+      error: result.error ?? '',
+      origin,
+    });
+  }
+
+  /** Moves a body that would not fit in one NATS message to the Object Store. */
+  private async spillLargeBody(result: ResultInit): Promise<ResultInit> {
+    const body = result.body as Uint8Array | undefined;
+    const limit = (this.bus.connection?.info?.max_payload ?? 1024 * 1024) - ENVELOPE_BYTES;
+    if (!body || body.length <= limit) return result;
+    try {
+      const { bodies } = await this.jetstream.whenReady();
+      const name = `${result.slotId}`;
+      await bodies.putBlob({ name }, body);
+      return { ...result, body: new Uint8Array(), bodyRef: name };
+    } catch (error) {
+      this.logger.error({ err: error, slot: result.slotId }, 'could not store a large body');
+      return answerFrom({ slotId: result.slotId ?? '', scope: result.scope ?? '', requestHeaders: [] }, new UpstreamError('too_large', 'answer too large to deliver'));
+    }
+  }
+}

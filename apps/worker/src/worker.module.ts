@@ -1,0 +1,31 @@
+import type { DynamicModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { ServiceCoreModule } from '#libs/service';
+import type { WorkerConfig } from './config.js';
+import { WORKER_CONFIG } from './config.js';
+import { FetchHandler } from './fetch.handler.js';
+
+@Module({})
+export class WorkerModule {
+  static forRoot(config: WorkerConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [ServiceCoreModule.forRoot({ service: 'worker', common: config })],
+      providers: [
+        { provide: WORKER_CONFIG, useValue: config },
+        FetchHandler,
+      ],
+    };
+  }
+}
+
+/** Builds and starts the worker app (main.ts and the end-to-end tests). */
+export async function createWorkerApp(config: WorkerConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  app.enableShutdownHooks();
+  await app.listen(config.httpPort, config.httpHost);
+  return app;
+}

@@ -1,0 +1,145 @@
+// Starts and stops the real infrastructure processes (nats-server with
+// JetStream, redis-server) on loopback ports. Plain ESM so `npm start` can use
+// it before anything is built; tests and benchmarks import the same code.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SEARCH_PATH = ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin'];
+
+/** Absolute path of a binary on PATH or in the usual sbin/bin folders, or undefined. */
+export function findBinary(name) {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH_PATH];
+  return dirs.map((dir) => join(dir, name)).find((path) => existsSync(path));
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForLine(child, pattern, name, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => finish(new Error(`${name} did not become ready in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (chunk) => {
+      output += chunk.toString();
+      if (pattern.test(output)) finish();
+    };
+    const onExit = (code) => finish(new Error(`${name} exited with code ${code}:\n${output}`));
+    function finish(error) {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+      error ? reject(error) : resolve();
+    }
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', onExit);
+  });
+}
+
+/**
+ * A supervised infrastructure process that can be stopped and started again on
+ * the same port (tests use that to take NATS or Redis away and bring it back).
+ */
+class InfraProcess {
+  constructor(name, binary, args, readyPattern, cleanup) {
+    this.name = name;
+    this.binary = binary;
+    this.args = args;
+    this.readyPattern = readyPattern;
+    this.cleanup = cleanup;
+    this.child = undefined;
+  }
+
+  async start() {
+    const child = spawn(this.binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    await waitForLine(child, this.readyPattern, this.name, 15_000);
+    // Keep draining output so the pipe never fills and blocks the server.
+    child.stdout.resume();
+    child.stderr.resume();
+    return this;
+  }
+
+  get running() {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after 3 s). */
+  async stop(signal = 'SIGTERM') {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async restart() {
+    await this.stop();
+    return this.start();
+  }
+
+  async dispose() {
+    await this.stop();
+    this.cleanup?.();
+  }
+}
+
+/** nats-server with JetStream on a free (or given) loopback port. */
+export async function startNats({ port, storeDir } = {}) {
+  const binary = findBinary('nats-server');
+  if (!binary) throw new Error('nats-server is not installed (Debian: apt-get install -y nats-server)');
+  const natsPort = port ?? (await freePort());
+  const ownDir = storeDir ? undefined : mkdtempSync(join(tmpdir(), 'batchgate-nats-'));
+  const dir = storeDir ?? ownDir;
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', dir];
+  const proc = new InfraProcess('nats-server', binary, args, /Server is ready/, () => ownDir && rmSync(ownDir, { recursive: true, force: true }));
+  await proc.start();
+  proc.port = natsPort;
+  proc.url = `nats://127.0.0.1:${natsPort}`;
+  return proc;
+}
+
+/** redis-server without persistence on a free (or given) loopback port. */
+export async function startRedis({ port } = {}) {
+  const binary = findBinary('redis-server');
+  if (!binary) throw new Error('redis-server is not installed (Debian: apt-get install -y redis-server)');
+  const redisPort = port ?? (await freePort());
+  const args = ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  const proc = new InfraProcess('redis-server', binary, args, /Ready to accept connections/);
+  await proc.start();
+  proc.port = redisPort;
+  proc.url = `redis://127.0.0.1:${redisPort}`;
+  return proc;
+}
+
+/**
+ * Installs nats-server and redis-server from Debian's packages when they are
+ * missing and this process may (root with apt-get). Returns the names still missing.
+ */
+export function ensureInfraBinaries({ log = console.log } = {}) {
+  const missing = ['nats-server', 'redis-server'].filter((name) => !findBinary(name));
+  if (missing.length === 0) return [];
+  const canInstall = process.getuid?.() === 0 && findBinary('apt-get');
+  if (!canInstall) return missing;
+  log(`installing ${missing.join(' and ')} from Debian's packages ...`);
+  spawnSync('apt-get', ['update'], { stdio: 'inherit' });
+  spawnSync('apt-get', ['install', '-y', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return missing.filter((name) => !findBinary(name));
+}

@@ -1,0 +1,138 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { AddressInfo } from 'node:net';
+import type { InfraProcess } from '../../scripts/infra.mjs';
+import { startNats, startRedis } from '../../scripts/infra.mjs';
+import type { CoordinatorConfig } from '../../apps/coordinator/src/config.js';
+import { loadCoordinatorConfig } from '../../apps/coordinator/src/config.js';
+import { CoordinatorService } from '../../apps/coordinator/src/coordinator.service.js';
+import { createCoordinatorApp } from '../../apps/coordinator/src/coordinator.module.js';
+import type { IngressConfig } from '../../apps/ingress/src/config.js';
+import { loadIngressConfig } from '../../apps/ingress/src/config.js';
+import { createIngressApp } from '../../apps/ingress/src/ingress.module.js';
+import { loadPolicyConfig } from '../../apps/policy/src/config.js';
+import { createPolicyApp } from '../../apps/policy/src/policy.module.js';
+import { loadTelemetryConfig } from '../../apps/telemetry/src/config.js';
+import { createTelemetryApp } from '../../apps/telemetry/src/telemetry.module.js';
+import { loadWorkerConfig } from '../../apps/worker/src/config.js';
+import { createWorkerApp } from '../../apps/worker/src/worker.module.js';
+import { CountingOrigin } from './origin.js';
+
+export type Env = Record<string, string>;
+
+export interface FleetOptions {
+  ingresses?: number;
+  coordinators?: number;
+  workers?: number;
+  policy?: boolean;
+  telemetry?: boolean;
+  /** Env shared by every service (BATCHGATE_BATCH_TIMEOUT_MS, BATCHGATE_POLICY_STRATEGY ...). */
+  env?: Env;
+  originDelayMs?: number;
+}
+
+function portOf(app: NestFastifyApplication): number {
+  return (app.getHttpServer().address() as AddressInfo).port;
+}
+
+/**
+ * A whole fleet in this process, every service a separate Nest app with its
+ * own NATS and Redis connections, against real nats-server and redis-server
+ * processes on free ports and a real counting origin.
+ */
+export class TestFleet {
+  readonly ingresses: NestFastifyApplication[] = [];
+  readonly coordinators: NestFastifyApplication[] = [];
+  readonly workers: NestFastifyApplication[] = [];
+  policy: NestFastifyApplication | undefined;
+  telemetry: NestFastifyApplication | undefined;
+
+  private constructor(
+    readonly nats: InfraProcess,
+    readonly redis: InfraProcess,
+    readonly origin: CountingOrigin,
+    readonly env: Env,
+  ) {}
+
+  static async start(options: FleetOptions = {}): Promise<TestFleet> {
+    const [nats, redis, origin] = await Promise.all([startNats(), startRedis(), CountingOrigin.start(options.originDelayMs ?? 0)]);
+    const env: Env = {
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      BATCHGATE_UPSTREAM: origin.url,
+      BATCHGATE_LOG_LEVEL: 'silent',
+      BATCHGATE_PORT: '0',
+      BATCHGATE_METRICS_PORT: '0',
+      BATCHGATE_HTTP_PORT: '0',
+      ...options.env,
+    };
+    const fleet = new TestFleet(nats, redis, origin, env);
+    for (let i = 0; i < (options.coordinators ?? 1); i++) await fleet.addCoordinator();
+    if (options.policy ?? true) await fleet.startPolicy();
+    for (let i = 0; i < (options.workers ?? 1); i++) fleet.workers.push(await createWorkerApp(loadWorkerConfig({ ...env, BATCHGATE_INSTANCE_ID: `worker-${i}` })));
+    if (options.telemetry ?? false) fleet.telemetry = await createTelemetryApp(loadTelemetryConfig({ ...env, BATCHGATE_INSTANCE_ID: 'telemetry-0' }));
+    for (let i = 0; i < (options.ingresses ?? 1); i++) await fleet.addIngress();
+    await fleet.waitForPartitions();
+    return fleet;
+  }
+
+  ingressConfig(extra: Env = {}): IngressConfig {
+    return loadIngressConfig({ ...this.env, BATCHGATE_INSTANCE_ID: `ingress-${this.ingresses.length}`, ...extra });
+  }
+
+  async addIngress(extra: Env = {}): Promise<NestFastifyApplication> {
+    const app = await createIngressApp(this.ingressConfig(extra));
+    this.ingresses.push(app);
+    return app;
+  }
+
+  async addCoordinator(extra: Env = {}): Promise<NestFastifyApplication> {
+    const config: CoordinatorConfig = loadCoordinatorConfig({ ...this.env, BATCHGATE_INSTANCE_ID: `coordinator-${this.coordinators.length}`, ...extra });
+    const app = await createCoordinatorApp(config);
+    this.coordinators.push(app);
+    return app;
+  }
+
+  async startPolicy(extra: Env = {}): Promise<void> {
+    this.policy = await createPolicyApp(loadPolicyConfig({ ...this.env, BATCHGATE_INSTANCE_ID: 'policy-0', ...extra }));
+  }
+
+  async stopPolicy(): Promise<void> {
+    await this.policy?.close();
+    this.policy = undefined;
+  }
+
+  ingressUrl(index = 0): string {
+    return `http://127.0.0.1:${portOf(this.ingresses[index]!)}`;
+  }
+
+  telemetryUrl(): string {
+    return `http://127.0.0.1:${portOf(this.telemetry!)}`;
+  }
+
+  coordinator(index: number): CoordinatorService {
+    return this.coordinators[index]!.get(CoordinatorService);
+  }
+
+  /** Waits until every partition has an owner and live coordinators share them fairly. */
+  async waitForPartitions(timeoutMs = 10_000): Promise<void> {
+    const live = this.coordinators.map((_, i) => this.coordinator(i));
+    const partitions = Number(this.env.BATCHGATE_PARTITIONS ?? 64);
+    const fair = Math.ceil(partitions / Math.max(1, live.length));
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const counts = live.map((c) => c.leases.owned.size);
+      const total = counts.reduce((a, b) => a + b, 0);
+      if (total === partitions && counts.every((count) => count <= fair)) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error('coordinators did not settle partition ownership');
+  }
+
+  async stop(): Promise<void> {
+    const apps = [...this.ingresses, ...this.workers, ...this.coordinators, this.policy, this.telemetry].filter(
+      (app): app is NestFastifyApplication => app !== undefined,
+    );
+    await Promise.allSettled(apps.map((app) => app.close()));
+    await Promise.allSettled([this.origin.close(), this.nats.dispose(), this.redis.dispose()]);
+  }
+}
