@@ -13,9 +13,10 @@ import type { LocalSlot, SlotRequest } from './local-slot.js';
 import { isJoinable } from './local-slot.js';
 import type { RequestLog } from './request-log.js';
 import type { Answer, AnswerPath, Waiter } from './waiter.js';
-import { servable, writeAnswer } from './waiter.js';
+import { servable, varyOf, writeAnswer } from './waiter.js';
 
 export interface CoalescerOptions {
+  joinTimeoutMs: number;
   flushGraceMs: number;
   upstreamTimeoutMs: number;
   reportIntervalMs: number;
@@ -159,9 +160,14 @@ export class Coalescer implements FleetEvents {
 
   private async join(slot: LocalSlot, attempt: number): Promise<void> {
     const sent = slot.waiters.length;
+    // A slow join makes the slot local provisionally; a reply that still comes
+    // before the local flush brings it back into the fleet slot.
+    const provisional = setTimeout(() => slot.phase === 'joining' && this.goLocal(slot, 'join_timeout'), this.deps.options.joinTimeoutMs);
     const outcome = await this.deps.fleet.join(slot, slot.context);
-    if (slot.phase !== 'joining') return;
+    clearTimeout(provisional);
     if (outcome.ok) {
+      if (slot.phase !== 'joining' && slot.phase !== 'local') return;
+      this.local.delete(slot);
       slot.slotId = outcome.reply.slotId;
       slot.phase = 'open';
       slot.counted = sent;
@@ -170,6 +176,7 @@ export class Coalescer implements FleetEvents {
       if (slot.waiters.length > sent) this.queueReport(slot);
       return;
     }
+    if (slot.phase !== 'joining') return;
     // A partition changing hands answers not_owner for a moment; try again briefly.
     if (outcome.failure === 'not_owner' && attempt < 2) {
       setTimeout(() => void this.join(slot, attempt + 1), 10);
@@ -270,17 +277,30 @@ export class Coalescer implements FleetEvents {
     this.live.delete(slot);
     this.unreported.delete(slot);
     this.local.delete(slot);
+    const refused = new Map<string, Waiter[]>();
     for (const waiter of slot.waiters) {
       if (waiter.done) continue;
-      if (servable(answer, waiter)) this.answer(waiter, slot, answer, path);
-      else void this.answerAlone(waiter, slot);
+      if (servable(answer, waiter)) {
+        this.answer(waiter, slot, answer, path);
+        continue;
+      }
+      const group = `${waiter.scope}\u0000${answer.vary.map(([name]) => varyOf(waiter.headers, name)).join('\u0000')}`;
+      const list = refused.get(group);
+      if (list) list.push(waiter);
+      else refused.set(group, [waiter]);
     }
+    for (const group of refused.values()) void this.answerGroup(group, slot);
   }
 
-  /** A waiter the shared answer may not be given to gets a call of its own. */
-  private async answerAlone(waiter: Waiter, slot: LocalSlot): Promise<void> {
-    const answer = await this.deps.direct.answer({ ...slot.request, headers: waiter.forwardHeaders }, waiter.scope);
-    this.answer(waiter, slot, answer, 'passthrough');
+  /**
+   * Waiters the shared answer may not be given to (another scope, or other
+   * values of a header it varies by) are re-coalesced: one call per group of
+   * equal scope and vary values, made with that group's own headers.
+   */
+  private async answerGroup(group: Waiter[], slot: LocalSlot): Promise<void> {
+    const first = group[0]!;
+    const answer = await this.deps.direct.answer({ ...slot.request, headers: first.forwardHeaders }, first.scope);
+    for (const waiter of group) this.answer(waiter, slot, answer, 'passthrough');
   }
 
   private answer(waiter: Waiter, slot: LocalSlot, answer: Answer, path: AnswerPath): void {

@@ -12,7 +12,7 @@ export interface IngressConfig extends CommonConfig, UpstreamConfig {
   partitions: number;
   /** Hard deadline of every waiter: past it the client gets a 504, never silence. */
   requestTimeoutMs: number;
-  /** How long the first waiter of a key waits for the coordinator's join reply. */
+  /** How long the first waiter of a key waits for the join reply before coalescing locally (default: one seed batch window). */
   joinTimeoutMs: number;
   /** Extra time past the batch timeout before a slot with no flush is served directly (covers takeover). */
   flushGraceMs: number;
@@ -34,7 +34,7 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv): IngressConfig {
     envelope: envelopeSection(r),
     partitions: r.int('BATCHGATE_PARTITIONS', 64, { min: 1, max: 4096 }),
     requestTimeoutMs: r.int('BATCHGATE_REQUEST_TIMEOUT_MS', 30_000, { min: 10, max: 600_000 }),
-    joinTimeoutMs: r.int('BATCHGATE_JOIN_TIMEOUT_MS', 25, { min: 1, max: 10_000 }),
+    joinTimeoutMs: r.int('BATCHGATE_JOIN_TIMEOUT_MS', 50, { min: 1, max: 10_000 }),
     flushGraceMs: r.int('BATCHGATE_FLUSH_GRACE_MS', 2000, { min: 0, max: 60_000 }),
     reportIntervalMs: r.int('BATCHGATE_REPORT_INTERVAL_MS', 2, { min: 1, max: 1000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),

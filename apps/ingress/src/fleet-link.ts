@@ -12,6 +12,13 @@ export interface FleetEvents {
   result(result: FetchResult): void;
 }
 
+/**
+ * How long a join reply is still useful. The coalescer goes local after its
+ * own (much shorter) join timeout, and a reply arriving later can still bring
+ * the slot back into the fleet.
+ */
+const JOIN_REPLY_MS = 1000;
+
 export type JoinOutcome = { ok: true; reply: JoinReply } | { ok: false; failure: RequestFailure | 'not_owner' };
 
 /**
@@ -26,7 +33,6 @@ export class FleetLink {
     private readonly bus: Bus,
     private readonly jetstream: JetStreamProvider,
     private readonly ingressId: string,
-    private readonly joinTimeoutMs: number,
   ) {}
 
   get available(): boolean {
@@ -68,7 +74,7 @@ export class FleetLink {
           arrivedAtMs: slot.waiters[0]?.arrivedAtWallMs ?? Date.now(),
         },
         JoinReplySchema,
-        this.joinTimeoutMs,
+        JOIN_REPLY_MS,
         context,
       );
       if (reply.status === JoinStatus.NOT_OWNER) return { ok: false, failure: 'not_owner' };

@@ -44,13 +44,13 @@ export class IngressService implements OnModuleInit, OnApplicationShutdown {
       registers: [registry],
     });
     this.coalescer = new Coalescer({
-      fleet: new FleetLink(bus, jetstream, config.instanceId, config.joinTimeoutMs),
+      fleet: new FleetLink(bus, jetstream, config.instanceId),
       direct: new DirectCall(this.origins, config.upstream),
       log: this.log,
       fallback: createStrategy(config.fallbackStrategy),
       fallbacks,
       logger,
-      options: { flushGraceMs: config.flushGraceMs, upstreamTimeoutMs: config.upstreamTimeoutMs, reportIntervalMs: config.reportIntervalMs },
+      options: { joinTimeoutMs: config.joinTimeoutMs, flushGraceMs: config.flushGraceMs, upstreamTimeoutMs: config.upstreamTimeoutMs, reportIntervalMs: config.reportIntervalMs },
     });
     const coalescer = this.coalescer;
     new Gauge({

@@ -32,7 +32,8 @@ export interface Answer {
   vary: Array<[string, string]>;
 }
 
-const varyOf = (headers: HeaderList, name: string) =>
+/** A request's value for a header, repeated fields joined as one. */
+export const varyOf = (headers: HeaderList, name: string): string =>
   headers
     .filter(([n]) => n === name)
     .map(([, v]) => v)
