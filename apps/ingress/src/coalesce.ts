@@ -124,6 +124,17 @@ export class Coalescer implements FleetEvents {
     else void this.join(slot, 0);
   }
 
+  lost(): void {
+    for (const slot of this.live) {
+      if (slot.phase === 'open' || slot.phase === 'dispatched') {
+        this.deps.fallbacks.inc({ reason: 'nats_down' });
+        this.callDirect(slot);
+      } else if (slot.phase === 'joining') {
+        this.goLocal(slot, 'nats_down');
+      }
+    }
+  }
+
   closed(slotIds: readonly string[]): void {
     const now = performance.now();
     for (const id of slotIds) {

@@ -7,6 +7,8 @@ import type { Context } from '@opentelemetry/api';
 import type { LocalSlot } from './local-slot.js';
 
 export interface FleetEvents {
+  /** NATS went away: nothing in flight through the fleet will be answered. */
+  lost(): void;
   closed(slotIds: readonly string[]): void;
   orphaned(slotIds: readonly string[]): void;
   result(result: FetchResult): void;
@@ -41,6 +43,7 @@ export class FleetLink {
 
   listen(events: FleetEvents): void {
     this.stops.push(
+      this.bus.onStatus((connected) => connected || events.lost()),
       this.bus.subscribe(SUBJECTS.result(this.ingressId), FetchResultSchema, (result) => events.result(result)),
       this.bus.subscribe(SUBJECTS.closed(this.ingressId), SlotsClosedSchema, (notice) => {
         if (notice.slotIds.length > 0) events.closed(notice.slotIds);
