@@ -4,4 +4,5 @@
 export { ServiceCoreModule, LOGGER, READINESS } from './service-core.module.js';
 export type { Readiness, ServiceIdentity } from './service-core.module.js';
 export { JetStreamProvider } from './jetstream.provider.js';
+export { OpsController } from './ops.controller.js';
 export { errorMessage } from './errors.js';

@@ -7,7 +7,6 @@ import type { Logger } from '#libs/tracing';
 import { createLogger } from '#libs/tracing';
 import { Counter, Gauge } from 'prom-client';
 import { JetStreamProvider } from './jetstream.provider.js';
-import { OpsController } from './ops.controller.js';
 import { LOGGER, READINESS } from './tokens.js';
 
 export { LOGGER, READINESS };
@@ -57,7 +56,11 @@ function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void 
   });
 }
 
-/** Global providers every service gets: LOGGER, Registry, Bus, EventPublisher, JetStreamProvider. */
+/**
+ * Global providers every service gets: LOGGER, Registry, Bus, EventPublisher,
+ * JetStreamProvider. Each app module lists OpsController itself so the
+ * controller sees that app's READINESS check.
+ */
 @Module({})
 export class ServiceCoreModule {
   static forRoot(identity: ServiceIdentity): DynamicModule {
@@ -65,7 +68,6 @@ export class ServiceCoreModule {
     return {
       global: true,
       module: ServiceCoreModule,
-      controllers: [OpsController],
       providers: [
         { provide: LOGGER, useValue: createLogger(service, common.instanceId, common.logLevel) },
         { provide: Registry, useFactory: createRegistry },

@@ -10,7 +10,7 @@ export type RateProcess =
   /** Seed 001's bursty Poisson: each slice is a burst with probability burstProbability. */
   | { kind: 'slices'; sliceMs: number; baseRatePerSec: number; burstRatePerSec: number; burstProbability: number }
   /** Piecewise-linear rate (k6-style stages); repeats when the phases end before the trace does. */
-  | { kind: 'phases'; phases: RatePhase[] }
+  | { kind: 'phases'; phases: readonly RatePhase[] }
   /** Smooth ramp between min and max over one period (a compressed day). */
   | { kind: 'diurnal'; minRatePerSec: number; maxRatePerSec: number; periodMs: number };
 

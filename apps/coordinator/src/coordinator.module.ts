@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Readiness } from '#libs/service';
-import { READINESS, ServiceCoreModule } from '#libs/service';
+import { OpsController, READINESS, ServiceCoreModule } from '#libs/service';
 import { Bus } from '#libs/nats';
 import type { CoordinatorConfig } from './config.js';
 import { COORDINATOR_CONFIG } from './config.js';
@@ -16,6 +16,7 @@ export class CoordinatorModule {
     return {
       module: CoordinatorModule,
       imports: [ServiceCoreModule.forRoot({ service: 'coordinator', common: config })],
+      controllers: [OpsController],
       providers: [
         { provide: COORDINATOR_CONFIG, useValue: config },
         CoordinatorService,

@@ -6,7 +6,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import { Bus } from '#libs/nats';
 import type { Readiness } from '#libs/service';
-import { READINESS, ServiceCoreModule } from '#libs/service';
+import { OpsController, READINESS, ServiceCoreModule } from '#libs/service';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
 import { IngressService } from './ingress.service.js';
@@ -18,6 +18,7 @@ export class IngressModule {
     return {
       module: IngressModule,
       imports: [ServiceCoreModule.forRoot({ service: 'ingress', common: config })],
+      controllers: [OpsController],
       providers: [
         { provide: INGRESS_CONFIG, useValue: config },
         IngressService,

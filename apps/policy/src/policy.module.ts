@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { ServiceCoreModule } from '#libs/service';
+import { OpsController, ServiceCoreModule } from '#libs/service';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
 import { DecideHandler } from './decide.handler.js';
@@ -14,6 +14,7 @@ export class PolicyModule {
     return {
       module: PolicyModule,
       imports: [ServiceCoreModule.forRoot({ service: 'policy', common: config })],
+      controllers: [OpsController],
       providers: [
         { provide: POLICY_CONFIG, useValue: config },
         DecideHandler,

@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { ServiceCoreModule } from '#libs/service';
+import { OpsController, ServiceCoreModule } from '#libs/service';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
 import { ExportController } from './export.controller.js';
@@ -15,7 +15,7 @@ export class TelemetryModule {
     return {
       module: TelemetryModule,
       imports: [ServiceCoreModule.forRoot({ service: 'telemetry', common: config })],
-      controllers: [ExportController],
+      controllers: [OpsController, ExportController],
       providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder],
     };
   }

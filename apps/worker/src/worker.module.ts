@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { ServiceCoreModule } from '#libs/service';
+import { OpsController, ServiceCoreModule } from '#libs/service';
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
 import { FetchHandler } from './fetch.handler.js';
@@ -14,6 +14,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [ServiceCoreModule.forRoot({ service: 'worker', common: config })],
+      controllers: [OpsController],
       providers: [
         { provide: WORKER_CONFIG, useValue: config },
         FetchHandler,

@@ -1,0 +1,229 @@
+import type { FlushStrategy, ObservationScale, PolicyDecision } from '#libs/policy';
+import { observe, OBSERVATION_SIZE } from '#libs/policy';
+import type { Random } from '#libs/sim';
+import { Adam, clipGradNorm } from './adam.js';
+import { DenseNet } from './dense.js';
+import type { Ledger, Step } from './ledger.js';
+import { FLUSH_ACTION, WAIT_ACTION } from './ledger.js';
+
+/** PPO hyper-parameters; defaults are the seed's (SB3 2.3.0 PPO as configured in seed 000). */
+export interface PpoConfig {
+  learningRate: number;
+  nSteps: number;
+  batchSize: number;
+  nEpochs: number;
+  gamma: number;
+  gaeLambda: number;
+  clipRange: number;
+  entCoef: number;
+  vfCoef: number;
+  maxGradNorm: number;
+  hidden: number[];
+}
+
+export const SEED_PPO: PpoConfig = {
+  learningRate: 3e-4,
+  nSteps: 2048,
+  batchSize: 64,
+  nEpochs: 10,
+  gamma: 0.99,
+  gaeLambda: 0.95,
+  clipRange: 0.2,
+  entCoef: 0.01,
+  vfCoef: 0.5,
+  maxGradNorm: 0.5,
+  hidden: [64, 64],
+};
+
+/** Separate actor and critic MLPs (the seed's net_arch pi=[64,64], vf=[64,64], tanh). */
+export class ActorCritic {
+  readonly actor: DenseNet;
+  readonly critic: DenseNet;
+
+  constructor(hidden: readonly number[], random: Random) {
+    const sizes = [OBSERVATION_SIZE, ...hidden];
+    const tanh = hidden.map(() => 'tanh' as const);
+    const gains = hidden.map(() => Math.SQRT2);
+    this.actor = new DenseNet([...sizes, 2], [...tanh, 'linear']).initOrthogonal([...gains, 0.01], random);
+    this.critic = new DenseNet([...sizes, 1], [...tanh, 'linear']).initOrthogonal([...gains, 1], random);
+  }
+}
+
+export interface PpoExtra {
+  obs: Float32Array;
+  logProb: number;
+  value: number;
+}
+
+/** log softmax of a [wait, flush] logit pair at `action`. */
+function logSoftmax(wait: number, flush: number, action: number): number {
+  const max = Math.max(wait, flush);
+  const lse = max + Math.log(Math.exp(wait - max) + Math.exp(flush - max));
+  return (action === FLUSH_ACTION ? flush : wait) - lse;
+}
+
+/**
+ * The training-time behaviour policy: the same observation the ppo strategy
+ * uses, actions sampled from the softmax instead of the argmax, and the
+ * log-probability and value kept for the update.
+ */
+export function samplingStrategy(model: ActorCritic, scale: ObservationScale, ledger: Ledger<PpoExtra>, random: Random): FlushStrategy {
+  return {
+    name: 'ppo-sampling',
+    decide(slots) {
+      const obs = observe(slots, scale);
+      const x = Float64Array.from(obs);
+      const logits = model.actor.forward(x, slots.length);
+      const values = model.critic.forward(x, slots.length);
+      return slots.map((_, i): PolicyDecision => {
+        const wait = logits[2 * i]!;
+        const flush = logits[2 * i + 1]!;
+        const pFlush = 1 / (1 + Math.exp(wait - flush));
+        const action = random() < pFlush ? FLUSH_ACTION : WAIT_ACTION;
+        ledger.pending.push({
+          obs: obs.slice(i * OBSERVATION_SIZE, (i + 1) * OBSERVATION_SIZE),
+          logProb: logSoftmax(wait, flush, action),
+          value: values[i]!,
+        });
+        return { action: action === FLUSH_ACTION ? 'flush' : 'wait', probability: pFlush };
+      });
+    },
+  };
+}
+
+/** A rollout flattened for the update. */
+export interface Rollout {
+  size: number;
+  obs: Float64Array;
+  actions: Uint8Array;
+  logProbs: Float64Array;
+  advantages: Float64Array;
+  returns: Float64Array;
+}
+
+/** GAE(lambda) along each key's trajectory (`next` links), then flattening. */
+export function buildRollout(steps: readonly Step<PpoExtra>[], gamma: number, lambda: number): Rollout {
+  const n = steps.length;
+  const rollout: Rollout = {
+    size: n,
+    obs: new Float64Array(n * OBSERVATION_SIZE),
+    actions: new Uint8Array(n),
+    logProbs: new Float64Array(n),
+    advantages: new Float64Array(n),
+    returns: new Float64Array(n),
+  };
+  for (let s = n - 1; s >= 0; s--) {
+    const step = steps[s]!;
+    const next = step.done || step.next < 0 ? undefined : step.next;
+    const nextValue = next === undefined ? 0 : steps[next]!.extra.value;
+    const delta = step.reward + gamma * nextValue - step.extra.value;
+    rollout.advantages[s] = delta + (next === undefined ? 0 : gamma * lambda * rollout.advantages[next]!);
+    rollout.returns[s] = rollout.advantages[s]! + step.extra.value;
+    rollout.obs.set(step.extra.obs, s * OBSERVATION_SIZE);
+    rollout.actions[s] = step.action;
+    rollout.logProbs[s] = step.extra.logProb;
+  }
+  return rollout;
+}
+
+export interface UpdateStats {
+  policyLoss: number;
+  valueLoss: number;
+  entropy: number;
+  approxKl: number;
+  clipFraction: number;
+}
+
+/** The PPO optimiser state for one actor-critic. */
+export class PpoLearner {
+  private readonly actorOpt: Adam;
+  private readonly criticOpt: Adam;
+
+  constructor(
+    readonly model: ActorCritic,
+    readonly config: PpoConfig,
+    private readonly random: Random,
+  ) {
+    // Adam is per-parameter, so two instances with one learning rate equal one over both networks.
+    this.actorOpt = new Adam(model.actor.params, config.learningRate);
+    this.criticOpt = new Adam(model.critic.params, config.learningRate);
+  }
+
+  /** n_epochs passes of minibatch SGD on the clipped surrogate + value loss - entropy bonus. */
+  update(rollout: Rollout): UpdateStats {
+    const { batchSize, nEpochs } = this.config;
+    const order = Array.from({ length: rollout.size }, (_, i) => i);
+    const totals = { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl: 0, clipFraction: 0 };
+    let batches = 0;
+    for (let epoch = 0; epoch < nEpochs; epoch++) {
+      shuffle(order, this.random);
+      for (let start = 0; start < order.length; start += batchSize) {
+        const stats = this.minibatch(rollout, order.slice(start, start + batchSize));
+        for (const k of Object.keys(totals) as (keyof UpdateStats)[]) totals[k] += stats[k];
+        batches++;
+      }
+    }
+    for (const k of Object.keys(totals) as (keyof UpdateStats)[]) totals[k] /= Math.max(1, batches);
+    return totals;
+  }
+
+  private minibatch(rollout: Rollout, index: number[]): UpdateStats {
+    const { clipRange, entCoef, vfCoef, maxGradNorm } = this.config;
+    const m = index.length;
+    const x = new Float64Array(m * OBSERVATION_SIZE);
+    index.forEach((s, b) => x.set(rollout.obs.subarray(s * OBSERVATION_SIZE, (s + 1) * OBSERVATION_SIZE), b * OBSERVATION_SIZE));
+    // SB3 normalises advantages per minibatch.
+    const adv = index.map((s) => rollout.advantages[s]!);
+    const mean = adv.reduce((a, b) => a + b, 0) / m;
+    const std = Math.sqrt(adv.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, m - 1)) || 0;
+    const { actor, critic } = this.model;
+    actor.zeroGrad();
+    critic.zeroGrad();
+    const logits = actor.forward(x, m);
+    const dLogits = new Float64Array(m * 2);
+    const stats = { policyLoss: 0, valueLoss: 0, entropy: 0, approxKl: 0, clipFraction: 0 };
+    index.forEach((s, b) => {
+      const a = rollout.actions[s]!;
+      const A = (adv[b]! - mean) / (std + 1e-8);
+      const wait = logits[2 * b]!;
+      const flush = logits[2 * b + 1]!;
+      const logP = logSoftmax(wait, flush, a);
+      const p = [Math.exp(logSoftmax(wait, flush, WAIT_ACTION)), Math.exp(logSoftmax(wait, flush, FLUSH_ACTION))];
+      const logRatio = logP - rollout.logProbs[s]!;
+      const ratio = Math.exp(logRatio);
+      const clipped = Math.min(1 + clipRange, Math.max(1 - clipRange, ratio));
+      const unclippedActive = ratio * A <= clipped * A;
+      const entropy = -p.reduce((h, q) => h + (q > 0 ? q * Math.log(q) : 0), 0);
+      stats.policyLoss += -Math.min(ratio * A, clipped * A) / m;
+      stats.entropy += entropy / m;
+      stats.approxKl += (ratio - 1 - logRatio) / m;
+      stats.clipFraction += (Math.abs(ratio - 1) > clipRange ? 1 : 0) / m;
+      const dLogP = unclippedActive ? (-A * ratio) / m : 0;
+      for (let k = 0; k < 2; k++) {
+        const q = p[k]!;
+        const dEntropy = q > 0 ? -q * (Math.log(q) + entropy) : 0;
+        dLogits[2 * b + k] = dLogP * ((k === a ? 1 : 0) - q) - (entCoef * dEntropy) / m;
+      }
+    });
+    actor.backward(dLogits);
+    const values = critic.forward(x, m);
+    const dValues = new Float64Array(m);
+    index.forEach((s, b) => {
+      const err = values[b]! - rollout.returns[s]!;
+      stats.valueLoss += (err * err) / m;
+      dValues[b] = (2 * vfCoef * err) / m;
+    });
+    critic.backward(dValues);
+    clipGradNorm([actor.grads, critic.grads], maxGradNorm);
+    this.actorOpt.step(actor.grads);
+    this.criticOpt.step(critic.grads);
+    return stats;
+  }
+}
+
+function shuffle(values: number[], random: Random): void {
+  for (let i = values.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [values[i], values[j]] = [values[j]!, values[i]!];
+  }
+}

@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { burst, get, warm } from './support/client.js';
+import { TestFleet } from './support/fleet.js';
+
+/** The value of one Prometheus sample line, e.g. `batch_flush_total{reason="timeout"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('fleet-wide seed metrics', () => {
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    fleet = await TestFleet.start({
+      telemetry: true,
+      env: { BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000', BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000', BATCHGATE_BATCH_TIMEOUT_MS: '80', BATCHGATE_MAX_BATCH_SIZE: '20' },
+    });
+    await warm(fleet.ingressUrl(), 30);
+  });
+
+  afterAll(() => fleet.stop());
+
+  it('after a scripted burst /metrics holds the four seed metrics with the right values', async () => {
+    // Script: one full slot (20 waiters -> size_cap), two partial ones (7 and 3 -> timeout).
+    await Promise.all([burst(`${fleet.ingressUrl()}/m/full`, 20), burst(`${fleet.ingressUrl()}/m/seven`, 7), burst(`${fleet.ingressUrl()}/m/three`, 3)]);
+    let text = '';
+    for (let i = 0; i < 100; i++) {
+      text = (await get(`${fleet.telemetryUrl()}/metrics`)).body;
+      if (sample(text, 'batch_size_at_flush_count{reason="timeout"}') === 2 && sample(text, 'batch_flush_total{reason="size_cap"}') === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(sample(text, 'batch_flush_total{reason="size_cap"}')).toBe(1);
+    expect(sample(text, 'batch_flush_total{reason="timeout"}')).toBe(2);
+    expect(sample(text, 'batch_size_at_flush_sum{reason="size_cap"}')).toBe(20);
+    expect(sample(text, 'batch_size_at_flush_sum{reason="timeout"}')).toBe(10);
+    expect(sample(text, 'batch_size_at_flush_bucket{le="5",reason="timeout"}')).toBe(1);
+    expect(sample(text, 'batch_size_at_flush_bucket{le="10",reason="timeout"}')).toBe(2);
+    expect(sample(text, 'batch_size_at_flush_bucket{le="20",reason="size_cap"}')).toBe(1);
+    // Timeout flushes happen at >= 80 ms: none in the buckets up to 60 ms.
+    expect(sample(text, 'batch_age_ms_at_flush_bucket{le="60",reason="timeout"}')).toBe(0);
+    expect(sample(text, 'batch_age_ms_at_flush_count{reason="timeout"}')).toBe(2);
+    expect(sample(text, 'active_batch_slots')).toBe(0);
+    expect(text).toMatch(/^# TYPE batch_size_at_flush histogram$/m);
+    // Process metrics are served beside them.
+    expect(text).toMatch(/^process_cpu_seconds_total /m);
+  });
+
+  it('every service serves its own /metrics, /healthz and /readyz', async () => {
+    const health = await get(`${fleet.ingressUrl()}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await get(`${fleet.ingressUrl()}/readyz`);
+    expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready', nats: true, mode: 'fleet' });
+    const ingressMetrics = (await get(`${fleet.ingressUrl()}/metrics`)).body;
+    expect(sample(ingressMetrics, 'ingress_requests_total{path="coalesced",status="2xx"}')).toBe(30);
+  });
+});
