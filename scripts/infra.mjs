@@ -109,7 +109,13 @@ export async function startNats({ port, storeDir } = {}) {
   const ownDir = storeDir ? undefined : mkdtempSync(join(tmpdir(), 'batchgate-nats-'));
   const dir = storeDir ?? ownDir;
   const args = ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', dir];
-  const proc = new InfraProcess('nats-server', binary, args, /Server is ready/, () => ownDir && rmSync(ownDir, { recursive: true, force: true }));
+  const proc = new InfraProcess(
+    'nats-server',
+    binary,
+    args,
+    /Server is ready/,
+    () => ownDir && rmSync(ownDir, { recursive: true, force: true }),
+  );
   await proc.start();
   proc.port = natsPort;
   proc.url = `nats://127.0.0.1:${natsPort}`;

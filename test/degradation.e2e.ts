@@ -142,7 +142,9 @@ describe('upstream failures', () => {
   afterAll(() => fleet.stop());
 
   it('an origin that drops the connection: every waiter gets the same 502 with a clear body; the next request opens a new slot', async () => {
-    fleet.origin.handle((req) => req.socket.destroy());
+    fleet.origin.handle((req) => {
+      req.socket.destroy();
+    });
     const replies = await Promise.all(Array.from({ length: 10 }, () => get(`${fleet.ingressUrl()}/broken`)));
     expect(new Set(replies.map((r) => `${r.status} ${r.body}`)).size).toBe(1);
     expect(replies[0]!.status).toBe(502);

@@ -14,7 +14,12 @@ describe('fleet-wide seed metrics', () => {
   beforeAll(async () => {
     fleet = await TestFleet.start({
       telemetry: true,
-      env: { BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000', BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000', BATCHGATE_BATCH_TIMEOUT_MS: '80', BATCHGATE_MAX_BATCH_SIZE: '20' },
+      env: {
+        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
+        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+        BATCHGATE_BATCH_TIMEOUT_MS: '80',
+        BATCHGATE_MAX_BATCH_SIZE: '20',
+      },
     });
     await warm(fleet.ingressUrl(), 30);
   });
@@ -23,11 +28,16 @@ describe('fleet-wide seed metrics', () => {
 
   it('after a scripted burst /metrics holds the four seed metrics with the right values', async () => {
     // Script: one full slot (20 waiters -> size_cap), two partial ones (7 and 3 -> timeout).
-    await Promise.all([burst(`${fleet.ingressUrl()}/m/full`, 20), burst(`${fleet.ingressUrl()}/m/seven`, 7), burst(`${fleet.ingressUrl()}/m/three`, 3)]);
+    await Promise.all([
+      burst(`${fleet.ingressUrl()}/m/full`, 20),
+      burst(`${fleet.ingressUrl()}/m/seven`, 7),
+      burst(`${fleet.ingressUrl()}/m/three`, 3),
+    ]);
     let text = '';
     for (let i = 0; i < 100; i++) {
       text = (await get(`${fleet.telemetryUrl()}/metrics`)).body;
-      if (sample(text, 'batch_size_at_flush_count{reason="timeout"}') === 2 && sample(text, 'batch_flush_total{reason="size_cap"}') === 1) break;
+      if (sample(text, 'batch_size_at_flush_count{reason="timeout"}') === 2 && sample(text, 'batch_flush_total{reason="size_cap"}') === 1)
+        break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(sample(text, 'batch_flush_total{reason="size_cap"}')).toBe(1);

@@ -72,7 +72,9 @@ describe('auth scopes and private answers', () => {
     });
     try {
       const langs = ['en', 'fr'];
-      const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => get(`${fleet.ingressUrl()}/greeting`, { 'accept-language': langs[i % 2]! })));
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => get(`${fleet.ingressUrl()}/greeting`, { 'accept-language': langs[i % 2]! })),
+      );
       replies.forEach((reply, i) => expect(reply.body).toBe(`lang=${langs[i % 2]}`));
       expect(fleet.origin.callsTo('/greeting').length).toBeLessThanOrEqual(6);
     } finally {

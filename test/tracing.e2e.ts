@@ -24,7 +24,8 @@ describe('end-to-end tracing', () => {
     expect(reply.status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
-    const byService = (service: string) => spans.filter((span) => span.instrumentationScope.name === `batchgate.${service}`).map((span) => span.name);
+    const byService = (service: string) =>
+      spans.filter((span) => span.instrumentationScope.name === `batchgate.${service}`).map((span) => span.name);
     expect(byService('ingress')).toContain('ingress.request');
     expect(byService('coordinator')).toEqual(expect.arrayContaining(['coordinator.join', 'coordinator.decide', 'coordinator.flush']));
     expect(byService('policy')).toContain('policy.decide');

@@ -38,8 +38,7 @@ function fail(where: string, reason: string): never {
 function parseEnvelope(value: unknown, where: string, defaults: EnvelopeConfig): EnvelopeConfig {
   if (value === undefined) return defaults;
   if (typeof value !== 'object' || value === null) fail(where, 'envelope must be an object');
-  const { batchTimeoutMs = defaults.batchTimeoutMs, maxBatchSize = defaults.maxBatchSize, ...rest } =
-    value as Record<string, unknown>;
+  const { batchTimeoutMs = defaults.batchTimeoutMs, maxBatchSize = defaults.maxBatchSize, ...rest } = value as Record<string, unknown>;
   if (Object.keys(rest).length > 0) fail(where, `unknown envelope field(s) ${Object.keys(rest).join(', ')}`);
   if (!Number.isInteger(batchTimeoutMs) || (batchTimeoutMs as number) < 1 || (batchTimeoutMs as number) > 60_000)
     fail(where, 'envelope.batchTimeoutMs must be an integer between 1 and 60000');

@@ -11,6 +11,7 @@ export { Mlp } from './network.js';
 export type { DenseLayer, PolicyNetwork } from './network.js';
 export { StrategyConfigError, StrategyParams } from './params.js';
 export { createStrategy, isStrategyName, STRATEGY_NAMES } from './registry.js';
+export { checkStrategySetting } from './check.js';
 export type { StrategyModels, StrategyName } from './registry.js';
 export { targetBatchSize } from './strategies/cost-aware.js';
 export { depthWindowMs } from './strategies/adaptive.js';

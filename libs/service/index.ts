@@ -6,3 +6,4 @@ export type { Readiness, ServiceIdentity } from './service-core.module.js';
 export { JetStreamProvider } from './jetstream.provider.js';
 export { OpsController } from './ops.controller.js';
 export { errorMessage } from './errors.js';
+export { runMain } from './run-main.js';

@@ -74,8 +74,7 @@ export class ServiceCoreModule {
         {
           provide: Bus,
           inject: [LOGGER],
-          useFactory: (logger: Logger) =>
-            Bus.connect({ url: common.natsUrl, name: `${service}/${common.instanceId}`, logger }),
+          useFactory: (logger: Logger) => Bus.connect({ url: common.natsUrl, name: `${service}/${common.instanceId}`, logger }),
         },
         {
           provide: EventPublisher,

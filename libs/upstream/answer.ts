@@ -1,5 +1,5 @@
 import type { MessageInitShape } from '#libs/contracts';
-import { FetchResultSchema } from '#libs/contracts';
+import type { FetchResultSchema } from '#libs/contracts';
 import { errorAnswer, UpstreamError } from './errors.js';
 import type { HeaderList } from './headers.js';
 import type { BufferedResponse } from './origin-pool.js';

@@ -44,7 +44,12 @@ function flat(headers: HeaderList): string[] {
 function asUpstreamError(error: unknown, timeoutMs: number): UpstreamError {
   if (error instanceof UpstreamError) return error;
   const { name, code, message } = error as { name?: string; code?: string; message?: string };
-  if (name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (
+    name === 'TimeoutError' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  ) {
     return new UpstreamError('timeout', `origin did not answer within ${timeoutMs} ms`);
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EHOSTUNREACH') {
@@ -60,7 +65,13 @@ export class OriginPool {
   constructor(private readonly options: OriginPoolOptions) {}
 
   /** A call whose whole body is read (coalesced answers are fanned out from memory). */
-  async fetchBuffered(origin: string, method: string, path: string, headers: HeaderList, timeoutMs = this.options.timeoutMs): Promise<BufferedResponse> {
+  async fetchBuffered(
+    origin: string,
+    method: string,
+    path: string,
+    headers: HeaderList,
+    timeoutMs = this.options.timeoutMs,
+  ): Promise<BufferedResponse> {
     const started = performance.now();
     const signal = AbortSignal.timeout(timeoutMs);
     try {

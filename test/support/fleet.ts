@@ -68,8 +68,10 @@ export class TestFleet {
     const fleet = new TestFleet(nats, redis, origin, env);
     for (let i = 0; i < (options.coordinators ?? 1); i++) await fleet.addCoordinator();
     if (options.policy ?? true) await fleet.startPolicy();
-    for (let i = 0; i < (options.workers ?? 1); i++) fleet.workers.push(await createWorkerApp(loadWorkerConfig({ ...env, BATCHGATE_INSTANCE_ID: `worker-${i}` })));
-    if (options.telemetry ?? false) fleet.telemetry = await createTelemetryApp(loadTelemetryConfig({ ...env, BATCHGATE_INSTANCE_ID: 'telemetry-0' }));
+    for (let i = 0; i < (options.workers ?? 1); i++)
+      fleet.workers.push(await createWorkerApp(loadWorkerConfig({ ...env, BATCHGATE_INSTANCE_ID: `worker-${i}` })));
+    if (options.telemetry ?? false)
+      fleet.telemetry = await createTelemetryApp(loadTelemetryConfig({ ...env, BATCHGATE_INSTANCE_ID: 'telemetry-0' }));
     for (let i = 0; i < (options.ingresses ?? 1); i++) await fleet.addIngress();
     await fleet.waitForPartitions();
     return fleet;
@@ -86,7 +88,11 @@ export class TestFleet {
   }
 
   async addCoordinator(extra: Env = {}): Promise<NestFastifyApplication> {
-    const config: CoordinatorConfig = loadCoordinatorConfig({ ...this.env, BATCHGATE_INSTANCE_ID: `coordinator-${this.coordinators.length}`, ...extra });
+    const config: CoordinatorConfig = loadCoordinatorConfig({
+      ...this.env,
+      BATCHGATE_INSTANCE_ID: `coordinator-${this.coordinators.length}`,
+      ...extra,
+    });
     const app = await createCoordinatorApp(config);
     this.coordinators.push(app);
     return app;

@@ -58,16 +58,43 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     const onRedisError = (error: unknown) => {
       if (this.leases.redisUp) logger.warn({ err: error }, 'Redis call failed');
     };
-    const dispatcher = new FlushDispatcher({ bus, events, table: this.table, store, metrics, logger, source, dispatchTimeoutMs: config.dispatchTimeoutMs, onRedisError });
+    const dispatcher = new FlushDispatcher({
+      bus,
+      events,
+      table: this.table,
+      store,
+      metrics,
+      logger,
+      source,
+      dispatchTimeoutMs: config.dispatchTimeoutMs,
+      onRedisError,
+    });
     this.membership = new SlotMembership({
-      bus, events, table: this.table, store, features: this.features, dispatcher, metrics, logger, source,
+      bus,
+      events,
+      table: this.table,
+      store,
+      features: this.features,
+      dispatcher,
+      metrics,
+      logger,
+      source,
       coordinatorId: config.instanceId,
       leases: () => this.leases,
       onRedisError,
     });
-    this.leases = new PartitionLeases(this.redis, { owner: config.instanceId, partitions: config.partitions, ttlMs: config.leaseTtlMs }, this.membership, logger);
+    this.leases = new PartitionLeases(
+      this.redis,
+      { owner: config.instanceId, partitions: config.partitions, ttlMs: config.leaseTtlMs },
+      this.membership,
+      logger,
+    );
     this.loop = new DecisionLoop({
-      bus, table: this.table, features: this.features, dispatcher, metrics,
+      bus,
+      table: this.table,
+      features: this.features,
+      dispatcher,
+      metrics,
       fallback: createStrategy(config.fallbackStrategy),
       coordinatorId: config.instanceId,
       tickMs: config.tickMs,

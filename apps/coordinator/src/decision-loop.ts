@@ -1,5 +1,5 @@
-import type { MessageInitShape } from '#libs/contracts';
-import { DecideReplySchema, DecideRequestSchema, FlushAction, SlotFeaturesSchema } from '#libs/contracts';
+import type { MessageInitShape, SlotFeaturesSchema } from '#libs/contracts';
+import { DecideReplySchema, DecideRequestSchema, FlushAction } from '#libs/contracts';
 import type { Bus } from '#libs/nats';
 import type { RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
@@ -29,7 +29,6 @@ export interface DecisionLoopDeps {
   decisionTimeoutMs: number;
 }
 
-
 /**
  * The owner's tick: the envelope first (size_cap, timeout), then ONE
  * policy.decide request for every other open slot. One request is in flight
@@ -58,7 +57,12 @@ export class DecisionLoop {
     const now = wallNow();
     const pending: Slot[] = [];
     for (const slot of table.values()) {
-      const reason = envelopeReason({ size: slot.size, ageMs: now - slot.openedAtMs, maxBatchSize: slot.maxBatchSize, batchTimeoutMs: slot.batchTimeoutMs });
+      const reason = envelopeReason({
+        size: slot.size,
+        ageMs: now - slot.openedAtMs,
+        maxBatchSize: slot.maxBatchSize,
+        batchTimeoutMs: slot.batchTimeoutMs,
+      });
       if (reason) dispatcher.flush(slot, reason, now);
       else pending.push(slot);
     }
@@ -77,13 +81,24 @@ export class DecisionLoop {
   private ask(slots: Slot[], now: number): void {
     const { bus, metrics, decisionTimeoutMs, coordinatorId } = this.deps;
     const features = this.featuresOf(slots, now);
-    const wire: Array<MessageInitShape<typeof SlotFeaturesSchema>> = features.map((f, i) => ({ ...f, slotId: slots[i]!.id, route: slots[i]!.route }));
+    const wire: Array<MessageInitShape<typeof SlotFeaturesSchema>> = features.map((f, i) => ({
+      ...f,
+      slotId: slots[i]!.id,
+      route: slots[i]!.route,
+    }));
     const parent = slots[0]!.contexts[0] ?? context.active();
     const span = tracer.startSpan('coordinator.decide', { attributes: { 'batchgate.slots': slots.length } }, parent);
     const started = performance.now();
     this.inFlight = true;
     bus
-      .request(SUBJECTS.decide, DecideRequestSchema, { coordinatorId, slots: wire }, DecideReplySchema, decisionTimeoutMs, trace.setSpan(parent, span))
+      .request(
+        SUBJECTS.decide,
+        DecideRequestSchema,
+        { coordinatorId, slots: wire },
+        DecideReplySchema,
+        decisionTimeoutMs,
+        trace.setSpan(parent, span),
+      )
       .then((reply) => {
         metrics.decideLatency.observe((performance.now() - started) / 1000);
         const at = wallNow();

@@ -77,7 +77,12 @@ export class FlushDispatcher {
     const span = tracer.startSpan(
       'coordinator.flush',
       {
-        attributes: { 'batchgate.slot_id': slot.id, 'batchgate.flush_reason': reason, 'batchgate.size': slot.size, 'batchgate.age_ms': ageMs },
+        attributes: {
+          'batchgate.slot_id': slot.id,
+          'batchgate.flush_reason': reason,
+          'batchgate.size': slot.size,
+          'batchgate.age_ms': ageMs,
+        },
         links: slot.contexts.slice(1).flatMap((ctx) => {
           const spanContext = trace.getSpanContext(ctx);
           return spanContext ? [{ context: spanContext }] : [];

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+import { runMain } from '#libs/service';
 import { startTracing } from '#libs/tracing';
 import { loadCoordinatorConfig } from './config.js';
 import { createCoordinatorApp } from './coordinator.module.js';
 
-const config = loadCoordinatorConfig(process.env);
-startTracing({ service: 'coordinator', instanceId: config.instanceId, otlpEndpoint: config.otlpEndpoint });
-await createCoordinatorApp(config);
+await runMain('coordinator', () => loadCoordinatorConfig(process.env), async (config) => {
+  startTracing({ service: 'coordinator', instanceId: config.instanceId, otlpEndpoint: config.otlpEndpoint });
+  await createCoordinatorApp(config);
+});

@@ -159,7 +159,12 @@ export class SlotMembership implements PartitionListener {
       });
     }
     table.join(slot, request.ingressId, request.count, now, ctx);
-    events.publish('slot.joined', SlotJoinedSchema, { meta: eventMeta(source), slotId, ingressId: request.ingressId, count: request.count });
+    events.publish('slot.joined', SlotJoinedSchema, {
+      meta: eventMeta(source),
+      slotId,
+      ingressId: request.ingressId,
+      count: request.count,
+    });
     return slot;
   }
 

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from '#libs/metrics';
+import type { Registry } from '#libs/metrics';
+import { Counter, Gauge, Histogram } from '#libs/metrics';
 
 /** The coordinator replica's own metrics (the fleet-wide seed metrics live in telemetry). */
 export class CoordinatorMetrics {
@@ -11,10 +12,7 @@ export class CoordinatorMetrics {
   readonly partitions: Gauge;
   readonly redisUp: Gauge;
 
-  constructor(
-    registry: Registry,
-    state: { openSlots: () => number; partitions: () => number; redisUp: () => boolean },
-  ) {
+  constructor(registry: Registry, state: { openSlots: () => number; partitions: () => number; redisUp: () => boolean }) {
     const registers = [registry];
     this.flushes = new Counter({ name: 'coordinator_flush_total', help: 'Flushes by this replica', labelNames: ['reason'], registers });
     this.joins = new Counter({ name: 'coordinator_joins_total', help: 'Join requests by outcome', labelNames: ['status'], registers });

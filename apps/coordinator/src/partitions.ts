@@ -83,9 +83,12 @@ export class PartitionLeases {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.round().finally(() => this.schedule());
-    }, Math.max(20, Math.floor(this.options.ttlMs / 3)));
+    this.timer = setTimeout(
+      () => {
+        void this.round().finally(() => this.schedule());
+      },
+      Math.max(20, Math.floor(this.options.ttlMs / 3)),
+    );
   }
 
   private async round(): Promise<void> {

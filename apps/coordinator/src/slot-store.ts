@@ -1,6 +1,6 @@
 import type { JoinRequest } from '#libs/contracts';
 import { fromBinary, JoinRequestSchema, toBinary } from '#libs/contracts';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { redisKeys, SLOT_TTL_MS } from './redis-keys.js';
 
 // Create-or-join, atomically and only while this coordinator holds the

@@ -1,12 +1,6 @@
 import type { HeaderList } from '#libs/upstream';
 
-export type PassthroughReason =
-  | 'method'
-  | 'body'
-  | 'range'
-  | 'upgrade'
-  | 'no-cache'
-  | 'route';
+export type PassthroughReason = 'method' | 'body' | 'range' | 'upgrade' | 'no-cache' | 'route';
 
 export type Classification = { kind: 'coalesce' } | { kind: 'passthrough'; reason: PassthroughReason };
 

@@ -4,7 +4,14 @@ import { classify } from './classify.js';
 import { authScope, coalescingKey, normalizeTarget } from './coalescing-key.js';
 
 const keyOf = (url: string, headers: HeaderList = [], options: { vary?: string[]; isPublic?: boolean; method?: string } = {}) =>
-  coalescingKey({ method: options.method ?? 'GET', url, headers, vary: options.vary ?? [], isPublic: options.isPublic ?? false, partitions: 64 });
+  coalescingKey({
+    method: options.method ?? 'GET',
+    url,
+    headers,
+    vary: options.vary ?? [],
+    isPublic: options.isPublic ?? false,
+    partitions: 64,
+  });
 
 describe('normalizeTarget', () => {
   it('sorts query parameters by name and keeps repeated names in order', () => {
@@ -45,8 +52,14 @@ describe('coalescingKey', () => {
   });
 
   it('includes only the vary headers the route names', () => {
-    const en: HeaderList = [['accept-language', 'en'], ['user-agent', 'x']];
-    const fr: HeaderList = [['accept-language', 'fr'], ['user-agent', 'y']];
+    const en: HeaderList = [
+      ['accept-language', 'en'],
+      ['user-agent', 'x'],
+    ];
+    const fr: HeaderList = [
+      ['accept-language', 'fr'],
+      ['user-agent', 'y'],
+    ];
     expect(keyOf('/p', en).key).toBe(keyOf('/p', fr).key);
     expect(keyOf('/p', en, { vary: ['accept-language'] }).key).not.toBe(keyOf('/p', fr, { vary: ['accept-language'] }).key);
   });

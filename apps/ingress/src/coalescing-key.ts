@@ -58,7 +58,9 @@ export function authScope(headers: HeaderList): string {
   const authorization = headers.filter(([n]) => n === 'authorization').map(([, v]) => v);
   const cookie = headers.filter(([n]) => n === 'cookie').map(([, v]) => v);
   if (authorization.length === 0 && cookie.length === 0) return 'anon';
-  return digest(`${authorization.join('\n')}\u0000${cookie.join('; ')}`).subarray(0, 16).toString('base64url');
+  return digest(`${authorization.join('\n')}\u0000${cookie.join('; ')}`)
+    .subarray(0, 16)
+    .toString('base64url');
 }
 
 export interface CoalescingKey {
@@ -89,7 +91,13 @@ export interface KeyInput {
 export function coalescingKey(input: KeyInput): CoalescingKey {
   const { path, target } = normalizeTarget(input.url);
   const scope = authScope(input.headers);
-  const varied = input.vary.map((name) => `${name}:${input.headers.filter(([n]) => n === name).map(([, v]) => v).join(', ')}`);
+  const varied = input.vary.map(
+    (name) =>
+      `${name}:${input.headers
+        .filter(([n]) => n === name)
+        .map(([, v]) => v)
+        .join(', ')}`,
+  );
   const hash = digest([input.method, target, ...varied, input.isPublic ? '' : scope].join('\n'));
   return { key: hash.toString('base64url'), partition: hash.readUInt32BE(0) % input.partitions, target, path, scope };
 }

@@ -1,4 +1,5 @@
 import type { CommonConfig, EnvelopeConfig, RouteTable, StrategySpec, UpstreamConfig } from '#libs/config';
+import { checkStrategySetting } from '#libs/policy';
 import { commonSection, envelopeSection, loadRoutes, readConfig, strategySection, upstreamSection } from '#libs/config';
 
 export interface IngressConfig extends CommonConfig, UpstreamConfig {
@@ -40,6 +41,7 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv): IngressConfig {
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
   }));
+  checkStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   const { routesFile, ...rest } = config;
   return { ...rest, routes: loadRoutes(routesFile, config.envelope) };
 }

@@ -1,5 +1,5 @@
-import type { HeaderList, ResultInit } from '#libs/upstream';
-import { answerFrom, OriginPool, UpstreamError } from '#libs/upstream';
+import type { HeaderList, ResultInit, OriginPool } from '#libs/upstream';
+import { answerFrom, UpstreamError } from '#libs/upstream';
 import type { SlotRequest } from './local-slot.js';
 import type { Answer } from './waiter.js';
 
@@ -35,6 +35,6 @@ export class DirectCall {
       outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
     }
     const result = answerFrom({ slotId: '', scope, requestHeaders: headers }, outcome);
-    return toAnswer(result, (result.body as Uint8Array | undefined) ?? new Uint8Array());
+    return toAnswer(result, result.body ?? new Uint8Array());
   }
 }

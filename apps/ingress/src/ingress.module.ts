@@ -3,7 +3,6 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import type { Server } from 'node:http';
 import { Bus } from '#libs/nats';
 import type { Readiness } from '#libs/service';
 import { OpsController, READINESS, ServiceCoreModule } from '#libs/service';
@@ -42,7 +41,7 @@ export async function createIngressApp(config: IngressConfig): Promise<NestFasti
   app.enableShutdownHooks();
   const ingress = app.get(IngressService);
   registerProxy(app.getHttpAdapter().getInstance(), ingress);
-  const server = app.getHttpServer() as Server;
+  const server = app.getHttpServer();
   server.maxConnections = config.maxConnections;
   registerUpgrades(server, ingress);
   await app.listen(config.port, config.host);

@@ -50,7 +50,12 @@ export class IngressService implements OnModuleInit, OnApplicationShutdown {
       fallback: createStrategy(config.fallbackStrategy),
       fallbacks,
       logger,
-      options: { joinTimeoutMs: config.joinTimeoutMs, flushGraceMs: config.flushGraceMs, upstreamTimeoutMs: config.upstreamTimeoutMs, reportIntervalMs: config.reportIntervalMs },
+      options: {
+        joinTimeoutMs: config.joinTimeoutMs,
+        flushGraceMs: config.flushGraceMs,
+        upstreamTimeoutMs: config.upstreamTimeoutMs,
+        reportIntervalMs: config.reportIntervalMs,
+      },
     });
     const coalescer = this.coalescer;
     new Gauge({

@@ -3,8 +3,8 @@ import { connect as connectTcp } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect as connectTls } from 'node:tls';
-import type { HeaderList } from '#libs/upstream';
-import { errorAnswer, OriginPool, stripHopByHop, UpstreamError } from '#libs/upstream';
+import type { HeaderList, OriginPool } from '#libs/upstream';
+import { errorAnswer, stripHopByHop, UpstreamError } from '#libs/upstream';
 
 /**
  * Requests that must not be shared go to the origin as they are: the request
@@ -60,7 +60,12 @@ export function tunnelUpgrade(upstream: string, req: IncomingMessage, socket: Du
     upstreamSocket.on('error', () => socket.destroy());
     // Upgrade and Connection are exactly what this hop must carry, so they are kept.
     const kept = stripHopByHop(forward).filter(([name]) => name !== 'host');
-    const lines = [`${req.method} ${req.url} HTTP/1.1`, `host: ${origin.host}`, 'connection: Upgrade', `upgrade: ${req.headers.upgrade ?? ''}`];
+    const lines = [
+      `${req.method} ${req.url} HTTP/1.1`,
+      `host: ${origin.host}`,
+      'connection: Upgrade',
+      `upgrade: ${req.headers.upgrade ?? ''}`,
+    ];
     for (const [name, value] of kept) lines.push(`${name}: ${value}`);
     upstreamSocket.write(`${lines.join('\r\n')}\r\n\r\n`);
     if (head.length > 0) upstreamSocket.write(head);

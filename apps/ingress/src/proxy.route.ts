@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Readable } from 'node:stream';
 import { matchRoute } from '#libs/config';
 import { tracerFor } from '#libs/tracing';
@@ -56,7 +56,11 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
     const url = raw.url ?? '/';
     const headers = headerList(raw);
     const parent = propagation.extract(ROOT_CONTEXT, raw.headers);
-    const span = tracer.startSpan('ingress.request', { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': url } }, parent);
+    const span = tracer.startSpan(
+      'ingress.request',
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': url } },
+      parent,
+    );
     const route = matchRoute(config.routes, url.split('?', 1)[0]!);
     const forward = forwardedRequestHeaders(headers, hopOf(raw));
     const classification = classify(method, headers, route.coalesce);
@@ -68,7 +72,15 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
         passThrough(ingress.origins, config.upstream, { method, target: url, headers: forward, body }, res).then((status) => {
           span.setAttribute('http.response.status_code', status);
           span.end();
-          ingress.log.record({ key: '', route: route.name, path: 'passthrough', status, arrivedAtWallMs: Date.now(), latencyMs: performance.now() - arrivedAtMs, slotId: '' });
+          ingress.log.record({
+            key: '',
+            route: route.name,
+            path: 'passthrough',
+            status,
+            arrivedAtWallMs: Date.now(),
+            latencyMs: performance.now() - arrivedAtMs,
+            slotId: '',
+          });
         }),
       );
       return;
@@ -97,7 +109,7 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
 }
 
 /** Upgrade requests bypass Fastify: the raw server hands them to the tunnel. */
-export function registerUpgrades(server: import('node:http').Server, ingress: IngressService): void {
+export function registerUpgrades(server: Server, ingress: IngressService): void {
   server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
     tunnelUpgrade(ingress.config.upstream, req, socket, head, forwardedRequestHeaders(headerList(req), hopOf(req)));
   });

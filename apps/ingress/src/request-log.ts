@@ -1,6 +1,7 @@
-import type { MessageInitShape } from '#libs/contracts';
-import { RequestPath, RequestRecordSchema, RequestsCompletedSchema } from '#libs/contracts';
-import { Counter, Histogram, Registry } from '#libs/metrics';
+import type { MessageInitShape, RequestRecordSchema } from '#libs/contracts';
+import { RequestPath, RequestsCompletedSchema } from '#libs/contracts';
+import type { Registry } from '#libs/metrics';
+import { Counter, Histogram } from '#libs/metrics';
 import type { EventPublisher } from '#libs/nats';
 import { eventMeta } from '#libs/nats';
 import type { AnswerPath } from './waiter.js';
@@ -41,7 +42,12 @@ export class RequestLog {
     private readonly events: EventPublisher,
     private readonly source: string,
   ) {
-    this.total = new Counter({ name: 'ingress_requests_total', help: 'Client requests by path taken and status class', labelNames: ['path', 'status'], registers: [registry] });
+    this.total = new Counter({
+      name: 'ingress_requests_total',
+      help: 'Client requests by path taken and status class',
+      labelNames: ['path', 'status'],
+      registers: [registry],
+    });
     this.latency = new Histogram({
       name: 'ingress_request_duration_seconds',
       help: 'Client latency by path taken',

@@ -1,4 +1,5 @@
 import type { CommonConfig, EnvelopeConfig, RouteTable, StrategySpec } from '#libs/config';
+import { checkStrategySetting } from '#libs/policy';
 import { commonSection, envelopeSection, httpPortSection, loadRoutes, readConfig, strategySection } from '#libs/config';
 
 export interface PolicyConfig extends CommonConfig {
@@ -20,6 +21,11 @@ export function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
     envelope: envelopeSection(r),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
   }));
+  checkStrategySetting('BATCHGATE_POLICY_STRATEGY', config.defaultStrategy);
   const { routesFile, ...rest } = config;
-  return { ...rest, routes: loadRoutes(routesFile, config.envelope) };
+  const routes = loadRoutes(routesFile, config.envelope);
+  for (const route of routes.routes) {
+    if (route.policy) checkStrategySetting(`BATCHGATE_ROUTES_FILE route "${route.name}" policy`, route.policy);
+  }
+  return { ...rest, routes };
 }

@@ -61,7 +61,12 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.unsubscribe = this.bus.subscribe(SUBJECTS.decide, DecideRequestSchema, (request, incoming) => this.decide(request, incoming), QUEUES.policy);
+    this.unsubscribe = this.bus.subscribe(
+      SUBJECTS.decide,
+      DecideRequestSchema,
+      (request, incoming) => this.decide(request, incoming),
+      QUEUES.policy,
+    );
   }
 
   onModuleDestroy(): void {
@@ -77,7 +82,7 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
       if (list) list.push(i);
       else byRoute.set(slot.route, [i]);
     });
-    const decisions: Array<MessageInitShape<typeof PolicyDecisionSchema>> = new Array(request.slots.length);
+    const decisions: Array<MessageInitShape<typeof PolicyDecisionSchema>> = [];
     const now = Date.now();
     for (const [route, indexes] of byRoute) {
       const strategy = this.book.forRoute(route);

@@ -15,10 +15,7 @@ export class PolicyModule {
       module: PolicyModule,
       imports: [ServiceCoreModule.forRoot({ service: 'policy', common: config })],
       controllers: [OpsController],
-      providers: [
-        { provide: POLICY_CONFIG, useValue: config },
-        DecideHandler,
-      ],
+      providers: [{ provide: POLICY_CONFIG, useValue: config }, DecideHandler],
     };
   }
 }

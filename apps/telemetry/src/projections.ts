@@ -41,7 +41,12 @@ export class FleetProjection {
   ) {
     this.flush = flushMetrics(registry);
     this.flush.activeSlots.set(0);
-    this.requests = new Counter({ name: 'gateway_requests_total', help: 'Client requests by path taken and route', labelNames: ['path', 'route'], registers: [registry] });
+    this.requests = new Counter({
+      name: 'gateway_requests_total',
+      help: 'Client requests by path taken and route',
+      labelNames: ['path', 'route'],
+      registers: [registry],
+    });
     this.clientLatency = new Histogram({
       name: 'gateway_request_latency_ms',
       help: 'Client latency (arrival to answer) by path taken',
@@ -49,7 +54,12 @@ export class FleetProjection {
       buckets: [1, 2, 5, 10, 20, 30, 40, 50, 60, 80, 100, 250, 500, 1000, 5000],
       registers: [registry],
     });
-    this.upstreamCalls = new Counter({ name: 'gateway_upstream_calls_total', help: 'Upstream calls made by workers, by status class', labelNames: ['status'], registers: [registry] });
+    this.upstreamCalls = new Counter({
+      name: 'gateway_upstream_calls_total',
+      help: 'Upstream calls made by workers, by status class',
+      labelNames: ['status'],
+      registers: [registry],
+    });
     this.upstreamLatency = new Histogram({
       name: 'gateway_upstream_latency_ms',
       help: 'Upstream call latency seen by workers',

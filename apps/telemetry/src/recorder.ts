@@ -46,7 +46,12 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
     registry: Registry,
   ) {
     this.projection = new FleetProjection(registry, config.arrivalsKept);
-    this.applied = new Counter({ name: 'telemetry_events_total', help: 'Events applied to projections, by type', labelNames: ['type'], registers: [registry] });
+    this.applied = new Counter({
+      name: 'telemetry_events_total',
+      help: 'Events applied to projections, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
   }
 
   onModuleInit(): void {

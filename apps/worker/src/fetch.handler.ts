@@ -46,7 +46,12 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       timeoutMs: config.upstreamTimeoutMs,
       maxBodyBytes: config.maxBodyBytes,
     });
-    this.calls = new Counter({ name: 'worker_upstream_calls_total', help: 'Upstream calls by status class', labelNames: ['status'], registers: [registry] });
+    this.calls = new Counter({
+      name: 'worker_upstream_calls_total',
+      help: 'Upstream calls by status class',
+      labelNames: ['status'],
+      registers: [registry],
+    });
     this.latency = new Histogram({
       name: 'worker_upstream_latency_seconds',
       help: 'Upstream call latency',
@@ -77,7 +82,15 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     const origin = request?.origin || this.config.upstream;
     const span = tracer.startSpan(
       'worker.upstream',
-      { kind: SpanKind.CLIENT, attributes: { 'http.request.method': request?.method ?? 'GET', 'url.full': `${origin}${request?.path ?? '/'}`, 'batchgate.slot_id': task.slotId, 'batchgate.size': task.size } },
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'http.request.method': request?.method ?? 'GET',
+          'url.full': `${origin}${request?.path ?? '/'}`,
+          'batchgate.slot_id': task.slotId,
+          'batchgate.size': task.size,
+        },
+      },
       incoming.context,
     );
     const ctx = trace.setSpan(incoming.context, span);
@@ -107,7 +120,7 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       slotId: task.slotId,
       status,
       latencyMs,
-      bytes: BigInt((result.body as Uint8Array | undefined)?.length ?? 0),
+      bytes: BigInt(result.body?.length ?? 0),
       error: result.error ?? '',
       origin,
     });
@@ -115,7 +128,7 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
 
   /** Moves a body that would not fit in one NATS message to the Object Store. */
   private async spillLargeBody(result: ResultInit): Promise<ResultInit> {
-    const body = result.body as Uint8Array | undefined;
+    const body = result.body;
     const limit = (this.bus.connection?.info?.max_payload ?? 1024 * 1024) - ENVELOPE_BYTES;
     if (!body || body.length <= limit) return result;
     try {
@@ -125,7 +138,10 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       return { ...result, body: new Uint8Array(), bodyRef: name };
     } catch (error) {
       this.logger.error({ err: error, slot: result.slotId }, 'could not store a large body');
-      return answerFrom({ slotId: result.slotId ?? '', scope: result.scope ?? '', requestHeaders: [] }, new UpstreamError('too_large', 'answer too large to deliver'));
+      return answerFrom(
+        { slotId: result.slotId ?? '', scope: result.scope ?? '', requestHeaders: [] },
+        new UpstreamError('too_large', 'answer too large to deliver'),
+      );
     }
   }
 }

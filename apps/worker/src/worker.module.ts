@@ -15,10 +15,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [ServiceCoreModule.forRoot({ service: 'worker', common: config })],
       controllers: [OpsController],
-      providers: [
-        { provide: WORKER_CONFIG, useValue: config },
-        FetchHandler,
-      ],
+      providers: [{ provide: WORKER_CONFIG, useValue: config }, FetchHandler],
     };
   }
 }

@@ -1,0 +1,23 @@
+import { ConfigError, RouteSchemaError } from '#libs/config';
+import { StrategyConfigError } from '#libs/policy';
+
+/** sysexits.h EX_CONFIG: the process was started with bad settings. */
+const EX_CONFIG = 78;
+
+/**
+ * A service's entry point: reads its config, and on a bad setting prints one
+ * clear line naming it and exits (no stack trace); otherwise starts the service.
+ */
+export async function runMain<C>(service: string, load: () => C, start: (config: C) => Promise<unknown>): Promise<void> {
+  let config: C;
+  try {
+    config = load();
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof RouteSchemaError || error instanceof StrategyConfigError) {
+      process.stderr.write(`batchgate ${service}: ${error.message}\n`);
+      process.exit(EX_CONFIG);
+    }
+    throw error;
+  }
+  await start(config);
+}

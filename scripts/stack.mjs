@@ -1,0 +1,183 @@
+// Brings up a whole batchgate stack from the built dist/: nats-server and
+// redis-server (unless NATS_URL / REDIS_URL point elsewhere), a demo origin
+// (unless BATCHGATE_UPSTREAM is set), then telemetry, policy, coordinators,
+// workers and ingresses as separate processes. Used by `npm start` and the
+// benchmarks, so what is measured is what a user runs.
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, startNats, startRedis } from './infra.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+
+async function portOr(preferred) {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => freePort().then(resolve));
+    probe.listen(preferred, '127.0.0.1', () => probe.close(() => resolve(preferred)));
+  });
+}
+
+async function waitReady(url, timeoutMs, child) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) return false;
+    try {
+      const response = await fetch(url);
+      if (response.status === 200) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+function tail(file) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Starts the stack. `env` is the environment the services see (BATCHGATE_*,
+ * NATS_URL, REDIS_URL ...). Returns the URLs and a stop() that ends everything it started.
+ */
+export async function startStack({ env = process.env, runDir = join(root, '.run'), log = () => undefined, originDelayMs } = {}) {
+  const logDir = join(runDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const started = [];
+  const children = [];
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        ({ child }) =>
+          new Promise((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', resolve);
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 12_000).unref();
+          }),
+      ),
+    );
+    for (const proc of started.reverse()) await proc.dispose();
+  };
+
+  try {
+    const shared = { ...env };
+    if (!env.NATS_URL) {
+      const nats = await startNats({
+        port: await portOr(Number(env.BATCHGATE_NATS_PORT ?? 4222)),
+        storeDir: join(runDir, `nats-${process.pid}`),
+      });
+      started.push(nats);
+      shared.NATS_URL = nats.url;
+      log(`nats-server (JetStream) ${nats.url}`);
+    }
+    if (!env.REDIS_URL) {
+      const redis = await startRedis({ port: await portOr(Number(env.BATCHGATE_REDIS_PORT ?? 6379)) });
+      started.push(redis);
+      shared.REDIS_URL = redis.url;
+      log(`redis-server ${redis.url}`);
+    }
+
+    const spawnService = async (name, script, extra, readyUrl, args = []) => {
+      const file = join(logDir, `${name}.log`);
+      const out = createWriteStream(file);
+      const child = spawn(process.execPath, [join(root, script), ...args], {
+        env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.pipe(out);
+      child.stderr.pipe(out);
+      children.push({ name, child });
+      if (readyUrl && !(await waitReady(readyUrl, 30_000, child))) {
+        throw new Error(`${name} did not become ready (log ${file}):\n${tail(file)}`);
+      }
+      return child;
+    };
+
+    if (!env.BATCHGATE_UPSTREAM) {
+      const originPort = await portOr(Number(env.BATCHGATE_DEMO_ORIGIN_PORT ?? 9000));
+      const delay = String(originDelayMs ?? env.BATCHGATE_DEMO_DELAY_MS ?? 20);
+      shared.BATCHGATE_UPSTREAM = `http://127.0.0.1:${originPort}`;
+      await spawnService('demo-origin', 'dist/scripts/demo-origin.js', {}, `${shared.BATCHGATE_UPSTREAM}/stats`, [
+        String(originPort),
+        delay,
+      ]);
+      log(`demo origin ${shared.BATCHGATE_UPSTREAM} (no BATCHGATE_UPSTREAM set; ${delay} ms per call)`);
+    }
+
+    const count = (name, fallback) => Math.max(1, Number(env[name] ?? fallback));
+    let nextHttpPort = await portOr(9101);
+    const opsPort = async () => (nextHttpPort = await portOr(nextHttpPort + 1));
+    const urls = { ingresses: [], metrics: undefined, services: {} };
+
+    const metricsPort = await portOr(Number(env.BATCHGATE_METRICS_PORT ?? 9090));
+    await spawnService(
+      'telemetry',
+      'dist/apps/telemetry/src/main.js',
+      { BATCHGATE_METRICS_PORT: String(metricsPort) },
+      `http://127.0.0.1:${metricsPort}/healthz`,
+    );
+    urls.metrics = `http://127.0.0.1:${metricsPort}/metrics`;
+
+    const policyPort = await opsPort();
+    await spawnService(
+      'policy-0',
+      'dist/apps/policy/src/main.js',
+      { BATCHGATE_HTTP_PORT: String(policyPort) },
+      `http://127.0.0.1:${policyPort}/readyz`,
+    );
+    urls.services['policy-0'] = `http://127.0.0.1:${policyPort}`;
+
+    for (let i = 0; i < count('BATCHGATE_COORDINATOR_REPLICAS', 1); i++) {
+      const port = await opsPort();
+      await spawnService(
+        `coordinator-${i}`,
+        'dist/apps/coordinator/src/main.js',
+        { BATCHGATE_HTTP_PORT: String(port) },
+        `http://127.0.0.1:${port}/healthz`,
+      );
+      urls.services[`coordinator-${i}`] = `http://127.0.0.1:${port}`;
+    }
+    for (let i = 0; i < count('BATCHGATE_WORKER_REPLICAS', 1); i++) {
+      const port = await opsPort();
+      await spawnService(
+        `worker-${i}`,
+        'dist/apps/worker/src/main.js',
+        { BATCHGATE_HTTP_PORT: String(port) },
+        `http://127.0.0.1:${port}/readyz`,
+      );
+      urls.services[`worker-${i}`] = `http://127.0.0.1:${port}`;
+    }
+    const basePort = Number(env.BATCHGATE_PORT ?? 8080);
+    for (let i = 0; i < count('BATCHGATE_INGRESS_REPLICAS', 1); i++) {
+      const port = basePort + i;
+      await spawnService(
+        `ingress-${i}`,
+        'dist/apps/ingress/src/main.js',
+        { BATCHGATE_PORT: String(port) },
+        `http://127.0.0.1:${port}/readyz`,
+      );
+      urls.ingresses.push(`http://127.0.0.1:${port}`);
+    }
+    // Coordinators are ready once they own partitions.
+    for (const [name, url] of Object.entries(urls.services)) {
+      if (name.startsWith('coordinator')) await waitReady(`${url}/readyz`, 15_000, children.find((c) => c.name === name).child);
+    }
+    for (const { name, child } of children) {
+      child.once('exit', (code, signal) => {
+        if (signal !== 'SIGTERM' && code !== 0)
+          log(`${name} exited (${signal ?? code}); its log: ${join(logDir, `${name}.log`)}\n${tail(join(logDir, `${name}.log`))}`);
+      });
+    }
+    return { urls, env: shared, logDir, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

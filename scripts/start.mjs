@@ -1,0 +1,63 @@
+// `npm start`: the whole set-up on a fresh machine. Installs npm dependencies
+// and (as root, from Debian's packages) nats-server and redis-server when they
+// are missing, builds, then runs the stack until Ctrl-C stops everything.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { ensureInfraBinaries } from './infra.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const say = (line) => process.stdout.write(`[batchgate] ${line}\n`);
+
+function run(command, args) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) {
+    say(`\`${command} ${args.join(' ')}\` failed (exit ${result.status})`);
+    process.exit(1);
+  }
+}
+
+if (!existsSync(`${root}/node_modules/.package-lock.json`)) {
+  say('installing npm dependencies ...');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+if (!process.env.NATS_URL || !process.env.REDIS_URL) {
+  const missing = ensureInfraBinaries({ log: say });
+  if (missing.length > 0) {
+    say(`missing: ${missing.join(', ')}. Install them (Debian/Ubuntu: sudo apt-get install -y ${missing.join(' ')}),`);
+    say('or point NATS_URL and REDIS_URL at running servers.');
+    process.exit(1);
+  }
+}
+
+say('building ...');
+run(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, '-p', `${root}/tsconfig.build.json`]);
+
+const { startStack } = await import('./stack.mjs');
+let stack;
+try {
+  stack = await startStack({ log: say });
+} catch (error) {
+  say(error.message);
+  process.exit(1);
+}
+
+say('');
+say('batchgate is up:');
+for (const url of stack.urls.ingresses) say(`  gateway          ${url}   (try: curl -i ${url}/api/hello)`);
+say(`  fleet metrics    ${stack.urls.metrics}`);
+say(`  upstream         ${stack.env.BATCHGATE_UPSTREAM}`);
+for (const [name, url] of Object.entries(stack.urls.services)) say(`  ${name.padEnd(16)} ${url}/metrics`);
+say(`  logs             ${stack.logDir}`);
+say('Ctrl-C stops everything.');
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  say('stopping ...');
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
