@@ -76,8 +76,11 @@ export class Ledger<X> implements SimObserver {
       const step: Step<X> = { key, action, reward: 0, done: false, next: -1, extra: this.pending[i]! };
       if (this.reward.kind === 'cost') {
         this.accrue(state, nowMs);
-        if (state.last) state.last.reward = -state.cost / this.reward.callCostMs;
-        state.cost = 0;
+        // Cost before a key's first decision (arrival to first tick) rolls into that decision's reward.
+        if (state.last) {
+          state.last.reward = -state.cost / this.reward.callCostMs;
+          state.cost = 0;
+        }
       } else {
         step.reward = action === FLUSH_ACTION ? seedFlushReward(this.reward, features[i]!, false) : seedWaitReward(this.reward, features[i]!);
       }

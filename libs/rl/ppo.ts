@@ -19,6 +19,14 @@ export interface PpoConfig {
   vfCoef: number;
   maxGradNorm: number;
   hidden: number[];
+  /**
+   * FLUSH probability of the untrained policy in every state (via the output
+   * bias). SB3 starts at 0.5, which on a 1 ms tick flushes every slot within
+   * a tick or two, so the states late in a slot, where the interesting
+   * decisions are, are never visited; a small per-tick hazard spreads the
+   * first flushes over the slot's lifetime.
+   */
+  initialFlushProbability: number;
 }
 
 export const SEED_PPO: PpoConfig = {
@@ -33,6 +41,7 @@ export const SEED_PPO: PpoConfig = {
   vfCoef: 0.5,
   maxGradNorm: 0.5,
   hidden: [64, 64],
+  initialFlushProbability: 0.5,
 };
 
 /** Separate actor and critic MLPs (the seed's net_arch pi=[64,64], vf=[64,64], tanh). */
@@ -40,12 +49,15 @@ export class ActorCritic {
   readonly actor: DenseNet;
   readonly critic: DenseNet;
 
-  constructor(hidden: readonly number[], random: Random) {
+  constructor(hidden: readonly number[], random: Random, initialFlushProbability = 0.5) {
     const sizes = [OBSERVATION_SIZE, ...hidden];
     const tanh = hidden.map(() => 'tanh' as const);
     const gains = hidden.map(() => Math.SQRT2);
     this.actor = new DenseNet([...sizes, 2], [...tanh, 'linear']).initOrthogonal([...gains, 0.01], random);
     this.critic = new DenseNet([...sizes, 1], [...tanh, 'linear']).initOrthogonal([...gains, 1], random);
+    // logit(FLUSH) - logit(WAIT) = log(p / (1 - p)).
+    const head = this.actor.layers.at(-1)!;
+    this.actor.params[head.biasAt + FLUSH_ACTION] = Math.log(initialFlushProbability / (1 - initialFlushProbability));
   }
 }
 

@@ -23,6 +23,8 @@ export interface PpoTraining {
   /** Validate (and maybe keep as best) every this many updates. */
   validateEvery: number;
   onUpdate?: (progress: PpoProgress) => void;
+  /** Called after each validation with the current (not the best) model: where checkpoints are written. */
+  onValidate?: (model: ActorCritic, progress: PpoProgress) => void;
 }
 
 export interface PpoProgress {
@@ -49,7 +51,7 @@ const STREAM_ACTIONS = 103;
 const STREAM_MINIBATCH = 104;
 
 export function trainPpo(t: PpoTraining): PpoResult {
-  const model = new ActorCritic(t.ppo.hidden, stream(t.seed, STREAM_INIT));
+  const model = new ActorCritic(t.ppo.hidden, stream(t.seed, STREAM_INIT), t.ppo.initialFlushProbability);
   const learner = new PpoLearner(model, t.ppo, stream(t.seed, STREAM_MINIBATCH));
   const episodes = stream(t.seed, STREAM_EPISODES);
   const actions = stream(t.seed, STREAM_ACTIONS);
@@ -91,6 +93,7 @@ export function trainPpo(t: PpoTraining): PpoResult {
     };
     history.push(progress);
     t.onUpdate?.(progress);
+    if (validation !== undefined) t.onValidate?.(model, progress);
   }
   model.actor.params.set(best.actor);
   model.critic.params.set(best.critic);

@@ -1,0 +1,21 @@
+// Training of the learned flush policies in TypeScript: PPO (actor-critic MLP,
+// GAE, clipped objective, entropy bonus) and tabular Q-learning, on simulator
+// episodes drawn from traffic models and recorded traces, with the cost reward
+// (what the oracle minimises) or the seed's reward as coded.
+export { Adam, clipGradNorm } from './adam.js';
+export { DenseNet, orthogonal } from './dense.js';
+export type { Activation } from './dense.js';
+export { FLUSH_ACTION, Ledger, WAIT_ACTION } from './ledger.js';
+export type { Step } from './ledger.js';
+export { costReward, rewardTerms, seedFlushReward, seedReward, seedWaitReward, withoutTerm } from './rewards.js';
+export type { CostReward, RewardConfig, SeedReward } from './rewards.js';
+export { ActorCritic, buildRollout, PpoLearner, samplingStrategy, SEED_PPO } from './ppo.js';
+export type { PpoConfig, PpoExtra, Rollout, UpdateStats } from './ppo.js';
+export { trainPpo, validate } from './train-ppo.js';
+export type { PpoProgress, PpoResult, PpoTraining } from './train-ppo.js';
+export { emptyQTable, SEED_QLEARNING, trainQTable } from './qlearning.js';
+export type { QTraining } from './qlearning.js';
+export { drawEpisode, jitterScenario, validationEpisodes } from './training-traffic.js';
+export type { TrainingEpisode, TrainingSource } from './training-traffic.js';
+export { fromCheckpoint, toCheckpoint } from './checkpoint.js';
+export type { PpoCheckpoint } from './checkpoint.js';

@@ -1,0 +1,89 @@
+import type { FlushStrategy, SlotFeatures } from '#libs/policy';
+import { createStrategy } from '#libs/policy';
+import { costPerRequest, generateTrace, simulate, summarize } from '#libs/sim';
+import type { SimConfig } from '#libs/sim';
+import type { StrategySpec } from '#libs/config';
+import { describe, expect, it } from 'vitest';
+import { Ledger } from './ledger.js';
+import { costReward, seedFlushReward, seedReward, seedWaitReward, withoutTerm } from './rewards.js';
+
+const config: SimConfig = {
+  batchTimeoutMs: 50,
+  maxBatchSize: 128,
+  tickMs: 1,
+  upstream: { baseMs: 5, jitterSigma: 0.2, perInFlightMs: 0.5, perItemMs: 0 },
+  seed: 2,
+};
+
+/** Wraps a production strategy so the ledger gets one (empty) extra per decision. */
+function recorded(strategy: FlushStrategy, ledger: Ledger<undefined>): FlushStrategy {
+  return { name: strategy.name, decide: (slots, ctx) => (slots.forEach(() => ledger.pending.push(undefined)), strategy.decide(slots, ctx)) };
+}
+
+const features = (overrides: Partial<SlotFeatures>): SlotFeatures => ({
+  size: 7,
+  ageMs: 25,
+  upstreamP99Ms: 20,
+  requestRate: 50,
+  queueDepth: 7,
+  observedP99Ms: 0,
+  idleMs: 0,
+  batchTimeoutMs: 50,
+  maxBatchSize: 128,
+  ...overrides,
+});
+
+describe('cost reward', () => {
+  it('adds up over a run to exactly minus the oracle objective (C * calls + waits) in units of one call', () => {
+    const trace = generateTrace(
+      { process: { kind: 'mmpp', baseRatePerSec: 20, burstRatePerSec: 1500, meanBurstMs: 20, meanGapMs: 200 }, popularity: { kind: 'zipf', keys: 5, exponent: 1 }, durationMs: 3000 },
+      1,
+    );
+    for (const spec of [{ name: 'fixed_timer', params: { window_ms: 8 } }, { name: 'size_cap', params: {} }] as StrategySpec[]) {
+      const ledger = new Ledger<undefined>(costReward(300));
+      const metrics = summarize(simulate(trace, recorded(createStrategy(spec), ledger), config, ledger));
+      ledger.finish();
+      const total = ledger.steps.reduce((sum, s) => sum + s.reward, 0);
+      expect(total * -300).toBeCloseTo(costPerRequest(metrics, 300) * metrics.requests, 6);
+      // One trajectory per key, linked step to step, ending once.
+      expect(ledger.steps.filter((s) => s.done).length).toBe(new Set(trace.key).size);
+    }
+  });
+
+  it('charges the forced-flush penalty only when the envelope flushes', () => {
+    const trace = generateTrace({ process: { kind: 'poisson', ratePerSec: 100 }, popularity: { kind: 'single' }, durationMs: 2000 }, 3);
+    const cost = (penalty: number, spec: { name: string; params: Record<string, number> }) => {
+      const ledger = new Ledger<undefined>(costReward(100, { forcedPenaltyMs: penalty }));
+      const result = simulate(trace, recorded(createStrategy(spec), ledger), config, ledger);
+      ledger.finish();
+      return { total: -ledger.steps.reduce((s, x) => s + x.reward, 0) * 100, forced: result.batches.filter((b) => b.reason === 'timeout').length };
+    };
+    const timer = { name: 'fixed_timer', params: { window_ms: 20 } };
+    expect(cost(40, timer).total).toBeCloseTo(cost(0, timer).total, 6);
+    const forced = cost(40, { name: 'size_cap', params: {} });
+    expect(forced.forced).toBeGreaterThan(0);
+    expect(forced.total - cost(0, { name: 'size_cap', params: {} }).total).toBeCloseTo(40 * forced.forced, 6);
+  });
+});
+
+describe("seed reward (as coded, FACTS section 1)", () => {
+  it('computes FLUSH and WAIT rewards with the seed coefficients', () => {
+    const r = seedReward();
+    const s = features({});
+    expect(seedFlushReward(r, s, false)).toBeCloseTo(Math.log2(8) + 0.25 - 0.3 * (20 / 50), 12);
+    expect(seedFlushReward(r, s, true)).toBeCloseTo(Math.log2(8) + 0.25 - 0.3 * (20 / 50) - 0.5, 12);
+    expect(seedWaitReward(r, s)).toBeCloseTo(Math.tanh(1) - (Math.exp(1) - 1) / (Math.exp(2) - 1), 12);
+    expect(seedWaitReward(withoutTerm(r, 'arrival') as typeof r, s)).toBeCloseTo(-(Math.exp(1) - 1) / (Math.exp(2) - 1), 12);
+  });
+
+  it('ends an episode at every flush and scores a timed-out slot as a forced FLUSH on its last step', () => {
+    const trace = generateTrace({ process: { kind: 'poisson', ratePerSec: 50 }, popularity: { kind: 'single' }, durationMs: 2000 }, 4);
+    const ledger = new Ledger<undefined>(seedReward());
+    const result = simulate(trace, recorded(createStrategy({ name: 'size_cap', params: {} }), ledger), config, ledger);
+    ledger.finish();
+    // Every slot timed out: one terminal step per slot that was asked at least once.
+    const terminal = ledger.steps.filter((s) => s.done);
+    expect(terminal.length).toBe(result.batches.filter((b) => b.reason === 'timeout').length);
+    expect(terminal.every((s) => s.action === 0 && s.reward < Math.log2(1 + 128))).toBe(true);
+  });
+});

@@ -1,0 +1,87 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { FrontierPoint, PolicyEntry, Scenario, ScenarioEvaluation, Trace } from '#libs/sim';
+import { evaluateScenario, meanBySeed } from '#libs/sim';
+import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '../policies.js';
+import { ProgressBar } from '../progress.js';
+import { csv, markdownTable, textTable } from '../report/table.js';
+import { frontierSvg, latencyCdfSvg } from '../report/svg.js';
+import { list, loadScenario, seedList } from '../scenario-args.js';
+
+export const EVAL_OPTIONS = {
+  scenario: { type: 'string', default: 'seed-bursty' },
+  seeds: { type: 'string', default: '1,2,3' },
+  policies: { type: 'string', default: SEED_ROWS.join(',') },
+  policy: { type: 'string', multiple: true },
+  ppo: { type: 'string', default: DEFAULT_PPO_MODEL },
+  qtable: { type: 'string', default: DEFAULT_QTABLE },
+  'call-cost': { type: 'string' },
+  'duration-ms': { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+export const EVAL_HELP = `eval [--scenario seed-bursty|<file.json>] [--seeds 1,2,3] [--policies ${SEED_ROWS.join(',')}]
+     [--policy <strategy spec>]... [--ppo ${DEFAULT_PPO_MODEL}] [--qtable ${DEFAULT_QTABLE}] [--call-cost ms] [--duration-ms ms] [--out dir]
+  Every policy on every seed of a scenario, plus the oracle: table, CSV, JSON, markdown and SVG plots.`;
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: EVAL_OPTIONS, allowPositionals: false });
+  const scenario = await loadScenario(values.scenario, { callCostMs: values['call-cost'], durationMs: values['duration-ms'] });
+  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, { ppo: values.ppo, qtable: values.qtable });
+  const out = values.out ?? join('.run', 'sim', `eval-${scenario.name}`);
+  await runEvaluation(scenario, policies, seedList(values.seeds), out, undefined);
+}
+
+/** Shared by eval and replay: run, print, write every artefact. */
+export async function runEvaluation(scenario: Scenario, policies: PolicyEntry[], seeds: number[], out: string, trace: Trace | undefined): Promise<ScenarioEvaluation> {
+  const bar = new ProgressBar(seeds.length * (policies.length + 1));
+  const evaluation = evaluateScenario(scenario, policies, seeds, {
+    keepLatencies: true,
+    ...(trace ? { trace } : {}),
+    onProgress: (done, _total, label) => bar.update(done, label),
+  });
+  bar.update(seeds.length * (policies.length + 1), 'done');
+  bar.done();
+  const summary = meanBySeed(evaluation.rows);
+  const title = `${scenario.name}: ${seeds.length} seed(s), C = ${scenario.callCostMs} request-ms per call`;
+  console.log(`\n${title}\n${scenario.description}\n\n${textTable(summary)}\n`);
+  await mkdir(out, { recursive: true });
+  const frontier = meanFrontier(evaluation.frontiers);
+  await writeFile(join(out, 'results.csv'), csv(evaluation.rows));
+  await writeFile(join(out, 'summary.csv'), csv(summary));
+  await writeFile(join(out, 'results.md'), `### ${title}\n\n${scenario.description}\n\n${markdownTable(summary)}\n`);
+  await writeFile(
+    join(out, 'results.json'),
+    JSON.stringify(
+      {
+        scenario,
+        seeds,
+        policies: policies.map((p) => ({ label: p.label, spec: p.spec })),
+        summary: summary.map(({ latencies: _l, ...row }) => row),
+        runs: evaluation.rows.map(({ latencies: _l, ...row }) => row),
+        frontier: frontier.map((p) => ({ callCostMs: p.callCostMs, costPerRequest: p.costPerRequest, ...p.metrics })),
+      },
+      null,
+      2,
+    ),
+  );
+  await writeFile(join(out, 'latency-cdf.svg'), latencyCdfSvg(`Client latency CDF — ${scenario.name}`, summary));
+  await writeFile(join(out, 'frontier.svg'), frontierSvg(`Upstream reduction vs p50 — ${scenario.name}`, summary, frontier));
+  console.log(`wrote ${out}/{results.csv,summary.csv,results.json,results.md,latency-cdf.svg,frontier.svg}`);
+  return evaluation;
+}
+
+/** The frontier averaged over seeds, price by price (every seed uses the same price grid). */
+function meanFrontier(frontiers: Map<number, FrontierPoint[]>): FrontierPoint[] {
+  const all = [...frontiers.values()];
+  return all[0]!.map((point, i) => {
+    const at = all.map((f) => f[i]!);
+    const mean = (pick: (p: FrontierPoint) => number) => at.reduce((s, p) => s + pick(p), 0) / at.length;
+    return {
+      callCostMs: point.callCostMs,
+      costPerRequest: mean((p) => p.costPerRequest),
+      metrics: { ...point.metrics, reduction: mean((p) => p.metrics.reduction), p50: mean((p) => p.metrics.p50) },
+    };
+  });
+}

@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseTraceJsonl, traceDurationMs } from '#libs/sim';
+import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '../policies.js';
+import { list, loadScenario, seedList, UsageError } from '../scenario-args.js';
+import { runEvaluation } from './eval.js';
+
+export const REPLAY_HELP = `replay <trace.jsonl> [--scenario seed-bursty|<file.json>] [--policies ...] [--policy spec]... [--seeds 1] [--call-cost ms] [--out dir]
+  Counterfactual on recorded traffic (the telemetry service's JSONL export: {"t_ms","key","route"} per arrival):
+  what each policy, and the oracle, would have done. The scenario supplies the envelope, the upstream model and the price C.`;
+
+export async function replayCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string', default: 'seed-bursty' },
+      seeds: { type: 'string', default: '1' },
+      policies: { type: 'string', default: SEED_ROWS.join(',') },
+      policy: { type: 'string', multiple: true },
+      ppo: { type: 'string', default: DEFAULT_PPO_MODEL },
+      qtable: { type: 'string', default: DEFAULT_QTABLE },
+      'call-cost': { type: 'string' },
+      out: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  const path = positionals[0];
+  if (!path) throw new UsageError('replay needs a trace file (JSON Lines: {"t_ms": ..., "key": ..., "route": ...})');
+  const trace = parseTraceJsonl(await readFile(path, 'utf8'));
+  const base = await loadScenario(values.scenario, { callCostMs: values['call-cost'] });
+  const scenario = {
+    ...base,
+    name: `replay:${basename(path)}`,
+    description: `${trace.t.length} recorded arrivals over ${(traceDurationMs(trace) / 1000).toFixed(1)} s on ${trace.keys.length} key(s); envelope, upstream model and C from ${base.name}.`,
+  };
+  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, { ppo: values.ppo, qtable: values.qtable });
+  await runEvaluation(scenario, policies, seedList(values.seeds), values.out ?? join('.run', 'sim', `replay-${basename(path)}`), trace);
+}

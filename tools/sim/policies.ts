@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import { parseStrategySpec } from '#libs/config';
+import { loadPolicyModel } from '#libs/onnx';
+import type { QTable } from '#libs/policy';
+import { validateQTable } from '#libs/policy';
+import type { PolicyEntry, Scenario } from '#libs/sim';
+
+export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v1.onnx';
+export const DEFAULT_QTABLE = 'fixtures/models/qtable-v1.json';
+
+/** The rows of the seed's results table (plus ours), in the order the issue lists them. */
+export const SEED_ROWS = ['no_batching', 'fixed_timer', 'size_cap', 'exponential', 'queue_depth', 'latency_aware', 'qlearning', 'ppo', 'cost_aware'];
+
+export interface ModelPaths {
+  ppo: string;
+  qtable: string;
+}
+
+/**
+ * Resolves policy names to strategy specs. Named rows use the seed's settings
+ * (fixed timer 50 ms, size cap 128, exponential lambda 2, ...); anything else
+ * is read as a strategy spec like "fixed_timer:window_ms=20" and labelled
+ * with it. Learned rows load their model; a missing model is an error that
+ * names the file and the command that makes it.
+ */
+export async function resolvePolicies(names: readonly string[], scenario: Scenario, models: ModelPaths): Promise<PolicyEntry[]> {
+  const entries: PolicyEntry[] = [];
+  for (const name of names) entries.push(await resolvePolicy(name, scenario, models));
+  return entries;
+}
+
+async function resolvePolicy(name: string, scenario: Scenario, models: ModelPaths): Promise<PolicyEntry> {
+  switch (name) {
+    case 'no_batching':
+      return { label: 'no batching (flush every tick)', spec: { name: 'size_cap', params: { size: 1 } } };
+    case 'fixed_timer':
+      return { label: `fixed timer ${scenario.batchTimeoutMs} ms`, spec: { name: 'fixed_timer', params: { window_ms: scenario.batchTimeoutMs } } };
+    case 'size_cap':
+      return { label: `size cap ${scenario.maxBatchSize}`, spec: { name: 'size_cap', params: { size: scenario.maxBatchSize } } };
+    case 'exponential':
+      return { label: 'exponential (lambda 2)', spec: { name: 'exponential', params: { lambda: 2 } } };
+    case 'queue_depth':
+      return { label: 'queue_depth', spec: { name: 'queue_depth', params: {} } };
+    case 'latency_aware':
+      return { label: 'latency_aware', spec: { name: 'latency_aware', params: {} } };
+    case 'cost_aware':
+      return { label: `cost_aware (C=${scenario.callCostMs})`, spec: { name: 'cost_aware', params: { call_cost_ms: scenario.callCostMs } } };
+    case 'qlearning':
+      return { label: 'Q-learning', spec: { name: 'qlearning', params: {} }, models: { qTable: await loadQTable(models.qtable) } };
+    case 'ppo': {
+      const { network, metadata } = await loadModel(models.ppo);
+      return { label: `PPO (${network.version})`, spec: { name: 'ppo', params: strategyParamsOf(metadata) }, models: { network } };
+    }
+    default: {
+      const spec = parseStrategySpec(name);
+      if (typeof spec === 'string') throw new Error(`policy "${name}": ${spec}`);
+      if (spec.name === 'ppo') {
+        const { network, metadata } = await loadModel(models.ppo);
+        return { label: name, spec: { name: 'ppo', params: { ...strategyParamsOf(metadata), ...spec.params } }, models: { network } };
+      }
+      if (spec.name === 'qlearning') return { label: name, spec, models: { qTable: await loadQTable(models.qtable) } };
+      return { label: name, spec };
+    }
+  }
+}
+
+/** The ppo strategy parameters the model was trained with (observation scale), from its metadata. */
+export function strategyParamsOf(metadata: Record<string, string>): Record<string, number> {
+  return metadata.strategy_params ? (JSON.parse(metadata.strategy_params) as Record<string, number>) : {};
+}
+
+async function loadModel(path: string) {
+  try {
+    return await loadPolicyModel(path);
+  } catch (error) {
+    throw new Error(`cannot load PPO model ${path} (train one with \`npm run sim -- train ppo\`): ${(error as Error).message}`);
+  }
+}
+
+export async function loadQTable(path: string): Promise<QTable> {
+  let table: QTable;
+  try {
+    table = JSON.parse(await readFile(path, 'utf8')) as QTable;
+  } catch (error) {
+    throw new Error(`cannot load Q table ${path} (train one with \`npm run sim -- train qlearning\`): ${(error as Error).message}`);
+  }
+  validateQTable(table);
+  return table;
+}

@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import type { RewardConfig, TrainingSource } from '#libs/rl';
+import { costReward, seedReward } from '#libs/rl';
+import type { Scenario } from '#libs/sim';
+import { parseTraceJsonl, SCENARIOS } from '#libs/sim';
+import { positive, UsageError } from './scenario-args.js';
+
+/** Options shared by `train` and `ablate`. */
+export const TRAINING_OPTIONS = {
+  reward: { type: 'string', default: 'cost' },
+  'forced-penalty': { type: 'string', default: '0.25' },
+  jitter: { type: 'string', default: '1.5' },
+  mix: { type: 'string', default: '0' },
+  trace: { type: 'string', multiple: true },
+  'episode-ms': { type: 'string', default: '5000' },
+  seed: { type: 'string', default: '1' },
+} as const;
+
+export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + request-ms waited (what the oracle minimises), seed: seed 000's reward as coded
+  --forced-penalty f       cost reward: extra cost of a forced flush, as a fraction of C (default 0.25)
+  --jitter j               scale traffic rates, durations and upstream latency per episode by [1/j, j] (default 1.5)
+  --mix m                  share of episodes drawn from the other built-in scenarios (default 0)
+  --trace file.jsonl       also train on windows of a recorded trace (repeatable)
+  --episode-ms ms          traffic per episode (default 5000)   --seed n   (default 1)`;
+
+export function rewardOf(kind: string, scenario: Scenario, forcedPenalty: string): RewardConfig {
+  if (kind === 'cost') return costReward(scenario.callCostMs, { forcedPenaltyMs: Number(forcedPenalty) * scenario.callCostMs });
+  if (kind === 'seed') return seedReward();
+  throw new UsageError(`--reward must be cost or seed (got "${kind}")`);
+}
+
+/**
+ * The scenario itself (jittered), optionally mixed with the other built-in
+ * single-key scenarios so the policy sees rates and upstream latencies beyond
+ * its own traffic, and windows of recorded traces.
+ */
+export async function trainingSources(scenario: Scenario, values: { jitter: string; mix: string; trace?: string[] | undefined }): Promise<TrainingSource[]> {
+  const jitter = positive('--jitter', values.jitter);
+  const mix = Number(values.mix);
+  if (!(mix >= 0 && mix < 1)) throw new UsageError('--mix must be in [0, 1)');
+  const traces = values.trace ?? [];
+  const sources: TrainingSource[] = [{ weight: (1 - mix) * (traces.length > 0 ? 0.5 : 1), scenario, jitter }];
+  if (mix > 0) {
+    const others = Object.values(SCENARIOS).filter((s) => s.name !== scenario.name && s.traffic.popularity.kind === 'single');
+    for (const other of others) {
+      sources.push({ weight: mix / others.length, scenario: { ...other, batchTimeoutMs: scenario.batchTimeoutMs, maxBatchSize: scenario.maxBatchSize }, jitter: 2 });
+    }
+  }
+  for (const path of traces) {
+    sources.push({ weight: ((1 - mix) * 0.5) / traces.length, scenario, trace: parseTraceJsonl(await readFile(path, 'utf8')), name: path });
+  }
+  return sources;
+}
