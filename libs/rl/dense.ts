@@ -68,17 +68,20 @@ export class DenseNet {
     this.input = input;
     this.batch = batch;
     this.outputs = [];
+    const params = this.params;
     let x = input;
     for (const layer of this.layers) {
-      const { inputs, outputs, weightAt, biasAt, activation } = layer;
+      const { inputs, outputs, weightAt, biasAt } = layer;
+      const tanh = layer.activation === 'tanh';
       const y = new Float64Array(batch * outputs);
       for (let b = 0; b < batch; b++) {
         const xo = b * inputs;
+        const yo = b * outputs;
         for (let o = 0; o < outputs; o++) {
-          let sum = this.params[biasAt + o]!;
+          let sum = params[biasAt + o]!;
           const wo = weightAt + o * inputs;
-          for (let i = 0; i < inputs; i++) sum += this.params[wo + i]! * x[xo + i]!;
-          y[b * outputs + o] = activation === 'tanh' ? Math.tanh(sum) : sum;
+          for (let i = 0; i < inputs; i++) sum += params[wo + i]! * x[xo + i]!;
+          y[yo + o] = tanh ? Math.tanh(sum) : sum;
         }
       }
       this.outputs.push(y);
@@ -89,28 +92,40 @@ export class DenseNet {
 
   /** Adds d(loss)/d(params) to `grads`, given d(loss)/d(output) of the last forward(). */
   backward(gradOutput: Float64Array): void {
+    const params = this.params;
+    const grads = this.grads;
+    const batch = this.batch;
     let upstream = gradOutput;
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const { inputs, outputs, weightAt, biasAt, activation } = this.layers[l]!;
       const y = this.outputs[l]!;
       const x = l === 0 ? this.input : this.outputs[l - 1]!;
-      const dz = new Float64Array(this.batch * outputs);
+      const dz = new Float64Array(batch * outputs);
       for (let k = 0; k < dz.length; k++) dz[k] = activation === 'tanh' ? upstream[k]! * (1 - y[k]! * y[k]!) : upstream[k]!;
-      const dx = l > 0 ? new Float64Array(this.batch * inputs) : undefined;
-      for (let b = 0; b < this.batch; b++) {
+      for (let b = 0; b < batch; b++) {
         const xo = b * inputs;
+        const zo = b * outputs;
         for (let o = 0; o < outputs; o++) {
-          const g = dz[b * outputs + o]!;
+          const g = dz[zo + o]!;
           if (g === 0) continue;
-          this.grads[biasAt + o]! += g;
+          grads[biasAt + o]! += g;
           const wo = weightAt + o * inputs;
-          for (let i = 0; i < inputs; i++) {
-            this.grads[wo + i]! += g * x[xo + i]!;
-            if (dx) dx[xo + i]! += g * this.params[wo + i]!;
-          }
+          for (let i = 0; i < inputs; i++) grads[wo + i]! += g * x[xo + i]!;
         }
       }
-      if (dx) upstream = dx;
+      if (l === 0) break;
+      const dx = new Float64Array(batch * inputs);
+      for (let b = 0; b < batch; b++) {
+        const xo = b * inputs;
+        const zo = b * outputs;
+        for (let o = 0; o < outputs; o++) {
+          const g = dz[zo + o]!;
+          if (g === 0) continue;
+          const wo = weightAt + o * inputs;
+          for (let i = 0; i < inputs; i++) dx[xo + i]! += g * params[wo + i]!;
+        }
+      }
+      upstream = dx;
     }
   }
 

@@ -4,14 +4,20 @@ import { DEFAULT_PRICES, generateTrace, oracleFrontier, priceForReduction, simCo
 import { parseStrategySpec } from '#libs/config';
 import { integer, loadScenario, UsageError } from '../scenario-args.js';
 
-export const FRONTIER_HELP = `frontier [--scenario seed-bursty] [--seed 1] [--match <strategy spec>]
+export const FRONTIER_HELP = `frontier [--scenario seed-bursty] [--seed 1] [--match <strategy spec> [--within pp]]
   The oracle frontier (reduction and p50 at each price of a call) for one seed's trace; with --match, the price at
-  which the oracle saves as many upstream calls as that strategy (how each scenario's C was chosen).`;
+  which the oracle saves as many upstream calls as that strategy, or all but --within percentage points of them.`;
 
 export async function frontierCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { scenario: { type: 'string', default: 'seed-bursty' }, seed: { type: 'string', default: '1' }, match: { type: 'string' }, 'duration-ms': { type: 'string' } },
+    options: {
+      scenario: { type: 'string', default: 'seed-bursty' },
+      seed: { type: 'string', default: '1' },
+      match: { type: 'string' },
+      within: { type: 'string', default: '0' },
+      'duration-ms': { type: 'string' },
+    },
   });
   const scenario = await loadScenario(values.scenario, { durationMs: values['duration-ms'] });
   const seed = integer('--seed', values.seed);
@@ -28,7 +34,9 @@ export async function frontierCommand(argv: string[]): Promise<void> {
     const spec = parseStrategySpec(values.match);
     if (typeof spec === 'string') throw new UsageError(`--match: ${spec}`);
     const target = summarize(simulate(trace, createStrategy(spec), config)).reduction;
-    const price = priceForReduction(trace, config, target);
-    console.log(`\n${values.match} saves ${(target * 100).toFixed(2)} % of calls; the oracle needs C >= ${price.toFixed(0)} request-ms to save as many.`);
+    const within = Number(values.within) / 100;
+    const price = priceForReduction(trace, config, target - within);
+    const goal = within > 0 ? `within ${values.within} pp of that` : 'as many';
+    console.log(`\n${values.match} saves ${(target * 100).toFixed(2)} % of calls; the oracle needs C >= ${price.toFixed(0)} request-ms to save ${goal}.`);
   }
 }
