@@ -9,12 +9,12 @@ const delayMs = Number(process.argv[3] ?? 20);
 let calls = 0;
 
 const server = createServer((req, res) => {
-  const call = ++calls;
   if (req.url === '/stats') {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify({ calls: call - 1 }));
+    res.end(JSON.stringify({ calls }));
     return;
   }
+  const call = ++calls;
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {

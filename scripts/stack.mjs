@@ -44,9 +44,16 @@ function tail(file) {
 
 /**
  * Starts the stack. `env` is the environment the services see (BATCHGATE_*,
- * NATS_URL, REDIS_URL ...). Returns the URLs and a stop() that ends everything it started.
+ * NATS_URL, REDIS_URL ...); `nodeArgs` go to every service's node (e.g.
+ * --cpu-prof for profiling). Returns the URLs and a stop() that ends everything it started.
  */
-export async function startStack({ env = process.env, runDir = join(root, '.run'), log = () => undefined, originDelayMs } = {}) {
+export async function startStack({
+  env = process.env,
+  runDir = join(root, '.run'),
+  log = () => undefined,
+  originDelayMs,
+  nodeArgs = [],
+} = {}) {
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const started = [];
@@ -87,7 +94,7 @@ export async function startStack({ env = process.env, runDir = join(root, '.run'
     const spawnService = async (name, script, extra, readyUrl, args = []) => {
       const file = join(logDir, `${name}.log`);
       const out = createWriteStream(file);
-      const child = spawn(process.execPath, [join(root, script), ...args], {
+      const child = spawn(process.execPath, [...nodeArgs, join(root, script), ...args], {
         env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

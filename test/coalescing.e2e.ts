@@ -5,7 +5,12 @@ import { TestFleet } from './support/fleet.js';
 
 // A policy that never flushes on its own: only the envelope does, so every
 // waiter of the burst is inside the slot before it goes upstream.
-const PATIENT = { BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000', BATCHGATE_BATCH_TIMEOUT_MS: '300' };
+const PATIENT = {
+  BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
+  BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+  BATCHGATE_JOIN_TIMEOUT_MS: '250',
+  BATCHGATE_BATCH_TIMEOUT_MS: '300',
+};
 
 describe('coalescing through one ingress', () => {
   let fleet: TestFleet;

@@ -10,7 +10,14 @@ describe('coalescing across replicas', () => {
       ingresses: 2,
       coordinators: 2,
       workers: 2,
-      env: { BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000', BATCHGATE_BATCH_TIMEOUT_MS: '300' },
+      env: {
+        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
+        BATCHGATE_BATCH_TIMEOUT_MS: '300',
+        // Every service shares this one test process: give joins and decisions room so
+        // the counts below test coalescing, not how busy the machine is.
+        BATCHGATE_JOIN_TIMEOUT_MS: '250',
+        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+      },
       originDelayMs: 20,
     });
     await Promise.all([warm(fleet.ingressUrl(0), 50), warm(fleet.ingressUrl(1), 50)]);

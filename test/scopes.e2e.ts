@@ -16,7 +16,13 @@ describe('auth scopes and private answers', () => {
       return file;
     });
     fleet = await TestFleet.start({
-      env: { BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000', BATCHGATE_BATCH_TIMEOUT_MS: '200', BATCHGATE_ROUTES_FILE: routes },
+      env: {
+        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
+        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+        BATCHGATE_JOIN_TIMEOUT_MS: '250',
+        BATCHGATE_BATCH_TIMEOUT_MS: '200',
+        BATCHGATE_ROUTES_FILE: routes,
+      },
       originDelayMs: 10,
     });
     await warm(fleet.ingressUrl(), 40);

@@ -218,6 +218,9 @@ export class Bus {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5000,
+      // nats.js otherwise builds an Error (with a stack) per request just in
+      // case it fails: measured at ~7 % of the coordinator's CPU under load.
+      noAsyncTraces: true,
     });
     if (this.stopped) {
       await nc.close();

@@ -6,8 +6,8 @@ import type { KV } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { Objm } from '@nats-io/obj';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { nanos } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import { headers as msgHeaders, nanos } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusLogger } from './bus.js';
 import type { EventType } from './subjects.js';
@@ -64,13 +64,13 @@ export function eventMeta(source: string, atMs = Date.now()): { id: string; atMs
 }
 
 /**
- * Publishes events to JetStream without ever blocking the caller: publishes
- * run with bounded concurrency, each with its msgID for de-duplication, and
- * anything beyond the bound (or while NATS is down) is dropped and counted.
+ * Publishes events to the JetStream events stream without ever making the
+ * caller wait: a plain NATS publish on the stream's subject with the event id
+ * as Nats-Msg-Id, so the stream stores it and drops duplicates, but no ack is
+ * awaited (an ack per event cost more CPU than the rest of a flush). Events
+ * are therefore best-effort: while NATS is down they are dropped and counted.
  */
 export class EventPublisher {
-  private js: JetStreamClient | undefined;
-  private inFlight = 0;
   published = 0;
   dropped = 0;
   failed = 0;
@@ -78,26 +78,27 @@ export class EventPublisher {
   constructor(
     private readonly bus: Bus,
     private readonly logger: BusLogger,
-    private readonly maxInFlight = 2048,
   ) {}
 
   publish<S extends DescMessage>(type: EventType, schema: S, event: MessageInitShape<S>): void {
     const nc = this.bus.connection;
-    if (!nc || !this.bus.connected || this.inFlight >= this.maxInFlight) {
+    if (!nc || !this.bus.connected) {
       this.dropped++;
       return;
     }
-    this.js ??= jetstream(nc);
-    const data = toBinary(schema, create(schema, event));
-    const msgID = (event as { meta?: { id?: string } }).meta?.id;
-    this.inFlight++;
-    this.js
-      .publish(SUBJECTS.event(type), data, msgID ? { msgID } : undefined)
-      .then(() => this.published++)
-      .catch((error: unknown) => {
-        this.failed++;
-        if (this.failed % 100 === 1) this.logger.warn({ err: error, type }, 'event publish failed');
-      })
-      .finally(() => this.inFlight--);
+    try {
+      const data = toBinary(schema, create(schema, event));
+      const msgID = (event as { meta?: { id?: string } }).meta?.id;
+      let headers: MsgHdrs | undefined;
+      if (msgID) {
+        headers = msgHeaders();
+        headers.set('Nats-Msg-Id', msgID);
+      }
+      nc.publish(SUBJECTS.event(type), data, headers ? { headers } : undefined);
+      this.published++;
+    } catch (error) {
+      this.failed++;
+      if (this.failed % 100 === 1) this.logger.warn({ err: error, type }, 'event publish failed');
+    }
   }
 }

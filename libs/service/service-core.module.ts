@@ -38,7 +38,7 @@ function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void 
   // Counters mirrored from the publisher's own tallies at scrape time.
   new Counter({
     name: 'events_published_total',
-    help: 'Events acknowledged by JetStream',
+    help: 'Events published to the events stream (best-effort, not acknowledged)',
     registers: [registry],
     collect() {
       this.reset();

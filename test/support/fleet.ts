@@ -1,7 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
-import type { InfraProcess } from '../../scripts/infra.mjs';
-import { startNats, startRedis } from '../../scripts/infra.mjs';
+import type { InfraProcess } from '#infra';
+import { startNats, startRedis } from '#infra';
 import type { CoordinatorConfig } from '../../apps/coordinator/src/config.js';
 import { loadCoordinatorConfig } from '../../apps/coordinator/src/config.js';
 import { CoordinatorService } from '../../apps/coordinator/src/coordinator.service.js';

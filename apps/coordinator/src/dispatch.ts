@@ -1,7 +1,7 @@
 import type { MessageInitShape } from '#libs/contracts';
 import { FetchAcceptedSchema, FetchTaskSchema, SlotFlushedSchema, SlotsClosedSchema } from '#libs/contracts';
 import type { Bus, EventPublisher } from '#libs/nats';
-import { eventMeta, SUBJECTS } from '#libs/nats';
+import { eventMeta, requestFailure, SUBJECTS } from '#libs/nats';
 import type { FlushReason } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
 import { tracerFor } from '#libs/tracing';
@@ -102,7 +102,13 @@ export class FlushDispatcher {
     const { bus, dispatchTimeoutMs } = this.deps;
     bus
       .request(SUBJECTS.fetch, FetchTaskSchema, task, FetchAcceptedSchema, dispatchTimeoutMs, trace.setSpan(parent, span))
-      .catch((error: unknown) => this.orphan(slot, error))
+      .catch((error: unknown) => {
+        // Nobody listening: the members must call the origin themselves. A worker
+        // that is merely slow to accept still has the job; orphaning it would call
+        // the origin twice, so the ingress's answer deadline covers that case.
+        if (requestFailure(error) === 'unavailable') this.orphan(slot, error);
+        else this.deps.metrics.dispatchTimeouts.inc();
+      })
       .finally(() => span.end());
   }
 

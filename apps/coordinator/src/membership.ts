@@ -146,6 +146,7 @@ export class SlotMembership implements PartitionListener {
   private admit(slotId: string, request: JoinRequest, now: number, ctx: Parameters<SlotTable['join']>[4]): Slot {
     const { table, events, source } = this.deps;
     let slot = table.get(slotId);
+    const opening = !slot;
     if (!slot) {
       slot = slotFrom(slotId, request, now);
       table.add(slot);
@@ -159,12 +160,15 @@ export class SlotMembership implements PartitionListener {
       });
     }
     table.join(slot, request.ingressId, request.count, now, ctx);
-    events.publish('slot.joined', SlotJoinedSchema, {
-      meta: eventMeta(source),
-      slotId,
-      ingressId: request.ingressId,
-      count: request.count,
-    });
+    // slot.opened already names the opening ingress; slot.joined records the others.
+    if (!opening) {
+      events.publish('slot.joined', SlotJoinedSchema, {
+        meta: eventMeta(source),
+        slotId,
+        ingressId: request.ingressId,
+        count: request.count,
+      });
+    }
     return slot;
   }
 

@@ -8,6 +8,7 @@ export class CoordinatorMetrics {
   readonly decideLatency: Histogram;
   readonly fallbacks: Counter<'reason'>;
   readonly orphaned: Counter;
+  readonly dispatchTimeouts: Counter;
   readonly openSlots: Gauge;
   readonly partitions: Gauge;
   readonly redisUp: Gauge;
@@ -28,7 +29,12 @@ export class CoordinatorMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.orphaned = new Counter({ name: 'coordinator_orphaned_total', help: 'Flushed slots no worker accepted', registers });
+    this.orphaned = new Counter({ name: 'coordinator_orphaned_total', help: 'Flushed slots with no worker listening', registers });
+    this.dispatchTimeouts = new Counter({
+      name: 'coordinator_dispatch_slow_total',
+      help: 'Flushes a worker took longer than the dispatch timeout to accept',
+      registers,
+    });
     this.openSlots = new Gauge({
       name: 'coordinator_open_slots',
       help: 'Open slots owned by this replica',

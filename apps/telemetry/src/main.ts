@@ -4,7 +4,11 @@ import { startTracing } from '#libs/tracing';
 import { loadTelemetryConfig } from './config.js';
 import { createTelemetryApp } from './telemetry.module.js';
 
-await runMain('telemetry', () => loadTelemetryConfig(process.env), async (config) => {
-  startTracing({ service: 'telemetry', instanceId: config.instanceId, otlpEndpoint: config.otlpEndpoint });
-  await createTelemetryApp(config);
-});
+await runMain(
+  'telemetry',
+  () => loadTelemetryConfig(process.env),
+  async (config) => {
+    startTracing({ service: 'telemetry', instanceId: config.instanceId, otlpEndpoint: config.otlpEndpoint });
+    await createTelemetryApp(config);
+  },
+);

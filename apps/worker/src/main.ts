@@ -4,7 +4,11 @@ import { startTracing } from '#libs/tracing';
 import { loadWorkerConfig } from './config.js';
 import { createWorkerApp } from './worker.module.js';
 
-await runMain('worker', () => loadWorkerConfig(process.env), async (config) => {
-  startTracing({ service: 'worker', instanceId: config.instanceId, otlpEndpoint: config.otlpEndpoint });
-  await createWorkerApp(config);
-});
+await runMain(
+  'worker',
+  () => loadWorkerConfig(process.env),
+  async (config) => {
+    startTracing({ service: 'worker', instanceId: config.instanceId, otlpEndpoint: config.otlpEndpoint });
+    await createWorkerApp(config);
+  },
+);

@@ -1,0 +1,13 @@
+export interface Stack {
+  urls: { ingresses: string[]; metrics: string | undefined; services: Record<string, string> };
+  env: Record<string, string | undefined>;
+  logDir: string;
+  stop(): Promise<void>;
+}
+export function startStack(options?: {
+  env?: Record<string, string | undefined>;
+  runDir?: string;
+  log?: (line: string) => void;
+  originDelayMs?: number;
+  nodeArgs?: string[];
+}): Promise<Stack>;
