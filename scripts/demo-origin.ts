@@ -37,7 +37,7 @@ const server = createServer((req, res) => {
 });
 
 server.keepAliveTimeout = 30_000;
-server.listen(port, '127.0.0.1', () => {
+server.listen(port, process.env.BATCHGATE_DEMO_HOST ?? '127.0.0.1', () => {
   process.stdout.write(`demo origin on http://127.0.0.1:${(server.address() as AddressInfo).port} (delay ${delayMs} ms)\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,96 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadCoordinatorConfig } from '../apps/coordinator/src/config.js';
+import { loadIngressConfig } from '../apps/ingress/src/config.js';
+import { loadPolicyConfig } from '../apps/policy/src/config.js';
+import { loadTelemetryConfig } from '../apps/telemetry/src/config.js';
+import { loadWorkerConfig } from '../apps/worker/src/config.js';
+
+// The Docker engine is not available here, so the deployment files are checked
+// against the code instead: targets, paths, settings and metric names must exist.
+const root = new URL('..', import.meta.url).pathname;
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+const dockerfile = read('deploy/Dockerfile');
+const targets = [...dockerfile.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]);
+const loaders: Record<string, (env: NodeJS.ProcessEnv) => unknown> = {
+  ingress: loadIngressConfig,
+  coordinator: loadCoordinatorConfig,
+  policy: loadPolicyConfig,
+  worker: loadWorkerConfig,
+  telemetry: loadTelemetryConfig,
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+const code = [...sourceFiles('apps'), ...sourceFiles('libs')].map((file) => readFileSync(file, 'utf8')).join('\n');
+const knownSettings = new Set(
+  [...code.matchAll(/'(BATCHGATE_[A-Z_]+|NATS_URL|REDIS_URL|OTEL_EXPORTER_OTLP_ENDPOINT)'/g)].map((m) => m[1]!),
+);
+const knownMetrics = new Set([...code.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]!));
+
+/** Compose's ${VAR:-default} resolved to its default. */
+const interpolate = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+
+describe('deployment files', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, { build?: { target?: string }; environment?: Record<string, string> }>;
+  };
+
+  it('every compose build target is a Dockerfile stage and every COPY source exists', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (service.build) expect(targets, `compose service ${name}`).toContain(service.build.target);
+    }
+    for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)) {
+      for (const path of source!.split(' ')) expect(existsSync(join(root, path)), `COPY ${path}`).toBe(true);
+    }
+    for (const service of Object.keys(loaders)) expect(targets).toContain(service);
+  });
+
+  it('each service starts cleanly with the compose environment, which names only real settings', () => {
+    for (const [service, load] of Object.entries(loaders)) {
+      const env = Object.fromEntries(
+        Object.entries(compose.services[service]!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]),
+      );
+      for (const name of Object.keys(env)) expect(knownSettings, `${service}: ${name}`).toContain(name);
+      expect(() => load(env)).not.toThrow();
+    }
+  });
+
+  it('the Kubernetes manifests parse, use the Dockerfile targets and a valid ConfigMap', () => {
+    const docs = parseAllDocuments(read('deploy/kubernetes/batchgate.yaml')).map(
+      (d) =>
+        d.toJS() as {
+          kind: string;
+          metadata: { name: string };
+          data?: Record<string, string>;
+          spec?: { template?: { spec: { containers: Array<{ image: string }> } } };
+        },
+    );
+    const deployments = docs.filter((d) => d.kind === 'Deployment');
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(Object.keys(loaders).sort());
+    for (const d of deployments) expect(targets).toContain(d.spec!.template!.spec.containers[0]!.image.split('/')[1]!.split(':')[0]);
+    const configMap = docs.find((d) => d.kind === 'ConfigMap')!.data!;
+    for (const name of Object.keys(configMap)) expect(knownSettings).toContain(name);
+    for (const load of Object.values(loaders)) expect(() => load(configMap)).not.toThrow();
+  });
+
+  it('the Grafana dashboard only queries metrics the services define', () => {
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/batchgate.json')) as {
+      panels: Array<{ targets: Array<{ expr: string }> }>;
+    };
+    const used = dashboard.panels.flatMap((p) =>
+      p.targets.flatMap((t) => [...t.expr.matchAll(/([a-z_]+)(?:_bucket|_sum|_count)?[{[]/g)].map((m) => m[1]!)),
+    );
+    for (const metric of new Set(used)) {
+      const base = metric.replace(/_(bucket|sum|count)$/, '');
+      if (['rate', 'sum', 'histogram_quantile', 'by'].includes(base)) continue;
+      expect(knownMetrics, metric).toContain(base);
+    }
+  });
+});
