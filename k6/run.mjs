@@ -1,0 +1,48 @@
+// npm run k6 [-- <suite> ...]: builds, starts the stack (as `npm start` does,
+// on its own ports), runs the k6 suites against 127.0.0.1 and writes
+// k6/results/<suite>[.<policy>].json. Suite 04 runs once per policy.
+// K6_SCALE=0.1 shortens every stage tenfold. k6 comes from PATH or ~/go/bin
+// (install: go install go.k6.io/k6@latest).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startStack } from '../scripts/stack.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const k6 = ['k6', join(homedir(), 'go/bin/k6')].find((c) => spawnSync(c, ['version']).status === 0);
+if (!k6) {
+  console.error('k6 not found: go install go.k6.io/k6@latest (or put k6 on PATH)');
+  process.exit(1);
+}
+const suites = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['01', '02', '03', '04'];
+const results = join(root, 'k6/results');
+mkdirSync(results, { recursive: true });
+if (!existsSync(join(root, 'dist/apps/ingress/src/main.js'))) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+
+const files = { '01': '01_latency_under_load', '02': '02_upstream_reduction', '03': '03_breaking_point', '04': '04_policy_vs_fixed_timer' };
+const runs = suites.flatMap((suite) =>
+  suite === '04'
+    ? [
+        [suite, 'cost_aware', 'cost_aware'],
+        [suite, 'fixed_timer', 'fixed_timer:window_ms=50'],
+      ]
+    : [[suite, undefined, undefined]],
+);
+
+for (const [suite, label, strategy] of runs) {
+  const name = files[suite];
+  const env = { ...process.env, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_PORT: '18080', BATCHGATE_METRICS_PORT: '19090', BATCHGATE_DEMO_ORIGIN_PORT: '19000' };
+  if (strategy) env.BATCHGATE_POLICY_STRATEGY = strategy;
+  const stack = await startStack({ env, runDir: join(root, '.run/k6') });
+  try {
+    const out = join(results, `${name}${label ? `.${label}` : ''}.json`);
+    console.log(`\n== ${name}${label ? ` (${label})` : ''}`);
+    spawnSync(k6, ['run', '--quiet', '--summary-export', out, '-e', `BASE_URL=${stack.urls.ingresses[0]}`, '-e', `METRICS_URL=${stack.urls.metrics}`, '-e', `RESULTS_DIR=${results}`, join(root, 'k6', `${name}.js`)], {
+      stdio: 'inherit',
+      env: { ...process.env, K6_SCALE: process.env.K6_SCALE ?? '1' },
+    });
+  } finally {
+    await stack.stop();
+  }
+}
