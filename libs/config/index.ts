@@ -3,5 +3,14 @@
 // A bad value stops start-up with an error naming the setting.
 export { ConfigError, EnvReader, readConfig } from './env.js';
 export * from './sections.js';
-export { defaultRoute, loadRoutes, matchRoute, parseRouteTable, RouteSchemaError } from './routes.js';
-export type { Route, RouteTable } from './routes.js';
+export {
+  defaultRoute,
+  formatStrategySpec,
+  loadRoutes,
+  matchRoute,
+  parsePolicyDocument,
+  parseRouteTable,
+  policyDocumentJson,
+  RouteSchemaError,
+} from './routes.js';
+export type { PolicyDocument, Route, RouteTable } from './routes.js';

@@ -30,6 +30,7 @@ export class RouteSchemaError extends Error {
 }
 
 const ROUTE_KEYS = new Set(['name', 'match', 'coalesce', 'public', 'vary', 'envelope', 'policy']);
+const DOCUMENT_KEYS = new Set(['routes', 'defaultPolicy']);
 
 function fail(where: string, reason: string): never {
   throw new RouteSchemaError(`${where}: ${reason}`);
@@ -91,6 +92,8 @@ export function parseRouteTable(document: unknown, defaults: EnvelopeConfig): Ro
   if (typeof document !== 'object' || document === null) fail('routes file', 'must be an object with a "routes" list');
   const list = (document as { routes?: unknown }).routes;
   if (!Array.isArray(list)) fail('routes file', '"routes" must be a list');
+  const unknownTop = Object.keys(document).filter((key) => !DOCUMENT_KEYS.has(key));
+  if (unknownTop.length > 0) fail('routes file', `unknown field(s) ${unknownTop.join(', ')}`);
   const routes = list.map((route, index) => parseRoute(route, index, defaults));
   const names = new Set<string>();
   for (const route of routes) {
@@ -99,6 +102,47 @@ export function parseRouteTable(document: unknown, defaults: EnvelopeConfig): Ro
   }
   if (!routes.some((route) => route.match === '/')) routes.push(defaultRoute(defaults));
   return { routes };
+}
+
+/**
+ * The live policy configuration kept in NATS KV (written by the admin API):
+ * the route table plus an optional default strategy for routes that name none.
+ */
+export interface PolicyDocument {
+  routes: RouteTable;
+  defaultPolicy: StrategySpec | undefined;
+}
+
+export function parsePolicyDocument(document: unknown, defaults: EnvelopeConfig): PolicyDocument {
+  const routes = parseRouteTable(document, defaults);
+  const raw = (document as { defaultPolicy?: unknown }).defaultPolicy;
+  if (raw === undefined) return { routes, defaultPolicy: undefined };
+  if (typeof raw !== 'string') fail('defaultPolicy', 'must be a string like "cost_aware:call_cost_ms=250"');
+  const spec = parseStrategySpec(raw);
+  if (typeof spec === 'string') fail('defaultPolicy', spec);
+  return { routes, defaultPolicy: spec };
+}
+
+/** The document form of a strategy spec ("name:key=value,..."). */
+export function formatStrategySpec(spec: StrategySpec): string {
+  const params = Object.entries(spec.params).map(([key, value]) => `${key}=${value}`);
+  return params.length > 0 ? `${spec.name}:${params.join(',')}` : spec.name;
+}
+
+/** A route table (and default strategy) as the JSON document the admin API and KV hold. */
+export function policyDocumentJson(routes: RouteTable, defaultPolicy: StrategySpec | undefined): Record<string, unknown> {
+  return {
+    routes: routes.routes.map((route) => ({
+      name: route.name,
+      match: route.match,
+      coalesce: route.coalesce,
+      public: route.public,
+      vary: route.vary,
+      envelope: route.envelope,
+      ...(route.policy ? { policy: formatStrategySpec(route.policy) } : {}),
+    })),
+    ...(defaultPolicy ? { defaultPolicy: formatStrategySpec(defaultPolicy) } : {}),
+  };
 }
 
 export function defaultRoute(envelope: EnvelopeConfig): Route {

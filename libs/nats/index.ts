@@ -5,6 +5,6 @@ export { Bus, BusUnavailableError, requestFailure } from './bus.js';
 export type { BusLogger, BusOptions, Handler, Incoming, RequestFailure } from './bus.js';
 export { EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';
-export { EVENT_TYPES, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';
+export { CONFIG_KEYS, EVENT_TYPES, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';
 export type { EventType } from './subjects.js';
 export { contextFromHeaders, traceHeaders } from './trace-headers.js';

@@ -38,6 +38,14 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Keys in the config bucket. */
+export const CONFIG_KEYS = {
+  /** JSON PolicyDocument: route table + default strategy (admin API writes it). */
+  routes: 'policy.routes',
+  /** JSON ModelPointer: which model in the models object store is live. */
+  model: 'policy.model',
+} as const;
+
 export const JETSTREAM = {
   eventsStream: 'BATCHGATE_EVENTS',
   configBucket: 'batchgate_config',

@@ -6,3 +6,5 @@ export type { DecodedPolicyModel } from './model.js';
 export { compareWithOnnxRuntime, loadPolicyModel } from './runtime.js';
 export type { RuntimeComparison } from './runtime.js';
 export { ProtoFormatError } from './wire.js';
+export { publishPolicyModel } from './publish.js';
+export type { PublishedModel } from './publish.js';

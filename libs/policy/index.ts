@@ -4,7 +4,7 @@
 export * from './types.js';
 export { envelopeReason } from './envelope.js';
 export { DecayingRate, SlidingQuantile } from './estimators.js';
-export { FeatureBook, LATENCY_WINDOW, RATE_TAU_MS } from './features.js';
+export { DEFAULT_ORIGIN, FeatureBook, LATENCY_WINDOW, RATE_TAU_MS } from './features.js';
 export type { OpenSlotView } from './features.js';
 export { seededRandom } from './random.js';
 export { Mlp } from './network.js';

@@ -23,7 +23,9 @@ const base: SlotFeatures = {
 const slot = (overrides: Partial<SlotFeatures>): SlotFeatures => ({ ...base, ...overrides });
 const context = { random: seededRandom(7), nowMs: 0 };
 const actions = (name: string, params: Record<string, number>, slots: SlotFeatures[]) =>
-  createStrategy({ name, params }).decide(slots, context).map((d) => d.action);
+  createStrategy({ name, params })
+    .decide(slots, context)
+    .map((d) => d.action);
 
 describe('envelope', () => {
   it('flushes size_cap at max_batch_size before looking at age', () => {
@@ -61,7 +63,10 @@ describe('exponential', () => {
   it('is reproducible under a seeded random source', () => {
     const run = () =>
       createStrategy({ name: 'exponential', params: {} })
-        .decide(Array.from({ length: 50 }, (_, k) => slot({ ageMs: k })), { random: seededRandom(42), nowMs: 0 })
+        .decide(
+          Array.from({ length: 50 }, (_, k) => slot({ ageMs: k })),
+          { random: seededRandom(42), nowMs: 0 },
+        )
         .map((d) => d.action);
     expect(run()).toEqual(run());
   });
@@ -123,10 +128,9 @@ describe('cost_aware', () => {
 
   it('flushes when the slot reaches the target for its key rate', () => {
     // 400 req/s = 0.4/ms, C = 25 -> lambda*C = 10 -> N* = 4.
-    expect(actions('cost_aware', { call_cost_ms: 25 }, [slot({ requestRate: 400, size: 3 }), slot({ requestRate: 400, size: 4 })])).toEqual([
-      'wait',
-      'flush',
-    ]);
+    expect(actions('cost_aware', { call_cost_ms: 25 }, [slot({ requestRate: 400, size: 3 }), slot({ requestRate: 400, size: 4 })])).toEqual(
+      ['wait', 'flush'],
+    );
   });
 });
 
@@ -144,7 +148,13 @@ describe('learned strategies', () => {
   it('ppo flushes when the FLUSH logit wins and reports softmax probability', () => {
     // One linear layer: FLUSH logit = 10 * age_ratio - 5, WAIT logit = 0.
     const network = new Mlp([
-      { inputs: 4, outputs: 2, activation: 'linear', weights: new Float32Array([0, 0, 0, 0, 0, 10, 0, 0]), bias: new Float32Array([0, -5]) },
+      {
+        inputs: 4,
+        outputs: 2,
+        activation: 'linear',
+        weights: new Float32Array([0, 0, 0, 0, 0, 10, 0, 0]),
+        bias: new Float32Array([0, -5]),
+      },
     ]);
     const strategy = createStrategy({ name: 'ppo', params: {} }, { network });
     const decisions = strategy.decide([slot({ ageMs: 20 }), slot({ ageMs: 30 })], context);

@@ -49,9 +49,6 @@ export interface FlushStrategy {
 export const WAIT: PolicyDecision = Object.freeze({ action: 'wait', probability: 0 });
 export const FLUSH: PolicyDecision = Object.freeze({ action: 'flush', probability: 1 });
 
-export function decideEach(
-  slots: readonly SlotFeatures[],
-  rule: (slot: SlotFeatures) => boolean,
-): PolicyDecision[] {
+export function decideEach(slots: readonly SlotFeatures[], rule: (slot: SlotFeatures) => boolean): PolicyDecision[] {
   return slots.map((slot) => (rule(slot) ? FLUSH : WAIT));
 }

@@ -4,6 +4,8 @@
 export { ServiceCoreModule, LOGGER, READINESS } from './service-core.module.js';
 export type { Readiness, ServiceIdentity } from './service-core.module.js';
 export { JetStreamProvider } from './jetstream.provider.js';
+export { LiveConfig } from './live-config.js';
+export type { LiveValue } from './live-config.js';
 export { OpsController } from './ops.controller.js';
 export { errorMessage } from './errors.js';
 export { runMain } from './run-main.js';

@@ -23,7 +23,8 @@ export interface FleetOptions {
   ingresses?: number;
   coordinators?: number;
   workers?: number;
-  policy?: boolean;
+  /** Policy replicas (default 1). */
+  policies?: number;
   telemetry?: boolean;
   /** Env shared by every service (BATCHGATE_BATCH_TIMEOUT_MS, BATCHGATE_POLICY_STRATEGY ...). */
   env?: Env;
@@ -43,7 +44,7 @@ export class TestFleet {
   readonly ingresses: NestFastifyApplication[] = [];
   readonly coordinators: NestFastifyApplication[] = [];
   readonly workers: NestFastifyApplication[] = [];
-  policy: NestFastifyApplication | undefined;
+  readonly policies: NestFastifyApplication[] = [];
   telemetry: NestFastifyApplication | undefined;
 
   private constructor(
@@ -67,7 +68,7 @@ export class TestFleet {
     };
     const fleet = new TestFleet(nats, redis, origin, env);
     for (let i = 0; i < (options.coordinators ?? 1); i++) await fleet.addCoordinator();
-    if (options.policy ?? true) await fleet.startPolicy();
+    for (let i = 0; i < (options.policies ?? 1); i++) await fleet.startPolicy();
     for (let i = 0; i < (options.workers ?? 1); i++)
       fleet.workers.push(await createWorkerApp(loadWorkerConfig({ ...env, BATCHGATE_INSTANCE_ID: `worker-${i}` })));
     if (options.telemetry ?? false)
@@ -98,13 +99,23 @@ export class TestFleet {
     return app;
   }
 
-  async startPolicy(extra: Env = {}): Promise<void> {
-    this.policy = await createPolicyApp(loadPolicyConfig({ ...this.env, BATCHGATE_INSTANCE_ID: 'policy-0', ...extra }));
+  async startPolicy(extra: Env = {}): Promise<NestFastifyApplication> {
+    const app = await createPolicyApp(loadPolicyConfig({ ...this.env, BATCHGATE_INSTANCE_ID: `policy-${this.policies.length}`, ...extra }));
+    this.policies.push(app);
+    return app;
   }
 
+  /** Stops every policy replica (as an outage would). */
   async stopPolicy(): Promise<void> {
-    await this.policy?.close();
-    this.policy = undefined;
+    await Promise.all(this.policies.splice(0).map((app) => app.close()));
+  }
+
+  policyUrl(index = 0): string {
+    return `http://127.0.0.1:${portOf(this.policies[index]!)}`;
+  }
+
+  coordinatorUrl(index = 0): string {
+    return `http://127.0.0.1:${portOf(this.coordinators[index]!)}`;
   }
 
   ingressUrl(index = 0): string {
@@ -135,7 +146,7 @@ export class TestFleet {
   }
 
   async stop(): Promise<void> {
-    const apps = [...this.ingresses, ...this.workers, ...this.coordinators, this.policy, this.telemetry].filter(
+    const apps = [...this.ingresses, ...this.workers, ...this.coordinators, ...this.policies, this.telemetry].filter(
       (app): app is NestFastifyApplication => app !== undefined,
     );
     await Promise.allSettled(apps.map((app) => app.close()));

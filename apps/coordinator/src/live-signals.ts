@@ -11,7 +11,7 @@ import type { FeatureBook } from '#libs/policy';
 export function followLiveSignals(bus: Bus, features: FeatureBook): Array<() => void> {
   return [
     bus.subscribe(SUBJECTS.event('upstream.completed'), UpstreamCompletedSchema, (event) => {
-      features.recordUpstreamLatency(event.latencyMs);
+      features.recordUpstreamLatency(event.latencyMs, event.origin);
     }),
     bus.subscribe(SUBJECTS.event('request.completed'), RequestsCompletedSchema, (batch) => {
       for (const record of batch.requests) {

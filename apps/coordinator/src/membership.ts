@@ -43,6 +43,7 @@ function slotFrom(id: string, join: JoinRequest, openedAtMs: number): Slot {
     batchTimeoutMs: join.envelope?.batchTimeoutMs || 50,
     maxBatchSize: join.envelope?.maxBatchSize || 128,
     opening: join,
+    origin: join.request?.origin ?? '',
     members: new Map(),
     contexts: [],
   };

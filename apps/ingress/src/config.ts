@@ -21,6 +21,8 @@ export interface IngressConfig extends CommonConfig, UpstreamConfig {
   reportIntervalMs: number;
   /** The embedded strategy for local-only coalescing when the fleet is unreachable. */
   fallbackStrategy: StrategySpec;
+  /** Bearer token of the admin API; unset disables it. */
+  adminToken: string | undefined;
 }
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
@@ -40,6 +42,7 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv): IngressConfig {
     reportIntervalMs: r.int('BATCHGATE_REPORT_INTERVAL_MS', 2, { min: 1, max: 1000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
+    adminToken: r.optionalString('BATCHGATE_ADMIN_TOKEN'),
   }));
   checkStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   const { routesFile, ...rest } = config;

@@ -6,6 +6,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Bus } from '#libs/nats';
 import type { Readiness } from '#libs/service';
 import { OpsController, READINESS, ServiceCoreModule } from '#libs/service';
+import { AdminController } from './admin.controller.js';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
 import { IngressService } from './ingress.service.js';
@@ -17,7 +18,7 @@ export class IngressModule {
     return {
       module: IngressModule,
       imports: [ServiceCoreModule.forRoot({ service: 'ingress', common: config })],
-      controllers: [OpsController],
+      controllers: [OpsController, AdminController],
       providers: [
         { provide: INGRESS_CONFIG, useValue: config },
         IngressService,

@@ -1,9 +1,11 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Registry } from '#libs/metrics';
-import { Bus, EventPublisher } from '#libs/nats';
+import type { RouteTable } from '#libs/config';
+import { parsePolicyDocument } from '#libs/config';
+import { Bus, CONFIG_KEYS, EventPublisher } from '#libs/nats';
 import { createStrategy } from '#libs/policy';
-import { JetStreamProvider, LOGGER } from '#libs/service';
+import { JetStreamProvider, LiveConfig, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import { OriginPool } from '#libs/upstream';
 import { Coalescer } from './coalesce.js';
@@ -22,6 +24,9 @@ export class IngressService implements OnModuleInit, OnApplicationShutdown {
   readonly origins: OriginPool;
   readonly log: RequestLog;
   readonly coalescer: Coalescer;
+  /** The live route table: the KV policy document once one exists, the routes file until then. */
+  routes: RouteTable;
+  private readonly liveRoutes: LiveConfig<RouteTable>;
 
   constructor(
     @Inject(INGRESS_CONFIG) readonly config: IngressConfig,
@@ -37,6 +42,16 @@ export class IngressService implements OnModuleInit, OnApplicationShutdown {
       maxBodyBytes: config.maxBodyBytes,
     });
     this.log = new RequestLog(registry, events, `ingress/${config.instanceId}`);
+    this.routes = config.routes;
+    this.liveRoutes = new LiveConfig(
+      jetstream,
+      CONFIG_KEYS.routes,
+      (json) => parsePolicyDocument(json, config.envelope).routes,
+      (routes) => {
+        this.routes = routes;
+      },
+      logger,
+    );
     const fallbacks = new Counter({
       name: 'ingress_fallback_total',
       help: 'Slots served without the fleet, by cause (nats_down, join_*, flush_deadline, result_deadline, orphaned)',
@@ -78,6 +93,7 @@ export class IngressService implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.coalescer.start();
+    this.liveRoutes.start();
   }
 
   /** Drains: parked waiters are answered (or reach their deadline) before the pools close. */
@@ -85,6 +101,7 @@ export class IngressService implements OnModuleInit, OnApplicationShutdown {
     const until = Date.now() + DRAIN_MS;
     while (this.coalescer.pending > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     this.coalescer.stop();
+    this.liveRoutes.close();
     this.log.flush();
     await this.origins.close();
   }

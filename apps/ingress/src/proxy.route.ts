@@ -61,7 +61,7 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
       { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': url } },
       parent,
     );
-    const route = matchRoute(config.routes, url.split('?', 1)[0]!);
+    const route = matchRoute(ingress.routes, url.split('?', 1)[0]!);
     const forward = forwardedRequestHeaders(headers, hopOf(raw));
     const classification = classify(method, headers, route.coalesce);
     const arrivedAtMs = performance.now();

@@ -1,14 +1,21 @@
 import type { CommonConfig, EnvelopeConfig, RouteTable, StrategySpec } from '#libs/config';
-import { checkStrategySetting } from '#libs/policy';
 import { commonSection, envelopeSection, httpPortSection, loadRoutes, readConfig, strategySection } from '#libs/config';
+import { checkStrategySetting } from '#libs/policy';
 
 export interface PolicyConfig extends CommonConfig {
   httpHost: string;
   httpPort: number;
-  /** Strategy for routes that do not name one. */
+  /** Strategy for routes that do not name one (the KV document's defaultPolicy overrides it). */
   defaultStrategy: StrategySpec;
+  /** Routes until the KV document exists. */
   routes: RouteTable;
   envelope: EnvelopeConfig;
+  /** ONNX model loaded at start (before any model is published to the object store); empty = none. */
+  modelFile: string;
+  /** Q table for the qlearning strategy; empty = none. */
+  qTableFile: string;
+  /** Decisions a newly published model runs in shadow before it takes over. */
+  shadowDecisions: number;
 }
 
 export const POLICY_CONFIG = Symbol('POLICY_CONFIG');
@@ -20,6 +27,9 @@ export function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
     defaultStrategy: strategySection(r, 'BATCHGATE_POLICY_STRATEGY', 'cost_aware'),
     envelope: envelopeSection(r),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
+    modelFile: r.string('BATCHGATE_POLICY_MODEL', 'fixtures/models/ppo-v1.onnx'),
+    qTableFile: r.string('BATCHGATE_QTABLE_FILE', 'fixtures/models/qtable-v1.json'),
+    shadowDecisions: r.int('BATCHGATE_SHADOW_DECISIONS', 500, { min: 0, max: 10_000_000 }),
   }));
   checkStrategySetting('BATCHGATE_POLICY_STRATEGY', config.defaultStrategy);
   const { routesFile, ...rest } = config;

@@ -1,15 +1,17 @@
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DecideRequest, MessageInitShape, SlotFeatures as WireFeatures } from '#libs/contracts';
-import { DecideReplySchema, DecideRequestSchema, FlushAction, PolicyDecisionSchema } from '#libs/contracts';
-import { Counter, Histogram, Registry } from '#libs/metrics';
+import { DecideReplySchema, DecideRequestSchema, FlushAction, PolicyDecisionSchema, SlotsDecidedSchema } from '#libs/contracts';
 import type { Incoming } from '#libs/nats';
-import { Bus, QUEUES, SUBJECTS } from '#libs/nats';
-import type { SlotFeatures } from '#libs/policy';
+import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
+import type { FlushStrategy, PolicyDecision, SlotFeatures } from '#libs/policy';
+import { decisionsFromLogits, observe } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
-import { StrategyBook } from './strategy-book.js';
+import { ModelUnavailableError } from './models.js';
+import { PolicyRuntime } from './policy-runtime.js';
+import type { BookEntry } from './strategy-book.js';
 
 const tracer = tracerFor('policy');
 
@@ -27,37 +29,32 @@ function toFeatures(wire: WireFeatures): SlotFeatures {
   };
 }
 
+interface Decided {
+  decisions: PolicyDecision[];
+  strategy: string;
+  modelVersion: string;
+}
+
 /**
- * Answers policy.decide: features of many open slots in one request, one
- * decision each, grouped by route so every route's strategy sees its slots
- * as one batch. The raw bus (not the Nest transport) serves this hot path; see
- * bench/transport.ts for the measured difference.
+ * Answers policy.decide: the features of many open slots in one request, one
+ * decision each. Slots are grouped by route so each route's strategy sees its
+ * slots as one batch; PPO routes are one onnxruntime session.run per request.
+ * Every decision is recorded in one slot.decided event per request. Served on
+ * the raw bus: bench/transport.ts measured Nest's NATS transport adding
+ * ~85-100 µs per round trip, over DESIGN's 50 µs budget for hot paths.
  */
 @Injectable()
 export class DecideHandler implements OnModuleInit, OnModuleDestroy {
-  private readonly book: StrategyBook;
-  private readonly decisions: Counter<'strategy' | 'action'>;
-  private readonly latency: Histogram;
   private unsubscribe: (() => void) | undefined;
+  private readonly source: string;
 
   constructor(
     @Inject(POLICY_CONFIG) config: PolicyConfig,
+    private readonly runtime: PolicyRuntime,
     private readonly bus: Bus,
-    registry: Registry,
+    private readonly events: EventPublisher,
   ) {
-    this.book = new StrategyBook(config.defaultStrategy, config.routes);
-    this.decisions = new Counter({
-      name: 'policy_decisions_total',
-      help: 'Decisions by strategy and action',
-      labelNames: ['strategy', 'action'],
-      registers: [registry],
-    });
-    this.latency = new Histogram({
-      name: 'policy_decision_latency_seconds',
-      help: 'Time to decide one batched request (all its slots)',
-      buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025],
-      registers: [registry],
-    });
+    this.source = `policy/${config.instanceId}`;
   }
 
   onModuleInit(): void {
@@ -73,9 +70,10 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe?.();
   }
 
-  decide(request: DecideRequest, incoming: Incoming): void {
+  async decide(request: DecideRequest, incoming: Incoming): Promise<void> {
     const span = tracer.startSpan('policy.decide', { attributes: { 'batchgate.slots': request.slots.length } }, incoming.context);
     const started = performance.now();
+    const book = this.runtime.book;
     const byRoute = new Map<string, number[]>();
     request.slots.forEach((slot, i) => {
       const list = byRoute.get(slot.route);
@@ -83,27 +81,50 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
       else byRoute.set(slot.route, [i]);
     });
     const decisions: Array<MessageInitShape<typeof PolicyDecisionSchema>> = [];
-    const now = Date.now();
     for (const [route, indexes] of byRoute) {
-      const strategy = this.book.forRoute(route);
-      const made = strategy.decide(
-        indexes.map((i) => toFeatures(request.slots[i]!)),
-        { random: Math.random, nowMs: now },
-      );
-      made.forEach((decision, k) => {
+      const features = indexes.map((i) => toFeatures(request.slots[i]!));
+      const decided = await this.decideRoute(book.forRoute(route), features, book.fallback);
+      decided.decisions.forEach((decision, k) => {
         const i = indexes[k]!;
         decisions[i] = {
           slotId: request.slots[i]!.slotId,
           action: decision.action === 'flush' ? FlushAction.FLUSH : FlushAction.WAIT,
           probability: decision.probability,
-          strategy: strategy.name,
+          strategy: decided.strategy,
+          modelVersion: decided.modelVersion,
         };
-        this.decisions.inc({ strategy: strategy.name, action: decision.action });
+        this.runtime.metrics.decisions.inc({ strategy: decided.strategy, action: decision.action });
       });
     }
-    const elapsed = performance.now() - started;
-    this.latency.observe(elapsed / 1000);
-    incoming.respond(DecideReplySchema, { decisions, decisionUs: elapsed * 1000 });
+    const decisionUs = (performance.now() - started) * 1000;
+    this.runtime.metrics.latency.observe(decisionUs / 1e6);
+    incoming.respond(DecideReplySchema, { decisions, decisionUs });
     span.end();
+    this.events.publish('slot.decided', SlotsDecidedSchema, {
+      meta: eventMeta(this.source),
+      decisions: decisions.map((d, i) => ({
+        features: request.slots[i],
+        action: d.action,
+        probability: d.probability,
+        strategy: d.strategy,
+        modelVersion: d.modelVersion,
+        decisionUs,
+      })),
+      coordinatorId: request.coordinatorId,
+    });
+  }
+
+  private async decideRoute(entry: BookEntry, features: SlotFeatures[], fallback: FlushStrategy): Promise<Decided> {
+    const context = { random: Math.random, nowMs: Date.now() };
+    if (entry.kind === 'strategy')
+      return { decisions: entry.strategy.decide(features, context), strategy: entry.strategy.name, modelVersion: '' };
+    try {
+      const { logits, version } = await this.runtime.models.infer(observe(features, entry.scale), features.length);
+      return { decisions: decisionsFromLogits(logits, features.length), strategy: 'ppo', modelVersion: version };
+    } catch (error) {
+      const reason = error instanceof ModelUnavailableError ? error.reason : 'inference_error';
+      this.runtime.metrics.fallbacks.inc({ reason }, features.length);
+      return { decisions: fallback.decide(features, context), strategy: fallback.name, modelVersion: '' };
+    }
   }
 }

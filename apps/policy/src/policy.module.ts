@@ -7,6 +7,7 @@ import { OpsController, ServiceCoreModule } from '#libs/service';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
 import { DecideHandler } from './decide.handler.js';
+import { PolicyRuntime } from './policy-runtime.js';
 
 @Module({})
 export class PolicyModule {
@@ -15,7 +16,7 @@ export class PolicyModule {
       module: PolicyModule,
       imports: [ServiceCoreModule.forRoot({ service: 'policy', common: config })],
       controllers: [OpsController],
-      providers: [{ provide: POLICY_CONFIG, useValue: config }, DecideHandler],
+      providers: [{ provide: POLICY_CONFIG, useValue: config }, PolicyRuntime, DecideHandler],
     };
   }
 }

@@ -1,24 +1,51 @@
-import type { RouteTable, StrategySpec } from '#libs/config';
-import type { FlushStrategy, StrategyModels } from '#libs/policy';
-import { createStrategy } from '#libs/policy';
+import type { PolicyDocument, RouteTable, StrategySpec } from '#libs/config';
+import type { FlushStrategy, ObservationScale, QTable } from '#libs/policy';
+import { createStrategy, readObservationScale, StrategyConfigError, StrategyParams } from '#libs/policy';
+
+/** How one route decides: a pure strategy, or the PPO actor run by onnxruntime. */
+export type BookEntry = { kind: 'strategy'; strategy: FlushStrategy } | { kind: 'ppo'; scale: ObservationScale };
+
+/** Used wherever a learned strategy cannot answer (no model yet, inference failed). */
+const LEARNED_FALLBACK: StrategySpec = { name: 'cost_aware', params: {} };
+
+function entryFor(spec: StrategySpec, qTable: QTable | undefined): BookEntry {
+  if (spec.name === 'ppo') {
+    const params = new StrategyParams('ppo', spec.params);
+    const scale = readObservationScale(params);
+    params.done();
+    return { kind: 'ppo', scale };
+  }
+  return { kind: 'strategy', strategy: createStrategy(spec, { qTable }) };
+}
 
 /**
- * The strategy instance for each route (per-route instances keep stateful
- * strategies like latency_aware independent). Built eagerly, so a bad spec
- * fails at start, not on the first decision.
+ * Every route's decider, built in one go from a route table and default
+ * strategy: a bad spec throws here, before anything is swapped in, so a
+ * configuration is applied whole or not at all. Instances are per route, so
+ * stateful strategies (latency_aware) keep separate state per route.
  */
 export class StrategyBook {
-  private readonly byRoute = new Map<string, FlushStrategy>();
+  private readonly byRoute = new Map<string, BookEntry>();
+  readonly standard: BookEntry;
+  /** The non-learned strategy that stands in for a learned one that cannot answer. */
   readonly fallback: FlushStrategy;
 
-  constructor(defaultSpec: StrategySpec, routes: RouteTable, models: StrategyModels = {}) {
-    this.fallback = createStrategy(defaultSpec, models);
+  constructor(defaultSpec: StrategySpec, routes: RouteTable, qTable: QTable | undefined) {
+    this.standard = entryFor(defaultSpec, qTable);
+    const fallbackSpec = defaultSpec.name === 'ppo' || defaultSpec.name === 'qlearning' ? LEARNED_FALLBACK : defaultSpec;
+    this.fallback = createStrategy(fallbackSpec);
     for (const route of routes.routes) {
-      this.byRoute.set(route.name, route.policy ? createStrategy(route.policy, models) : createStrategy(defaultSpec, models));
+      this.byRoute.set(route.name, route.policy ? entryFor(route.policy, qTable) : this.standard);
     }
   }
 
-  forRoute(route: string): FlushStrategy {
-    return this.byRoute.get(route) ?? this.fallback;
+  static fromDocument(document: PolicyDocument, envDefault: StrategySpec, qTable: QTable | undefined): StrategyBook {
+    return new StrategyBook(document.defaultPolicy ?? envDefault, document.routes, qTable);
+  }
+
+  forRoute(route: string): BookEntry {
+    return this.byRoute.get(route) ?? this.standard;
   }
 }
+
+export { StrategyConfigError };

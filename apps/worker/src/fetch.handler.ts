@@ -104,7 +104,8 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
     }
     const result = answerFrom({ slotId: task.slotId, scope: task.scope, requestHeaders }, outcome);
-    this.record(task, origin, outcome, result);
+    // Events name the origin as the slot did: empty means the fleet's configured upstream.
+    this.record(task, request?.origin ?? '', outcome, result);
     const deliverable = await this.spillLargeBody(result);
     for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, deliverable, ctx);
     span.end();

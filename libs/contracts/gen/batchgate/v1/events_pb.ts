@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/events.proto.
  */
 export const file_batchgate_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvZXZlbnRzLnByb3RvEgxiYXRjaGdhdGUudjEiNgoJRXZlbnRNZXRhEgoKAmlkGAEgASgJEg0KBWF0X21zGAIgASgBEg4KBnNvdXJjZRgDIAEoCSKHAQoKU2xvdE9wZW5lZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIPCgdzbG90X2lkGAIgASgJEgsKA2tleRgDIAEoCRINCgVyb3V0ZRgEIAEoCRIRCglwYXJ0aXRpb24YBSABKA0SEgoKaW5ncmVzc19pZBgGIAEoCSJnCgpTbG90Sm9pbmVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg8KB3Nsb3RfaWQYAiABKAkSEgoKaW5ncmVzc19pZBgDIAEoCRINCgVjb3VudBgEIAEoDSLgAQoLU2xvdERlY2lkZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESLAoIZmVhdHVyZXMYAiABKAsyGi5iYXRjaGdhdGUudjEuU2xvdEZlYXR1cmVzEikKBmFjdGlvbhgDIAEoDjIZLmJhdGNoZ2F0ZS52MS5GbHVzaEFjdGlvbhITCgtwcm9iYWJpbGl0eRgEIAEoARIQCghzdHJhdGVneRgFIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAYgASgJEhMKC2RlY2lzaW9uX3VzGAcgASgBIqABCgtTbG90Rmx1c2hlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIPCgdzbG90X2lkGAIgASgJEgsKA2tleRgDIAEoCRINCgVyb3V0ZRgEIAEoCRIOCgZyZWFzb24YBSABKAkSDAoEc2l6ZRgGIAEoDRIOCgZhZ2VfbXMYByABKAESDwoHbWVtYmVycxgIIAEoDSKdAQoRVXBzdHJlYW1Db21wbGV0ZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESDwoHc2xvdF9pZBgCIAEoCRIOCgZzdGF0dXMYAyABKA0SEgoKbGF0ZW5jeV9tcxgEIAEoARINCgVieXRlcxgFIAEoBBINCgVlcnJvchgGIAEoCRIOCgZvcmlnaW4YByABKAkioAEKDVJlcXVlc3RSZWNvcmQSCwoDa2V5GAEgASgJEg0KBXJvdXRlGAIgASgJEicKBHBhdGgYAyABKA4yGS5iYXRjaGdhdGUudjEuUmVxdWVzdFBhdGgSDgoGc3RhdHVzGAQgASgNEhUKDWFycml2ZWRfYXRfbXMYBSABKAESEgoKbGF0ZW5jeV9tcxgGIAEoARIPCgdzbG90X2lkGAcgASgJImkKEVJlcXVlc3RzQ29tcGxldGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEi0KCHJlcXVlc3RzGAIgAygLMhsuYmF0Y2hnYXRlLnYxLlJlcXVlc3RSZWNvcmQibAoNUG9saWN5Q2hhbmdlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRINCgVyb3V0ZRgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRITCgtjb25maWdfanNvbhgEIAEoCSJmCg5Nb2RlbFB1Ymxpc2hlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIMCgRuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSDgoGc2hhMjU2GAQgASgJKoABCgtSZXF1ZXN0UGF0aBIcChhSRVFVRVNUX1BBVEhfVU5TUEVDSUZJRUQQABIaChZSRVFVRVNUX1BBVEhfQ09BTEVTQ0VEEAESHAoYUkVRVUVTVF9QQVRIX1BBU1NUSFJPVUdIEAISGQoVUkVRVUVTVF9QQVRIX0ZBTExCQUNLEANiBnByb3RvMw", [file_batchgate_v1_policy]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvZXZlbnRzLnByb3RvEgxiYXRjaGdhdGUudjEiNgoJRXZlbnRNZXRhEgoKAmlkGAEgASgJEg0KBWF0X21zGAIgASgBEg4KBnNvdXJjZRgDIAEoCSKHAQoKU2xvdE9wZW5lZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIPCgdzbG90X2lkGAIgASgJEgsKA2tleRgDIAEoCRINCgVyb3V0ZRgEIAEoCRIRCglwYXJ0aXRpb24YBSABKA0SEgoKaW5ncmVzc19pZBgGIAEoCSJnCgpTbG90Sm9pbmVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg8KB3Nsb3RfaWQYAiABKAkSEgoKaW5ncmVzc19pZBgDIAEoCRINCgVjb3VudBgEIAEoDSLgAQoLU2xvdERlY2lkZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESLAoIZmVhdHVyZXMYAiABKAsyGi5iYXRjaGdhdGUudjEuU2xvdEZlYXR1cmVzEikKBmFjdGlvbhgDIAEoDjIZLmJhdGNoZ2F0ZS52MS5GbHVzaEFjdGlvbhITCgtwcm9iYWJpbGl0eRgEIAEoARIQCghzdHJhdGVneRgFIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAYgASgJEhMKC2RlY2lzaW9uX3VzGAcgASgBInsKDFNsb3RzRGVjaWRlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIsCglkZWNpc2lvbnMYAiADKAsyGS5iYXRjaGdhdGUudjEuU2xvdERlY2lkZWQSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkioAEKC1Nsb3RGbHVzaGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg8KB3Nsb3RfaWQYAiABKAkSCwoDa2V5GAMgASgJEg0KBXJvdXRlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIMCgRzaXplGAYgASgNEg4KBmFnZV9tcxgHIAEoARIPCgdtZW1iZXJzGAggASgNIp0BChFVcHN0cmVhbUNvbXBsZXRlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIPCgdzbG90X2lkGAIgASgJEg4KBnN0YXR1cxgDIAEoDRISCgpsYXRlbmN5X21zGAQgASgBEg0KBWJ5dGVzGAUgASgEEg0KBWVycm9yGAYgASgJEg4KBm9yaWdpbhgHIAEoCSKgAQoNUmVxdWVzdFJlY29yZBILCgNrZXkYASABKAkSDQoFcm91dGUYAiABKAkSJwoEcGF0aBgDIAEoDjIZLmJhdGNoZ2F0ZS52MS5SZXF1ZXN0UGF0aBIOCgZzdGF0dXMYBCABKA0SFQoNYXJyaXZlZF9hdF9tcxgFIAEoARISCgpsYXRlbmN5X21zGAYgASgBEg8KB3Nsb3RfaWQYByABKAkiaQoRUmVxdWVzdHNDb21wbGV0ZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESLQoIcmVxdWVzdHMYAiADKAsyGy5iYXRjaGdhdGUudjEuUmVxdWVzdFJlY29yZCJsCg1Qb2xpY3lDaGFuZ2VkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg0KBXJvdXRlGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEhMKC2NvbmZpZ19qc29uGAQgASgJImYKDk1vZGVsUHVibGlzaGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEgwKBG5hbWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIOCgZzaGEyNTYYBCABKAkqgAEKC1JlcXVlc3RQYXRoEhwKGFJFUVVFU1RfUEFUSF9VTlNQRUNJRklFRBAAEhoKFlJFUVVFU1RfUEFUSF9DT0FMRVNDRUQQARIcChhSRVFVRVNUX1BBVEhfUEFTU1RIUk9VR0gQAhIZChVSRVFVRVNUX1BBVEhfRkFMTEJBQ0sQA2IGcHJvdG8z", [file_batchgate_v1_policy]);
 
 /**
  * Events are immutable and published to JetStream on events.<type> with a
@@ -125,6 +125,8 @@ export const SlotJoinedSchema: GenMessage<SlotJoined> = /*@__PURE__*/
  */
 export type SlotDecided = Message<"batchgate.v1.SlotDecided"> & {
   /**
+   * Unset inside SlotsDecided (the batch carries it).
+   *
    * @generated from field: batchgate.v1.EventMeta meta = 1;
    */
   meta?: EventMeta | undefined;
@@ -166,6 +168,36 @@ export type SlotDecided = Message<"batchgate.v1.SlotDecided"> & {
  */
 export const SlotDecidedSchema: GenMessage<SlotDecided> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_events, 3);
+
+/**
+ * Every decision of one policy.decide request (published on events.slot.decided):
+ * batched so a 1 ms tick over hundreds of slots is one message, not hundreds.
+ *
+ * @generated from message batchgate.v1.SlotsDecided
+ */
+export type SlotsDecided = Message<"batchgate.v1.SlotsDecided"> & {
+  /**
+   * @generated from field: batchgate.v1.EventMeta meta = 1;
+   */
+  meta?: EventMeta | undefined;
+
+  /**
+   * @generated from field: repeated batchgate.v1.SlotDecided decisions = 2;
+   */
+  decisions: SlotDecided[];
+
+  /**
+   * @generated from field: string coordinator_id = 3;
+   */
+  coordinatorId: string;
+};
+
+/**
+ * Describes the message batchgate.v1.SlotsDecided.
+ * Use `create(SlotsDecidedSchema)` to create a new message.
+ */
+export const SlotsDecidedSchema: GenMessage<SlotsDecided> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_events, 4);
 
 /**
  * @generated from message batchgate.v1.SlotFlushed
@@ -219,7 +251,7 @@ export type SlotFlushed = Message<"batchgate.v1.SlotFlushed"> & {
  * Use `create(SlotFlushedSchema)` to create a new message.
  */
 export const SlotFlushedSchema: GenMessage<SlotFlushed> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 4);
+  messageDesc(file_batchgate_v1_events, 5);
 
 /**
  * @generated from message batchgate.v1.UpstreamCompleted
@@ -266,7 +298,7 @@ export type UpstreamCompleted = Message<"batchgate.v1.UpstreamCompleted"> & {
  * Use `create(UpstreamCompletedSchema)` to create a new message.
  */
 export const UpstreamCompletedSchema: GenMessage<UpstreamCompleted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 5);
+  messageDesc(file_batchgate_v1_events, 6);
 
 /**
  * @generated from message batchgate.v1.RequestRecord
@@ -313,7 +345,7 @@ export type RequestRecord = Message<"batchgate.v1.RequestRecord"> & {
  * Use `create(RequestRecordSchema)` to create a new message.
  */
 export const RequestRecordSchema: GenMessage<RequestRecord> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 6);
+  messageDesc(file_batchgate_v1_events, 7);
 
 /**
  * Completed client requests, batched per ingress flush interval so the hot
@@ -338,7 +370,7 @@ export type RequestsCompleted = Message<"batchgate.v1.RequestsCompleted"> & {
  * Use `create(RequestsCompletedSchema)` to create a new message.
  */
 export const RequestsCompletedSchema: GenMessage<RequestsCompleted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 7);
+  messageDesc(file_batchgate_v1_events, 8);
 
 /**
  * @generated from message batchgate.v1.PolicyChanged
@@ -370,7 +402,7 @@ export type PolicyChanged = Message<"batchgate.v1.PolicyChanged"> & {
  * Use `create(PolicyChangedSchema)` to create a new message.
  */
 export const PolicyChangedSchema: GenMessage<PolicyChanged> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 8);
+  messageDesc(file_batchgate_v1_events, 9);
 
 /**
  * @generated from message batchgate.v1.ModelPublished
@@ -402,7 +434,7 @@ export type ModelPublished = Message<"batchgate.v1.ModelPublished"> & {
  * Use `create(ModelPublishedSchema)` to create a new message.
  */
 export const ModelPublishedSchema: GenMessage<ModelPublished> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 9);
+  messageDesc(file_batchgate_v1_events, 10);
 
 /**
  * Path a client request took through the ingress.

@@ -1,0 +1,116 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { decodePolicyModel, encodePolicyModel } from '#libs/onnx';
+import type { SlotFeatures } from '#libs/policy';
+import { decisionsFromLogits, Mlp, observe, OBSERVATION_SIZE, seededRandom } from '#libs/policy';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { ModelRegistry, ModelUnavailableError } from './models.js';
+import { PolicyMetrics } from './policy-metrics.js';
+
+const FIXTURE = 'fixtures/models/ppo-v1.onnx';
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined } as never;
+
+/** A one-layer actor whose FLUSH logit is `slope * age_ratio - offset` (WAIT logit 0). */
+function ageActor(slope: number, offset: number, version: string): Uint8Array {
+  const weights = new Float32Array(2 * OBSERVATION_SIZE);
+  weights[OBSERVATION_SIZE + 1] = slope;
+  return encodePolicyModel(
+    new Mlp([{ inputs: OBSERVATION_SIZE, outputs: 2, activation: 'linear', weights, bias: new Float32Array([0, -offset]) }]),
+    { version },
+  );
+}
+
+function registry(shadow = 0) {
+  const metrics = new PolicyMetrics(new Registry());
+  return { metrics, models: new ModelRegistry(shadow, metrics, quiet) };
+}
+
+const features = (ageMs: number): SlotFeatures => ({
+  size: 10,
+  ageMs,
+  upstreamP99Ms: 30,
+  requestRate: 200,
+  queueDepth: 10,
+  observedP99Ms: 0,
+  idleMs: 1,
+  batchTimeoutMs: 50,
+  maxBatchSize: 128,
+});
+
+describe('policy models', () => {
+  it("the committed PPO model gives, through onnxruntime, the in-process network's WAIT/FLUSH outputs", async () => {
+    expect(existsSync(FIXTURE)).toBe(true);
+    const bytes = new Uint8Array(readFileSync(FIXTURE));
+    const reference = decodePolicyModel(bytes).network;
+    const { models } = registry();
+    expect(await models.offer(bytes, 'v1')).toBe(true);
+    const random = seededRandom(3);
+    const slots = Array.from({ length: 1000 }, () => ({
+      ...features(random() * 50),
+      size: 1 + Math.floor(random() * 128),
+      upstreamP99Ms: random() * 500,
+      requestRate: random() * 400,
+    }));
+    const observations = observe(slots, { sizeNorm: 128, ageNormMs: 50, p99NormMs: 500, rateNorm: 100 });
+    const { logits, version } = await models.infer(observations, slots.length);
+    const expected = reference.logits(observations, slots.length);
+    expect(version).toBe('v1');
+    let maxDiff = 0;
+    for (let i = 0; i < logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(logits[i]! - expected[i]!));
+    expect(maxDiff).toBeLessThan(1e-5);
+    expect(decisionsFromLogits(logits, slots.length).map((d) => d.action)).toEqual(
+      decisionsFromLogits(expected, slots.length).map((d) => d.action),
+    );
+  });
+
+  it('runs one batch per call and reports the logits of a hand-built model exactly', async () => {
+    const { models } = registry();
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    // FLUSH logit = 10 * age/50 - 5: negative below 25 ms, positive above.
+    const { logits } = await models.infer(
+      observe([features(10), features(40)], { sizeNorm: undefined, ageNormMs: undefined, p99NormMs: 500, rateNorm: 100 }),
+      2,
+    );
+    expect(Array.from(logits)).toEqual([0, Math.fround(10 * 0.2 - 5), 0, Math.fround(10 * 0.8 - 5)]);
+  });
+
+  it('a corrupt or NaN-producing model is refused, counted, and the live one stays', async () => {
+    const { models, metrics } = registry();
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    expect(await models.offer(new Uint8Array([8, 1, 18, 3, 1, 2]), 'broken')).toBe(false);
+    const nan = ageActor(10, 5, 'nan');
+    const network = decodePolicyModel(nan).network;
+    network.layers[0]!.weights[OBSERVATION_SIZE + 1] = NaN;
+    expect(await models.offer(encodePolicyModel(network), 'nan')).toBe(false);
+    expect(models.activeVersion).toBe('v1');
+    const failures = await metrics.modelLoadFailures.get();
+    expect(failures.values.map((v) => [v.labels.reason, v.value])).toEqual([
+      ['invalid', 1],
+      ['nan', 1],
+    ]);
+  });
+
+  it('a new model shadows the live one for N decisions, then takes over', async () => {
+    const { models, metrics } = registry(4);
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    await models.offer(ageActor(0, -5, 'v2'), 'v2'); // always FLUSH
+    const observations = observe([features(10), features(40)], {
+      sizeNorm: undefined,
+      ageNormMs: undefined,
+      p99NormMs: 500,
+      rateNorm: 100,
+    });
+    expect((await models.infer(observations, 2)).version).toBe('v1');
+    expect(models.shadowVersion).toBe('v2');
+    expect((await models.infer(observations, 2)).version).toBe('v1');
+    // After 4 shadow decisions, half of which agreed (v1 flushes only the 40 ms slot).
+    expect((await metrics.shadowAgreement.get()).values[0]!.value).toBe(0.5);
+    expect((await models.infer(observations, 2)).version).toBe('v2');
+    expect((await metrics.modelVersion.get()).values.map((v) => v.labels.version)).toEqual(['v2']);
+  });
+
+  it('without any model, inference says so (the caller falls back)', async () => {
+    const { models } = registry();
+    await expect(models.infer(new Float32Array(4), 1)).rejects.toBeInstanceOf(ModelUnavailableError);
+  });
+});

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { decodePolicyModel, POLICY_INPUT, POLICY_OUTPUT } from '#libs/onnx';
+import { OBSERVATION_SIZE, seededRandom } from '#libs/policy';
+import type { Logger } from '#libs/tracing';
+import * as ort from 'onnxruntime-node';
+import type { PolicyMetrics } from './policy-metrics.js';
+
+/** A model ready to serve: its ONNX Runtime session and identity. */
+interface LiveModel {
+  version: string;
+  sha256: string;
+  session: ort.InferenceSession;
+}
+
+interface Shadow {
+  model: LiveModel;
+  remaining: number;
+  compared: number;
+  agreed: number;
+}
+
+/** States every model must answer with finite logits before it may serve (observation range plus margin). */
+const PROBE = (() => {
+  const random = seededRandom(7);
+  return Float32Array.from({ length: 256 * OBSERVATION_SIZE }, () => -0.1 + 1.2 * random());
+})();
+
+/** Raised when the active model cannot answer; the caller falls back to a pure strategy. */
+export class ModelUnavailableError extends Error {
+  constructor(
+    readonly reason: 'no_model' | 'nan' | 'inference_error',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ModelUnavailableError';
+  }
+}
+
+function argmax2(logits: Float32Array, i: number): number {
+  return logits[i * 2 + 1]! > logits[i * 2]! ? 1 : 0;
+}
+
+function finite(values: Float32Array): boolean {
+  for (const v of values) if (!Number.isFinite(v)) return false;
+  return true;
+}
+
+/**
+ * The PPO models of one policy replica. A new model is checked (decodes as a
+ * policy network, loads in onnxruntime, answers a probe batch with finite
+ * logits), then runs in shadow beside the live one for a number of decisions
+ * (agreement is logged and exported) before it takes over. A model that fails
+ * to load never serves; one that starts producing NaN is rolled back.
+ */
+export class ModelRegistry {
+  private active: LiveModel | undefined;
+  private previous: LiveModel | undefined;
+  private shadow: Shadow | undefined;
+
+  constructor(
+    private readonly shadowDecisions: number,
+    private readonly metrics: PolicyMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  get activeVersion(): string | undefined {
+    return this.active?.version;
+  }
+
+  get shadowVersion(): string | undefined {
+    return this.shadow?.model.version;
+  }
+
+  /** Offers a model; returns false (and keeps the current one) when it is unusable. */
+  async offer(given: Uint8Array, version: string): Promise<boolean> {
+    // A view into a larger buffer (the Object Store returns those) would hand
+    // onnxruntime the whole underlying buffer: give it exactly the model.
+    const bytes = given.slice();
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (this.active?.sha256 === sha256 || this.shadow?.model.sha256 === sha256) return true;
+    let model: LiveModel;
+    try {
+      const decoded = decodePolicyModel(bytes);
+      if (decoded.network.inputSize !== OBSERVATION_SIZE)
+        throw new Error(`takes ${decoded.network.inputSize} inputs, not ${OBSERVATION_SIZE}`);
+      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] });
+      model = { version, sha256, session };
+      const probe = await this.run(model, PROBE, PROBE.length / OBSERVATION_SIZE);
+      if (!finite(probe)) throw new Error('produces non-finite logits on the probe batch');
+    } catch (error) {
+      this.metrics.modelLoadFailures.inc({ reason: error instanceof Error && /non-finite/.test(error.message) ? 'nan' : 'invalid' });
+      this.logger.error({ err: error, version }, 'rejected a policy model; the current one stays live');
+      return false;
+    }
+    if (!this.active || this.shadowDecisions === 0) this.promote(model, 'no live model to compare with');
+    else {
+      await this.shadow?.model.session.release();
+      this.shadow = { model, remaining: this.shadowDecisions, compared: 0, agreed: 0 };
+      this.logger.info({ version, decisions: this.shadowDecisions }, 'policy model in shadow');
+    }
+    return true;
+  }
+
+  /** WAIT/FLUSH logits of the live model for a batch of observations (one session.run). */
+  async infer(observations: Float32Array, batch: number): Promise<{ logits: Float32Array; version: string }> {
+    const active = this.active;
+    if (!active) throw new ModelUnavailableError('no_model', 'no policy model is loaded');
+    let logits: Float32Array;
+    try {
+      logits = await this.run(active, observations, batch);
+    } catch (error) {
+      throw new ModelUnavailableError('inference_error', (error as Error).message);
+    }
+    if (!finite(logits)) {
+      this.rollback(active);
+      throw new ModelUnavailableError('nan', `model ${active.version} produced a non-finite logit`);
+    }
+    if (this.shadow) await this.compare(this.shadow, observations, batch, logits);
+    return { logits, version: active.version };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.active, this.previous, this.shadow?.model].map((m) => m?.session.release()));
+  }
+
+  private async run(model: LiveModel, observations: Float32Array, batch: number): Promise<Float32Array> {
+    const result = await model.session.run({ [POLICY_INPUT]: new ort.Tensor('float32', observations, [batch, OBSERVATION_SIZE]) });
+    const data = result[POLICY_OUTPUT]?.data;
+    if (!(data instanceof Float32Array)) throw new Error(`model returned no float32 ${POLICY_OUTPUT}`);
+    return data;
+  }
+
+  private async compare(shadow: Shadow, observations: Float32Array, batch: number, live: Float32Array): Promise<void> {
+    let candidate: Float32Array;
+    try {
+      candidate = await this.run(shadow.model, observations, batch);
+    } catch {
+      candidate = new Float32Array([NaN]);
+    }
+    if (!finite(candidate)) {
+      this.metrics.modelLoadFailures.inc({ reason: 'nan' });
+      this.logger.error({ version: shadow.model.version }, 'shadow model produced a non-finite logit; dropped');
+      this.shadow = undefined;
+      await shadow.model.session.release();
+      return;
+    }
+    for (let i = 0; i < batch; i++) if (argmax2(candidate, i) === argmax2(live, i)) shadow.agreed++;
+    shadow.compared += batch;
+    shadow.remaining -= batch;
+    this.metrics.shadowAgreement.set(shadow.agreed / shadow.compared);
+    if (shadow.remaining <= 0) {
+      this.shadow = undefined;
+      this.promote(
+        shadow.model,
+        `agreed with ${this.active?.version} on ${((shadow.agreed / shadow.compared) * 100).toFixed(1)} % of ${shadow.compared} decisions`,
+      );
+    }
+  }
+
+  private promote(model: LiveModel, why: string): void {
+    const old = this.active;
+    if (this.previous && this.previous !== old) void this.previous.session.release();
+    this.previous = old;
+    this.active = model;
+    if (old) this.metrics.modelVersion.remove({ version: old.version });
+    this.metrics.modelVersion.set({ version: model.version }, 1);
+    this.logger.info({ version: model.version, replaced: old?.version, why }, 'policy model live');
+  }
+
+  private rollback(failed: LiveModel): void {
+    this.metrics.modelLoadFailures.inc({ reason: 'nan' });
+    this.metrics.modelVersion.remove({ version: failed.version });
+    this.active = this.previous;
+    this.previous = undefined;
+    if (this.active) this.metrics.modelVersion.set({ version: this.active.version }, 1);
+    this.logger.error({ failed: failed.version, restored: this.active?.version }, 'policy model produced NaN; rolled back');
+    void failed.session.release();
+  }
+}
