@@ -69,7 +69,9 @@ function writeGraph(graph: ProtoWriter, network: Mlp): void {
     if (layer.activation !== 'linear') {
       const activated = last ? POLICY_OUTPUT : `layer${i}.${layer.activation}`;
       const op = layer.activation === 'tanh' ? 'Tanh' : 'Relu';
-      graph.message(GRAPH.node, (n) => n.string(NODE.input, current).string(NODE.output, activated).string(NODE.name, `${layer.activation}${i}`).string(NODE.opType, op));
+      graph.message(GRAPH.node, (n) =>
+        n.string(NODE.input, current).string(NODE.output, activated).string(NODE.name, `${layer.activation}${i}`).string(NODE.opType, op),
+      );
       current = activated;
     }
     graph.message(GRAPH.initializer, (t) => writeTensor(t, weight, [layer.outputs, layer.inputs], layer.weights));
@@ -90,9 +92,11 @@ function writeTensor(t: ProtoWriter, name: string, dims: number[], values: Float
 function writeValueInfo(v: ProtoWriter, name: string, width: number): void {
   v.string(VALUE_INFO.name, name).message(VALUE_INFO.type, (type) =>
     type.message(TYPE.tensorType, (tensor) =>
-      tensor.varint(TENSOR_TYPE.elemType, FLOAT).message(TENSOR_TYPE.shape, (shape) =>
-        shape.message(SHAPE.dim, (d) => d.string(DIM.param, BATCH_DIM)).message(SHAPE.dim, (d) => d.varint(DIM.value, width)),
-      ),
+      tensor
+        .varint(TENSOR_TYPE.elemType, FLOAT)
+        .message(TENSOR_TYPE.shape, (shape) =>
+          shape.message(SHAPE.dim, (d) => d.string(DIM.param, BATCH_DIM)).message(SHAPE.dim, (d) => d.varint(DIM.value, width)),
+        ),
     ),
   );
 }
@@ -153,12 +157,18 @@ export function decodePolicyModel(bytes: Uint8Array): DecodedPolicyModel {
   return { network, metadata, opset };
 }
 
-function chainLayers(input: string, output: string, nodes: NodeInfo[], tensors: Map<string, { dims: number[]; data: Float32Array }>): DenseLayer[] {
+function chainLayers(
+  input: string,
+  output: string,
+  nodes: NodeInfo[],
+  tensors: Map<string, { dims: number[]; data: Float32Array }>,
+): DenseLayer[] {
   const layers: DenseLayer[] = [];
   let current = input;
   while (current !== output) {
     const gemm = nodes.find((n) => n.inputs[0] === current);
-    if (!gemm || gemm.opType !== 'Gemm') throw new ProtoFormatError(`expected a Gemm reading "${current}", found ${gemm?.opType ?? 'nothing'}`);
+    if (!gemm || gemm.opType !== 'Gemm')
+      throw new ProtoFormatError(`expected a Gemm reading "${current}", found ${gemm?.opType ?? 'nothing'}`);
     if ((gemm.ints.get('transA') ?? 0) !== 0 || (gemm.floats.get('alpha') ?? 1) !== 1 || (gemm.floats.get('beta') ?? 1) !== 1) {
       throw new ProtoFormatError('only Gemm with transA=0, alpha=1, beta=1 is supported');
     }
@@ -168,7 +178,8 @@ function chainLayers(input: string, output: string, nodes: NodeInfo[], tensors: 
     const [outputsN, inputsN] = transB ? [w.dims[0]!, w.dims[1]!] : [w.dims[1]!, w.dims[0]!];
     const weights = transB ? w.data : transpose(w.data, inputsN, outputsN);
     const b = gemm.inputs[2] ? tensors.get(gemm.inputs[2]) : undefined;
-    if (b && b.data.length !== outputsN) throw new ProtoFormatError(`Gemm bias "${gemm.inputs[2]}" has ${b.data.length} values, expected ${outputsN}`);
+    if (b && b.data.length !== outputsN)
+      throw new ProtoFormatError(`Gemm bias "${gemm.inputs[2]}" has ${b.data.length} values, expected ${outputsN}`);
     current = gemm.outputs[0]!;
     const next = nodes.find((n) => n.inputs[0] === current && (n.opType === 'Tanh' || n.opType === 'Relu'));
     const activation = next ? (next.opType === 'Tanh' ? 'tanh' : 'relu') : 'linear';

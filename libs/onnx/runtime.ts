@@ -23,7 +23,12 @@ export interface RuntimeComparison {
  * States are uniform on [-0.1, 1.1]^n: the observation's range plus the
  * margin the seed's sidecar tolerated.
  */
-export async function compareWithOnnxRuntime(model: Uint8Array, network: PolicyNetwork, samples = 1000, seed = 1): Promise<RuntimeComparison> {
+export async function compareWithOnnxRuntime(
+  model: Uint8Array,
+  network: PolicyNetwork,
+  samples = 1000,
+  seed = 1,
+): Promise<RuntimeComparison> {
   const random = seededRandom(seed);
   const width = network.inputSize;
   const obs = Float32Array.from({ length: samples * width }, () => -0.1 + 1.2 * random());

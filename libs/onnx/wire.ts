@@ -104,8 +104,8 @@ export function readFields(bytes: Uint8Array): ProtoField[] {
     const wireType = key % 8;
     let value: number | Uint8Array;
     if (wireType === WIRE.varint) value = varint();
-    else if (wireType === WIRE.fixed64) value = (at += 8, view.getFloat64(at - 8, true));
-    else if (wireType === WIRE.fixed32) value = (at += 4, view.getFloat32(at - 4, true));
+    else if (wireType === WIRE.fixed64) value = ((at += 8), view.getFloat64(at - 8, true));
+    else if (wireType === WIRE.fixed32) value = ((at += 4), view.getFloat32(at - 4, true));
     else if (wireType === WIRE.delimited) {
       const length = varint();
       if (at + length > bytes.length) throw new ProtoFormatError(`field ${field} runs past the end`);

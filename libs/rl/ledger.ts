@@ -82,7 +82,8 @@ export class Ledger<X> implements SimObserver {
           state.cost = 0;
         }
       } else {
-        step.reward = action === FLUSH_ACTION ? seedFlushReward(this.reward, features[i]!, false) : seedWaitReward(this.reward, features[i]!);
+        step.reward =
+          action === FLUSH_ACTION ? seedFlushReward(this.reward, features[i]!, false) : seedWaitReward(this.reward, features[i]!);
       }
       this.steps.push(step);
       if (state.last) {

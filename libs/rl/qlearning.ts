@@ -41,7 +41,8 @@ export const SEED_QLEARNING = {
   epsilonEnd: 0.02,
   // Fractions of max_batch_size and of the timeout; finer where flush decisions happen (young slots).
   sizeEdges: [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96].map((n) => n / 128),
-  ageEdges: [0.02, 0.04, 0.06, 0.08, 0.1, 0.14, 0.18, 0.22, 0.26, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.96],
+  // 0.98: the last tick before the timeout gets a bucket of its own, where flushing always beats being forced.
+  ageEdges: [0.02, 0.04, 0.06, 0.08, 0.1, 0.14, 0.18, 0.22, 0.26, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.96, 0.98],
   rateEdges: [0.2, 0.4, 0.6, 0.8, 0.9, 0.95],
   rateNorm: 100,
 } as const;

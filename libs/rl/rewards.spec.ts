@@ -17,7 +17,10 @@ const config: SimConfig = {
 
 /** Wraps a production strategy so the ledger gets one (empty) extra per decision. */
 function recorded(strategy: FlushStrategy, ledger: Ledger<undefined>): FlushStrategy {
-  return { name: strategy.name, decide: (slots, ctx) => (slots.forEach(() => ledger.pending.push(undefined)), strategy.decide(slots, ctx)) };
+  return {
+    name: strategy.name,
+    decide: (slots, ctx) => (slots.forEach(() => ledger.pending.push(undefined)), strategy.decide(slots, ctx)),
+  };
 }
 
 const features = (overrides: Partial<SlotFeatures>): SlotFeatures => ({
@@ -36,10 +39,17 @@ const features = (overrides: Partial<SlotFeatures>): SlotFeatures => ({
 describe('cost reward', () => {
   it('adds up over a run to exactly minus the oracle objective (C * calls + waits) in units of one call', () => {
     const trace = generateTrace(
-      { process: { kind: 'mmpp', baseRatePerSec: 20, burstRatePerSec: 1500, meanBurstMs: 20, meanGapMs: 200 }, popularity: { kind: 'zipf', keys: 5, exponent: 1 }, durationMs: 3000 },
+      {
+        process: { kind: 'mmpp', baseRatePerSec: 20, burstRatePerSec: 1500, meanBurstMs: 20, meanGapMs: 200 },
+        popularity: { kind: 'zipf', keys: 5, exponent: 1 },
+        durationMs: 3000,
+      },
       1,
     );
-    for (const spec of [{ name: 'fixed_timer', params: { window_ms: 8 } }, { name: 'size_cap', params: {} }] as StrategySpec[]) {
+    for (const spec of [
+      { name: 'fixed_timer', params: { window_ms: 8 } },
+      { name: 'size_cap', params: {} },
+    ] as StrategySpec[]) {
       const ledger = new Ledger<undefined>(costReward(300));
       const metrics = summarize(simulate(trace, recorded(createStrategy(spec), ledger), config, ledger));
       ledger.finish();
@@ -56,7 +66,10 @@ describe('cost reward', () => {
       const ledger = new Ledger<undefined>(costReward(100, { forcedPenaltyMs: penalty }));
       const result = simulate(trace, recorded(createStrategy(spec), ledger), config, ledger);
       ledger.finish();
-      return { total: -ledger.steps.reduce((s, x) => s + x.reward, 0) * 100, forced: result.batches.filter((b) => b.reason === 'timeout').length };
+      return {
+        total: -ledger.steps.reduce((s, x) => s + x.reward, 0) * 100,
+        forced: result.batches.filter((b) => b.reason === 'timeout').length,
+      };
     };
     const timer = { name: 'fixed_timer', params: { window_ms: 20 } };
     expect(cost(40, timer).total).toBeCloseTo(cost(0, timer).total, 6);
@@ -66,7 +79,7 @@ describe('cost reward', () => {
   });
 });
 
-describe("seed reward (as coded, FACTS section 1)", () => {
+describe('seed reward (as coded, FACTS section 1)', () => {
   it('computes FLUSH and WAIT rewards with the seed coefficients', () => {
     const r = seedReward();
     const s = features({});

@@ -9,8 +9,7 @@ import { generateTrace, simConfigOf, traceDurationMs, traceWindow } from '#libs/
  * pinned at 50 req/s).
  */
 export type TrainingSource =
-  | { weight: number; scenario: Scenario; jitter: number }
-  | { weight: number; scenario: Scenario; trace: Trace; name: string };
+  { weight: number; scenario: Scenario; jitter: number } | { weight: number; scenario: Scenario; trace: Trace; name: string };
 
 export interface TrainingEpisode {
   label: string;
@@ -37,7 +36,11 @@ export function drawEpisode(sources: readonly TrainingSource[], random: Random, 
 /** Fixed episodes of each scenario (unjittered) for validation: the same every call for one seed. */
 export function validationEpisodes(scenarios: readonly Scenario[], seeds: readonly number[]): TrainingEpisode[] {
   return scenarios.flatMap((scenario) =>
-    seeds.map((seed) => ({ label: `${scenario.name}#${seed}`, trace: generateTrace(scenario.traffic, seed), config: simConfigOf(scenario, seed) })),
+    seeds.map((seed) => ({
+      label: `${scenario.name}#${seed}`,
+      trace: generateTrace(scenario.traffic, seed),
+      config: simConfigOf(scenario, seed),
+    })),
   );
 }
 
@@ -68,7 +71,10 @@ function jitterProcess(process: RateProcess, f: () => number): RateProcess {
       return { ...process, baseRatePerSec: process.baseRatePerSec * f(), burstRatePerSec: process.burstRatePerSec * f() };
     case 'phases': {
       const k = f();
-      return { ...process, phases: process.phases.map((p) => ({ ...p, fromRatePerSec: p.fromRatePerSec * k, toRatePerSec: p.toRatePerSec * k })) };
+      return {
+        ...process,
+        phases: process.phases.map((p) => ({ ...p, fromRatePerSec: p.fromRatePerSec * k, toRatePerSec: p.toRatePerSec * k })),
+      };
     }
     case 'diurnal': {
       const k = f();

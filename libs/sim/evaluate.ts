@@ -68,7 +68,10 @@ export function evaluateScenario(
     const frontier = oracleFrontier(trace, config, options.prices ?? DEFAULT_PRICES);
     const oracleResult = oracleRun(trace, config, scenario.callCostMs);
     const oracle = frontierPoint(oracleResult, scenario.callCostMs);
-    frontiers.set(seed, [...frontier, oracle].sort((a, b) => a.callCostMs - b.callCostMs));
+    frontiers.set(
+      seed,
+      [...frontier, oracle].sort((a, b) => a.callCostMs - b.callCostMs),
+    );
     const row = (policy: string, metrics: RunMetrics, latencies: Float64Array): EvalRow => ({
       scenario: scenario.name,
       policy,

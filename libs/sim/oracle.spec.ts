@@ -28,7 +28,10 @@ function bruteForce(times: number[], o: OracleConfig): number {
     for (let j = 0; j < n && cost < Infinity; j++) {
       if (j < n - 1 && !(mask & (1 << j))) continue; // no split after j
       const flushAt = o.tickMs > 0 ? tickAtOrAfter(times[j]!, o.tickMs) : times[j]!;
-      const feasible = o.tickMs > 0 ? tickFeasible(times, start, j, flushAt, o) : j - start + 1 <= o.maxBatchSize && times[j]! - times[start]! <= o.batchTimeoutMs;
+      const feasible =
+        o.tickMs > 0
+          ? tickFeasible(times, start, j, flushAt, o)
+          : j - start + 1 <= o.maxBatchSize && times[j]! - times[start]! <= o.batchTimeoutMs;
       if (!feasible || (j < n - 1 && times[j + 1]! <= flushAt)) cost = Infinity;
       else for (let k = start; k <= j; k++) cost += flushAt - times[k]!;
       cost += o.callCostMs;
@@ -83,7 +86,10 @@ describe('hindsight-optimal schedule', () => {
       2,
     );
     const random = seededRandom(3);
-    const coinFlip: FlushStrategy = { name: 'coin', decide: (slots) => slots.map(() => ({ action: random() < 0.1 ? 'flush' : 'wait', probability: 0.1 })) };
+    const coinFlip: FlushStrategy = {
+      name: 'coin',
+      decide: (slots) => slots.map(() => ({ action: random() < 0.1 ? 'flush' : 'wait', probability: 0.1 })),
+    };
     const policies: FlushStrategy[] = [
       coinFlip,
       createStrategy({ name: 'fixed_timer', params: { window_ms: 5 } }),

@@ -35,7 +35,10 @@ export interface OracleConfig {
 export function oracleSchedule(trace: Trace, config: OracleConfig): ScheduledBatch[] {
   const batches: ScheduledBatch[] = [];
   for (const [key, members] of arrivalsByKey(trace)) {
-    for (const [from, to, flushAtMs] of optimalRuns(members.map((i) => trace.t[i]!), config)) {
+    for (const [from, to, flushAtMs] of optimalRuns(
+      members.map((i) => trace.t[i]!),
+      config,
+    )) {
       batches.push({ key, flushAtMs, members: Int32Array.from(members.slice(from, to + 1)) });
     }
   }
@@ -62,7 +65,12 @@ export function optimalRuns(times: readonly number[], config: OracleConfig): [nu
     if (j < m - 1 && times[j + 1]! <= flushAt[j]!) continue; // the next arrival would join: cannot end here
     const before = flushAt[j]! - tick;
     for (let i = j; i >= 0; i--) {
-      if (tick > 0 ? times[i]! <= before && (seenBefore[j]! - i >= max || before - times[i]! >= timeout) : j - i + 1 > max || times[j]! - times[i]! > timeout) break;
+      if (
+        tick > 0
+          ? times[i]! <= before && (seenBefore[j]! - i >= max || before - times[i]! >= timeout)
+          : j - i + 1 > max || times[j]! - times[i]! > timeout
+      )
+        break;
       if (best[i] === Infinity) continue;
       const cost = best[i]! + c + (j - i + 1) * flushAt[j]! - (prefix[j + 1]! - prefix[i]!);
       if (cost < best[j + 1]!) {
@@ -105,7 +113,7 @@ export function replaySchedule(trace: Trace, schedule: readonly ScheduledBatch[]
     };
     for (const m of planned.members) {
       result.waitMs[m] = planned.flushAtMs - trace.t[m]!;
-      result.latencyMs[m] = result.waitMs[m]! + serviceMs;
+      result.latencyMs[m] = result.waitMs[m] + serviceMs;
       result.answers[m]!++;
     }
     result.batches.push(batch);

@@ -57,8 +57,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'k6-sparse-burst': {
     name: 'k6-sparse-burst',
-    description:
-      'Seed k6 test 04: 40 s sparse at 5 req/s, ramp to 2,200 req/s over 5 s, hold 30 s, ramp down 5 s; one key.',
+    description: 'Seed k6 test 04: 40 s sparse at 5 req/s, ramp to 2,200 req/s over 5 s, hold 30 s, ramp down 5 s; one key.',
     traffic: {
       process: {
         kind: 'phases',

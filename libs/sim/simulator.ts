@@ -99,14 +99,17 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
     };
     for (const m of slot.members) {
       result.waitMs[m] = now - trace.t[m]!;
-      result.latencyMs[m] = result.waitMs[m]! + serviceMs;
+      result.latencyMs[m] = result.waitMs[m] + serviceMs;
     }
     result.batches.push(batch);
     open.delete(slot.key);
     const doneAt = now + serviceMs;
     const list = completing.get(doneAt);
     if (list) list.push(batch);
-    else (completing.set(doneAt, [batch]), pushMin(completions, doneAt));
+    else {
+      completing.set(doneAt, [batch]);
+      pushMin(completions, doneAt);
+    }
     if (observer.flushed) observer.flushed(batch, features ?? book.features(view(slot), now, 0));
   };
 

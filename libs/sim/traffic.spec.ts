@@ -12,7 +12,10 @@ describe('traffic models', () => {
     // On-off: (25 ms x 2000/s + 250 ms x 5/s) / 275 ms = 186 req/s.
     const mmpp = rateOf({ kind: 'mmpp', baseRatePerSec: 5, burstRatePerSec: 2000, meanBurstMs: 25, meanGapMs: 250 }, 200_000);
     expect(Math.abs(mmpp - 186.4) / 186.4).toBeLessThan(0.08);
-    expect(rateOf({ kind: 'slices', sliceMs: 5, baseRatePerSec: 800, burstRatePerSec: 4000, burstProbability: 0.3 }, 20_000)).toBeCloseTo(1760, -2);
+    expect(rateOf({ kind: 'slices', sliceMs: 5, baseRatePerSec: 800, burstRatePerSec: 4000, burstProbability: 0.3 }, 20_000)).toBeCloseTo(
+      1760,
+      -2,
+    );
     const ramp = { kind: 'phases', phases: [{ durationMs: 10_000, fromRatePerSec: 0, toRatePerSec: 1000 }] } as const;
     expect(rateOf(ramp, 10_000)).toBeCloseTo(500, -1.5);
     expect(rateOf({ kind: 'diurnal', minRatePerSec: 100, maxRatePerSec: 900, periodMs: 10_000 }, 20_000)).toBeCloseTo(500, -1.5);
@@ -30,7 +33,11 @@ describe('traffic models', () => {
   });
 
   it('spreads keys by Zipf popularity and is reproducible', () => {
-    const spec = { process: { kind: 'poisson', ratePerSec: 2000 }, popularity: { kind: 'zipf', keys: 100, exponent: 1 }, durationMs: 10_000 } as const;
+    const spec = {
+      process: { kind: 'poisson', ratePerSec: 2000 },
+      popularity: { kind: 'zipf', keys: 100, exponent: 1 },
+      durationMs: 10_000,
+    } as const;
     const trace = generateTrace(spec, 4);
     const counts = new Map<string, number>();
     trace.key.forEach((k) => counts.set(trace.keys[k]!, (counts.get(trace.keys[k]!) ?? 0) + 1));

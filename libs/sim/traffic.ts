@@ -115,14 +115,7 @@ function phases(out: number[], list: readonly RatePhase[], durationMs: number, r
 }
 
 /** Non-homogeneous Poisson by thinning (Lewis & Shedler): candidates at maxRate, kept with rate(t)/maxRate. */
-function thinned(
-  out: number[],
-  from: number,
-  to: number,
-  maxRatePerSec: number,
-  rateAt: (tMs: number) => number,
-  random: Random,
-): void {
+function thinned(out: number[], from: number, to: number, maxRatePerSec: number, rateAt: (tMs: number) => number, random: Random): void {
   if (maxRatePerSec <= 0) return;
   const meanGap = 1000 / maxRatePerSec;
   for (let t = from + exponential(random, meanGap); t < to; t += exponential(random, meanGap)) {

@@ -29,8 +29,7 @@ export class UpstreamModel {
   dispatch(nowMs: number, batchSize: number): number {
     while (this.inFlight.length > 0 && this.inFlight[0]! <= nowMs) popMin(this.inFlight);
     const { baseMs, jitterSigma, perInFlightMs, perItemMs } = this.spec;
-    const serviceMs =
-      baseMs * meanOneLognormal(this.random, jitterSigma) + perInFlightMs * this.inFlight.length + perItemMs * batchSize;
+    const serviceMs = baseMs * meanOneLognormal(this.random, jitterSigma) + perInFlightMs * this.inFlight.length + perItemMs * batchSize;
     pushMin(this.inFlight, nowMs + serviceMs);
     return serviceMs;
   }

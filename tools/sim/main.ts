@@ -21,7 +21,17 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void> | void> = {
   scenarios: scenariosCommand,
 };
 
-const HELP = ['usage: npm run sim -- <command> [options]', '', EVAL_HELP, TRAIN_HELP, EXPORT_HELP, REPLAY_HELP, ABLATE_HELP, FRONTIER_HELP, TRACE_HELP].join('\n\n');
+const HELP = [
+  'usage: npm run sim -- <command> [options]',
+  '',
+  EVAL_HELP,
+  TRAIN_HELP,
+  EXPORT_HELP,
+  REPLAY_HELP,
+  ABLATE_HELP,
+  FRONTIER_HELP,
+  TRACE_HELP,
+].join('\n\n');
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

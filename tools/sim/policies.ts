@@ -9,7 +9,17 @@ export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v1.onnx';
 export const DEFAULT_QTABLE = 'fixtures/models/qtable-v1.json';
 
 /** The rows of the seed's results table (plus ours), in the order the issue lists them. */
-export const SEED_ROWS = ['no_batching', 'fixed_timer', 'size_cap', 'exponential', 'queue_depth', 'latency_aware', 'qlearning', 'ppo', 'cost_aware'];
+export const SEED_ROWS = [
+  'no_batching',
+  'fixed_timer',
+  'size_cap',
+  'exponential',
+  'queue_depth',
+  'latency_aware',
+  'qlearning',
+  'ppo',
+  'cost_aware',
+];
 
 export interface ModelPaths {
   ppo: string;
@@ -34,7 +44,10 @@ async function resolvePolicy(name: string, scenario: Scenario, models: ModelPath
     case 'no_batching':
       return { label: 'no batching (flush every tick)', spec: { name: 'size_cap', params: { size: 1 } } };
     case 'fixed_timer':
-      return { label: `fixed timer ${scenario.batchTimeoutMs} ms`, spec: { name: 'fixed_timer', params: { window_ms: scenario.batchTimeoutMs } } };
+      return {
+        label: `fixed timer ${scenario.batchTimeoutMs} ms`,
+        spec: { name: 'fixed_timer', params: { window_ms: scenario.batchTimeoutMs } },
+      };
     case 'size_cap':
       return { label: `size cap ${scenario.maxBatchSize}`, spec: { name: 'size_cap', params: { size: scenario.maxBatchSize } } };
     case 'exponential':
@@ -44,7 +57,10 @@ async function resolvePolicy(name: string, scenario: Scenario, models: ModelPath
     case 'latency_aware':
       return { label: 'latency_aware', spec: { name: 'latency_aware', params: {} } };
     case 'cost_aware':
-      return { label: `cost_aware (C=${scenario.callCostMs})`, spec: { name: 'cost_aware', params: { call_cost_ms: scenario.callCostMs } } };
+      return {
+        label: `cost_aware (C=${scenario.callCostMs})`,
+        spec: { name: 'cost_aware', params: { call_cost_ms: scenario.callCostMs } },
+      };
     case 'qlearning':
       return { label: 'Q-learning', spec: { name: 'qlearning', params: {} }, models: { qTable: await loadQTable(models.qtable) } };
     case 'ppo': {
@@ -73,7 +89,9 @@ async function loadModel(path: string) {
   try {
     return await loadPolicyModel(path);
   } catch (error) {
-    throw new Error(`cannot load PPO model ${path} (train one with \`npm run sim -- train ppo\`): ${(error as Error).message}`);
+    throw new Error(`cannot load PPO model ${path} (train one with \`npm run sim -- train ppo\`): ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -82,7 +100,9 @@ export async function loadQTable(path: string): Promise<QTable> {
   try {
     table = JSON.parse(await readFile(path, 'utf8')) as QTable;
   } catch (error) {
-    throw new Error(`cannot load Q table ${path} (train one with \`npm run sim -- train qlearning\`): ${(error as Error).message}`);
+    throw new Error(`cannot load Q table ${path} (train one with \`npm run sim -- train qlearning\`): ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   validateQTable(table);
   return table;

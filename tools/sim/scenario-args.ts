@@ -17,10 +17,14 @@ export class UsageError extends Error {
 }
 
 /** A built-in scenario by name, or a JSON file holding a Scenario. Overrides apply on top. */
-export async function loadScenario(nameOrPath: string, overrides: { callCostMs?: string | undefined; durationMs?: string | undefined }): Promise<Scenario> {
+export async function loadScenario(
+  nameOrPath: string,
+  overrides: { callCostMs?: string | undefined; durationMs?: string | undefined },
+): Promise<Scenario> {
   let scenario = SCENARIOS[nameOrPath];
   if (!scenario) {
-    if (!nameOrPath.endsWith('.json')) throw new UsageError(`unknown scenario "${nameOrPath}" (built in: ${Object.keys(SCENARIOS).join(', ')}; or a .json file)`);
+    if (!nameOrPath.endsWith('.json'))
+      throw new UsageError(`unknown scenario "${nameOrPath}" (built in: ${Object.keys(SCENARIOS).join(', ')}; or a .json file)`);
     scenario = JSON.parse(await readFile(nameOrPath, 'utf8')) as Scenario;
   }
   const callCostMs = overrides.callCostMs === undefined ? scenario.callCostMs : positive('--call-cost', overrides.callCostMs);
@@ -45,5 +49,8 @@ export function seedList(text: string): number[] {
 }
 
 export function list(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }

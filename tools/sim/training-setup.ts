@@ -34,7 +34,10 @@ export function rewardOf(kind: string, scenario: Scenario, forcedPenalty: string
  * single-key scenarios so the policy sees rates and upstream latencies beyond
  * its own traffic, and windows of recorded traces.
  */
-export async function trainingSources(scenario: Scenario, values: { jitter: string; mix: string; trace?: string[] | undefined }): Promise<TrainingSource[]> {
+export async function trainingSources(
+  scenario: Scenario,
+  values: { jitter: string; mix: string; trace?: string[] | undefined },
+): Promise<TrainingSource[]> {
   const jitter = positive('--jitter', values.jitter);
   const mix = Number(values.mix);
   if (!(mix >= 0 && mix < 1)) throw new UsageError('--mix must be in [0, 1)');
@@ -43,7 +46,11 @@ export async function trainingSources(scenario: Scenario, values: { jitter: stri
   if (mix > 0) {
     const others = Object.values(SCENARIOS).filter((s) => s.name !== scenario.name && s.traffic.popularity.kind === 'single');
     for (const other of others) {
-      sources.push({ weight: mix / others.length, scenario: { ...other, batchTimeoutMs: scenario.batchTimeoutMs, maxBatchSize: scenario.maxBatchSize }, jitter: 2 });
+      sources.push({
+        weight: mix / others.length,
+        scenario: { ...other, batchTimeoutMs: scenario.batchTimeoutMs, maxBatchSize: scenario.maxBatchSize },
+        jitter: 2,
+      });
     }
   }
   for (const path of traces) {

@@ -37,7 +37,10 @@ export async function ablateCommand(argv: string[]): Promise<void> {
   const sources = await trainingSources(scenario, values);
   const seed = integer('--seed', values.seed);
   const episodeMs = integer('--episode-ms', values['episode-ms']);
-  const variants: [string, RewardConfig][] = [['full reward', full], ...rewardTerms(full).map((t): [string, RewardConfig] => [`without ${t}`, withoutTerm(full, t)])];
+  const variants: [string, RewardConfig][] = [
+    ['full reward', full],
+    ...rewardTerms(full).map((t): [string, RewardConfig] => [`without ${t}`, withoutTerm(full, t)]),
+  ];
   const policies: PolicyEntry[] = [];
   for (const [label, reward] of variants) {
     console.log(`training ${algorithm} with ${label}`);
@@ -46,7 +49,15 @@ export async function ablateCommand(argv: string[]): Promise<void> {
       const bar = new ProgressBar(steps);
       const validation = validationEpisodes([{ ...scenario, traffic: { ...scenario.traffic, durationMs: 20_000 } }], [1001, 1002]);
       const result = trainPpo({
-        sources, reward, ppo: SEED_PPO, totalSteps: steps, seed, episodeMs, strategyParams: {}, validation, validateEvery: 5,
+        sources,
+        reward,
+        ppo: SEED_PPO,
+        totalSteps: steps,
+        seed,
+        episodeMs,
+        strategyParams: {},
+        validation,
+        validateEvery: 5,
         onUpdate: (p) => bar.update(p.steps, `reward/req ${p.rewardPerRequest.toFixed(4)} best ${p.bestValidation.toFixed(4)}`),
       });
       bar.done();
@@ -54,8 +65,16 @@ export async function ablateCommand(argv: string[]): Promise<void> {
     } else {
       const episodes = integer('--episodes', values.episodes);
       const table = trainQTable({
-        ...SEED_QLEARNING, sizeEdges: [...SEED_QLEARNING.sizeEdges], ageEdges: [...SEED_QLEARNING.ageEdges], rateEdges: [...SEED_QLEARNING.rateEdges],
-        episodes, episodeMs, sources, reward, seed, version: label,
+        ...SEED_QLEARNING,
+        sizeEdges: [...SEED_QLEARNING.sizeEdges],
+        ageEdges: [...SEED_QLEARNING.ageEdges],
+        rateEdges: [...SEED_QLEARNING.rateEdges],
+        episodes,
+        episodeMs,
+        sources,
+        reward,
+        seed,
+        version: label,
       });
       policies.push({ label, spec: { name: 'qlearning', params: {} }, models: { qTable: table } });
     }

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { FrontierPoint, PolicyEntry, Scenario, ScenarioEvaluation, Trace } from '#libs/sim';
-import { evaluateScenario, meanBySeed } from '#libs/sim';
+import { evaluateScenario, meanBySeed, ORACLE_LABEL } from '#libs/sim';
 import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '../policies.js';
 import { ProgressBar } from '../progress.js';
 import { csv, markdownTable, textTable } from '../report/table.js';
@@ -28,13 +28,22 @@ export const EVAL_HELP = `eval [--scenario seed-bursty|<file.json>] [--seeds 1,2
 export async function evalCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: EVAL_OPTIONS, allowPositionals: false });
   const scenario = await loadScenario(values.scenario, { callCostMs: values['call-cost'], durationMs: values['duration-ms'] });
-  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, { ppo: values.ppo, qtable: values.qtable });
+  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, {
+    ppo: values.ppo,
+    qtable: values.qtable,
+  });
   const out = values.out ?? join('.run', 'sim', `eval-${scenario.name}`);
   await runEvaluation(scenario, policies, seedList(values.seeds), out, undefined);
 }
 
 /** Shared by eval and replay: run, print, write every artefact. */
-export async function runEvaluation(scenario: Scenario, policies: PolicyEntry[], seeds: number[], out: string, trace: Trace | undefined): Promise<ScenarioEvaluation> {
+export async function runEvaluation(
+  scenario: Scenario,
+  policies: PolicyEntry[],
+  seeds: number[],
+  out: string,
+  trace: Trace | undefined,
+): Promise<ScenarioEvaluation> {
   const bar = new ProgressBar(seeds.length * (policies.length + 1));
   const evaluation = evaluateScenario(scenario, policies, seeds, {
     keepLatencies: true,
@@ -68,7 +77,14 @@ export async function runEvaluation(scenario: Scenario, policies: PolicyEntry[],
   );
   await writeFile(join(out, 'latency-cdf.svg'), latencyCdfSvg(`Client latency CDF — ${scenario.name}`, summary));
   await writeFile(join(out, 'frontier.svg'), frontierSvg(`Upstream reduction vs p50 — ${scenario.name}`, summary, frontier));
-  console.log(`wrote ${out}/{results.csv,summary.csv,results.json,results.md,latency-cdf.svg,frontier.svg}`);
+  // Zoomed on the high-savings corner where the interesting policies sit.
+  const oracle = summary.find((r) => r.policy === ORACLE_LABEL);
+  const zoomFrom = Math.floor((oracle?.metrics.reduction ?? 0.9) * 100 - 6);
+  await writeFile(
+    join(out, 'frontier-zoom.svg'),
+    frontierSvg(`Upstream reduction vs p50 (zoom) — ${scenario.name}`, summary, frontier, zoomFrom),
+  );
+  console.log(`wrote ${out}/{results.csv,summary.csv,results.json,results.md,latency-cdf.svg,frontier.svg,frontier-zoom.svg}`);
   return evaluation;
 }
 

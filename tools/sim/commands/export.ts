@@ -24,7 +24,12 @@ export async function exportCommand(argv: string[]): Promise<void> {
 }
 
 /** Writes <path> (ONNX) and <path without .onnx>.json (metadata + onnxruntime verification); returns the max abs diff. */
-export async function exportModel(checkpoint: PpoCheckpoint, path: string, provenance: Record<string, unknown>, samples = 1000): Promise<number> {
+export async function exportModel(
+  checkpoint: PpoCheckpoint,
+  path: string,
+  provenance: Record<string, unknown>,
+  samples = 1000,
+): Promise<number> {
   const network = fromCheckpoint(checkpoint).actor.toMlp(checkpoint.version);
   const metadata = {
     strategy: 'ppo',
@@ -50,9 +55,16 @@ export async function exportModel(checkpoint: PpoCheckpoint, path: string, prove
     reward: checkpoint.reward,
     ppo: checkpoint.ppo,
     training: { ...checkpoint.training, ...provenance },
-    verification: { runtime: 'onnxruntime-node (CPU)', samples: comparison.samples, maxAbsDiff: comparison.maxAbsDiff, actionMismatches: comparison.actionMismatches },
+    verification: {
+      runtime: 'onnxruntime-node (CPU)',
+      samples: comparison.samples,
+      maxAbsDiff: comparison.maxAbsDiff,
+      actionMismatches: comparison.actionMismatches,
+    },
   };
   await writeFile(path.replace(/\.onnx$/, '') + '.json', JSON.stringify(info, null, 2) + '\n');
-  console.log(`wrote ${path} (${bytes.length} bytes); onnxruntime vs in-process on ${comparison.samples} states: max abs diff ${comparison.maxAbsDiff.toExponential(2)}, action mismatches ${comparison.actionMismatches}`);
+  console.log(
+    `wrote ${path} (${bytes.length} bytes); onnxruntime vs in-process on ${comparison.samples} states: max abs diff ${comparison.maxAbsDiff.toExponential(2)}, action mismatches ${comparison.actionMismatches}`,
+  );
   return comparison.maxAbsDiff;
 }

@@ -23,7 +23,9 @@ export async function frontierCommand(argv: string[]): Promise<void> {
   const seed = integer('--seed', values.seed);
   const trace = generateTrace(scenario.traffic, seed);
   const config = simConfigOf(scenario, seed);
-  console.log(`${scenario.name} seed ${seed}: ${trace.t.length} arrivals\n\n     C (req-ms)  reduction   p50 ms   p99 ms  mean wait  cost/req`);
+  console.log(
+    `${scenario.name} seed ${seed}: ${trace.t.length} arrivals\n\n     C (req-ms)  reduction   p50 ms   p99 ms  mean wait  cost/req`,
+  );
   for (const p of oracleFrontier(trace, config, DEFAULT_PRICES)) {
     const m = p.metrics;
     console.log(
@@ -37,6 +39,8 @@ export async function frontierCommand(argv: string[]): Promise<void> {
     const within = Number(values.within) / 100;
     const price = priceForReduction(trace, config, target - within);
     const goal = within > 0 ? `within ${values.within} pp of that` : 'as many';
-    console.log(`\n${values.match} saves ${(target * 100).toFixed(2)} % of calls; the oracle needs C >= ${price.toFixed(0)} request-ms to save ${goal}.`);
+    console.log(
+      `\n${values.match} saves ${(target * 100).toFixed(2)} % of calls; the oracle needs C >= ${price.toFixed(0)} request-ms to save ${goal}.`,
+    );
   }
 }

@@ -34,6 +34,9 @@ export async function replayCommand(argv: string[]): Promise<void> {
     name: `replay:${basename(path)}`,
     description: `${trace.t.length} recorded arrivals over ${(traceDurationMs(trace) / 1000).toFixed(1)} s on ${trace.keys.length} key(s); envelope, upstream model and C from ${base.name}.`,
   };
-  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, { ppo: values.ppo, qtable: values.qtable });
+  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, {
+    ppo: values.ppo,
+    qtable: values.qtable,
+  });
   await runEvaluation(scenario, policies, seedList(values.seeds), values.out ?? join('.run', 'sim', `replay-${basename(path)}`), trace);
 }

@@ -11,7 +11,12 @@ scenarios
 export async function traceCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { scenario: { type: 'string', default: 'seed-bursty' }, seed: { type: 'string', default: '1' }, out: { type: 'string' }, 'duration-ms': { type: 'string' } },
+    options: {
+      scenario: { type: 'string', default: 'seed-bursty' },
+      seed: { type: 'string', default: '1' },
+      out: { type: 'string' },
+      'duration-ms': { type: 'string' },
+    },
   });
   if (!values.out) throw new UsageError('trace needs --out <file.jsonl>');
   const scenario = await loadScenario(values.scenario, { durationMs: values['duration-ms'] });
@@ -22,7 +27,9 @@ export async function traceCommand(argv: string[]): Promise<void> {
 
 export function scenariosCommand(): void {
   for (const s of Object.values(SCENARIOS)) {
-    console.log(`${s.name}\n  ${s.description}\n  C = ${s.callCostMs} request-ms, envelope ${s.batchTimeoutMs} ms / ${s.maxBatchSize}, tick ${s.tickMs} ms`);
+    console.log(
+      `${s.name}\n  ${s.description}\n  C = ${s.callCostMs} request-ms, envelope ${s.batchTimeoutMs} ms / ${s.maxBatchSize}, tick ${s.tickMs} ms`,
+    );
     console.log(`  traffic ${JSON.stringify(s.traffic)}\n  upstream ${JSON.stringify(s.upstream)}\n`);
   }
 }

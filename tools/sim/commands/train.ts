@@ -57,7 +57,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
       reward,
       seed,
       version,
-      onEpisode: (p) => bar.update(p.episode + 1, `episode ${p.episode + 1}/${episodes}  eps ${p.epsilon.toFixed(3)}  reward/req ${p.rewardPerRequest.toFixed(4)}  states ${p.visitedStates}`),
+      onEpisode: (p) =>
+        bar.update(
+          p.episode + 1,
+          `episode ${p.episode + 1}/${episodes}  eps ${p.epsilon.toFixed(3)}  reward/req ${p.rewardPerRequest.toFixed(4)}  states ${p.visitedStates}`,
+        ),
     });
     bar.done();
     await writeFile(join(out, `${version}.json`), JSON.stringify(table));
@@ -67,7 +71,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
   }
   const ppo = { ...SEED_PPO, ...ppoOverrides(values['ppo-set'] ?? []) };
   const totalSteps = integer('--steps', values.steps);
-  const validation = validationEpisodes([{ ...scenario, traffic: { ...scenario.traffic, durationMs: Math.min(20_000, scenario.traffic.durationMs) } }], values['validation-seeds'].split(',').map(Number));
+  const validation = validationEpisodes(
+    [{ ...scenario, traffic: { ...scenario.traffic, durationMs: Math.min(20_000, scenario.traffic.durationMs) } }],
+    values['validation-seeds'].split(',').map(Number),
+  );
   const bar = new ProgressBar(totalSteps);
   const history: PpoProgress[] = [];
   const strategyParams: Record<string, number> = {};
@@ -83,15 +90,30 @@ export async function trainCommand(argv: string[]): Promise<void> {
     validateEvery: 5,
     onUpdate: (p) => {
       history.push(p);
-      bar.update(p.steps, `steps ${p.steps}  reward/req ${p.rewardPerRequest.toFixed(4)}  val ${p.validation?.toFixed(4) ?? '   -   '}  best ${p.bestValidation.toFixed(4)}  H ${p.stats.entropy.toFixed(3)}`);
+      bar.update(
+        p.steps,
+        `steps ${p.steps}  reward/req ${p.rewardPerRequest.toFixed(4)}  val ${p.validation?.toFixed(4) ?? '   -   '}  best ${p.bestValidation.toFixed(4)}  H ${p.stats.entropy.toFixed(3)}`,
+      );
     },
     onValidate: (model, p) => {
-      const meta = { version: `${version}@${p.steps}`, strategyParams, reward, ppo, training: { scenario: scenario.name, seed, steps: p.steps, validation: p.validation ?? NaN } };
+      const meta = {
+        version: `${version}@${p.steps}`,
+        strategyParams,
+        reward,
+        ppo,
+        training: { scenario: scenario.name, seed, steps: p.steps, validation: p.validation ?? NaN },
+      };
       writeFileSync(join(out, `checkpoint-${String(p.steps).padStart(8, '0')}.json`), JSON.stringify(toCheckpoint(model, meta)));
     },
   });
   bar.done();
-  const best = toCheckpoint(result.model, { version, strategyParams, reward, ppo, training: { scenario: scenario.name, seed, steps: totalSteps, validation: result.bestValidation } });
+  const best = toCheckpoint(result.model, {
+    version,
+    strategyParams,
+    reward,
+    ppo,
+    training: { scenario: scenario.name, seed, steps: totalSteps, validation: result.bestValidation },
+  });
   await writeFile(join(out, 'best.json'), JSON.stringify(best));
   await writeFile(join(out, 'history.json'), JSON.stringify(history, null, 1));
   await exportModel(best, join(out, `${version}.onnx`), { ...training, ppo, totalSteps, bestValidation: result.bestValidation });
@@ -99,7 +121,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
 }
 
 function reportReward(reward: RewardConfig, best: number, scenario: Scenario): void {
-  if (reward.kind === 'cost') console.log(`best validation cost: ${(-best * reward.callCostMs).toFixed(2)} request-ms per request at C = ${scenario.callCostMs}`);
+  if (reward.kind === 'cost')
+    console.log(`best validation cost: ${(-best * reward.callCostMs).toFixed(2)} request-ms per request at C = ${scenario.callCostMs}`);
   else console.log(`best validation seed-reward per request: ${best.toFixed(4)}`);
 }
 

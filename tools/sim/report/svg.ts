@@ -60,13 +60,17 @@ function frame(title: string, x: Axis, y: Axis, xLabel: string, yLabel: string, 
     parts.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${sy(v)}" y2="${sy(v)}" stroke="#eee"/>`);
     parts.push(`<text x="${MARGIN.left - 6}" y="${sy(v) + 4}" text-anchor="end">${v}</text>`);
   }
-  parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${WIDTH - MARGIN.left - MARGIN.right}" height="${HEIGHT - MARGIN.top - MARGIN.bottom}" fill="none" stroke="#333"/>`);
+  parts.push(
+    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${WIDTH - MARGIN.left - MARGIN.right}" height="${HEIGHT - MARGIN.top - MARGIN.bottom}" fill="none" stroke="#333"/>`,
+  );
   parts.push(`<text x="${(MARGIN.left + WIDTH - MARGIN.right) / 2}" y="${HEIGHT - 12}" text-anchor="middle">${esc(xLabel)}</text>`);
   parts.push(`<text transform="translate(16 ${HEIGHT / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
   parts.push(...body);
   legend.forEach(([label, color], i) => {
     const ly = MARGIN.top + 10 + i * 18;
-    parts.push(`<line x1="${WIDTH - MARGIN.right + 12}" x2="${WIDTH - MARGIN.right + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="3"/>`);
+    parts.push(
+      `<line x1="${WIDTH - MARGIN.right + 12}" x2="${WIDTH - MARGIN.right + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="3"/>`,
+    );
     parts.push(`<text x="${WIDTH - MARGIN.right + 38}" y="${ly + 4}">${esc(label)}</text>`);
   });
   parts.push('</svg>');
@@ -97,30 +101,47 @@ export function latencyCdfSvg(title: string, rows: readonly EvalRow[]): string {
   return frame(title, x, y, 'client latency (ms, log scale) = wait + upstream', 'fraction of requests', body, legend);
 }
 
-/** Each policy as a point (p50, reduction) with the oracle frontier as a line. */
-export function frontierSvg(title: string, rows: readonly EvalRow[], frontier: readonly FrontierPoint[]): string {
-  const points = [...rows.map((r) => ({ label: r.policy, p50: r.metrics.p50, reduction: r.metrics.reduction * 100 }))];
+/** Widens [lo, hi] to the 1-2-5 values around it, so log axes start and end on a labelled tick. */
+function niceLogRange(lo: number, hi: number): Axis {
+  const steps = [1, 2, 5, 10];
+  const down = (v: number) => {
+    const p = 10 ** Math.floor(Math.log10(v));
+    return p * [...steps].reverse().find((m) => m * p <= v)!;
+  };
+  const up = (v: number) => {
+    const p = 10 ** Math.floor(Math.log10(v));
+    return p * steps.find((m) => m * p >= v)!;
+  };
+  return { min: down(lo), max: up(hi), log: true };
+}
+
+/**
+ * Each policy as a labelled point (p50, reduction) with the oracle frontier as
+ * a line. `minReduction` zooms the y axis (points below it are left out).
+ */
+export function frontierSvg(title: string, rows: readonly EvalRow[], frontier: readonly FrontierPoint[], minReduction = 0): string {
+  const points = rows.map((r) => ({ label: r.policy, p50: r.metrics.p50, reduction: r.metrics.reduction * 100 }));
   const curve = frontier.map((f) => ({ p50: f.metrics.p50, reduction: f.metrics.reduction * 100 }));
-  const reductions = [...points, ...curve].map((p) => p.reduction);
-  const p50s = [...points, ...curve].map((p) => p.p50);
-  const x: Axis = { min: Math.max(0.5, Math.min(...p50s) * 0.8), max: Math.max(...p50s) * 1.2, log: true };
-  const low = Math.max(0, Math.floor(Math.min(...reductions.filter((r) => r > 50), 100) - 2));
-  const y: Axis = { min: low, max: 100, log: false };
+  const shown = [...points, ...curve].filter((p) => p.reduction >= minReduction);
+  const x = niceLogRange(Math.max(0.5, Math.min(...shown.map((p) => p.p50))), Math.max(...shown.map((p) => p.p50)));
+  const low = Math.max(minReduction, Math.floor(Math.min(...shown.map((p) => p.reduction)) - 1));
+  const y: Axis = { min: low, max: Math.min(100, Math.ceil(Math.max(...shown.map((p) => p.reduction)) + 0.5)), log: false };
   const sx = scale(x, MARGIN.left, WIDTH - MARGIN.right);
   const sy = scale(y, HEIGHT - MARGIN.bottom, MARGIN.top);
-  const body = [
-    `<polyline fill="none" stroke="#999" stroke-width="2" stroke-dasharray="5 3" points="${curve
-      .filter((p) => p.reduction >= low)
-      .sort((a, b) => a.reduction - b.reduction)
-      .map((p) => `${sx(p.p50).toFixed(1)},${sy(p.reduction).toFixed(1)}`)
-      .join(' ')}"/>`,
-  ];
+  const line = curve
+    .filter((p) => p.reduction >= low)
+    .sort((a, b) => a.reduction - b.reduction)
+    .map((p) => `${sx(p.p50).toFixed(1)},${sy(p.reduction).toFixed(1)}`);
+  const body = [`<polyline fill="none" stroke="#999" stroke-width="2" stroke-dasharray="5 3" points="${line.join(' ')}"/>`];
   const legend: [string, string][] = [['oracle frontier', '#999']];
   points.forEach((p, i) => {
     if (p.reduction < low) return;
     const color = COLORS[i % COLORS.length]!;
     legend.push([p.label, color]);
     body.push(`<circle cx="${sx(p.p50).toFixed(1)}" cy="${sy(p.reduction).toFixed(1)}" r="5" fill="${color}"/>`);
+    body.push(
+      `<text x="${(sx(p.p50) + 7).toFixed(1)}" y="${(sy(p.reduction) - 7).toFixed(1)}" font-size="10" fill="${color}">${esc(p.label)}</text>`,
+    );
   });
   return frame(title, x, y, 'p50 client latency (ms, log scale)', 'upstream reduction (%)', body, legend);
 }

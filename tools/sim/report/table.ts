@@ -39,16 +39,49 @@ export function markdownTable(rows: readonly EvalRow[], columns: readonly TableC
 /** Every run (policy x seed) with raw numbers, for spreadsheets. */
 export function csv(rows: readonly EvalRow[]): string {
   const header = [
-    'scenario', 'policy', 'seed', 'requests', 'upstream_calls', 'reduction', 'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms',
-    'mean_latency_ms', 'mean_wait_ms', 'forced_flush_rate', 'policy_share', 'avg_batch', 'cost_per_request', 'gap_to_oracle', 'wait_gap',
+    'scenario',
+    'policy',
+    'seed',
+    'requests',
+    'upstream_calls',
+    'reduction',
+    'p50_ms',
+    'p90_ms',
+    'p99_ms',
+    'p999_ms',
+    'mean_latency_ms',
+    'mean_wait_ms',
+    'forced_flush_rate',
+    'policy_share',
+    'avg_batch',
+    'cost_per_request',
+    'gap_to_oracle',
+    'wait_gap',
   ];
   const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const lines = rows.map((r) =>
     [
-      r.scenario, r.policy, r.seed, r.metrics.requests, r.metrics.upstreamCalls, r.metrics.reduction, r.metrics.p50, r.metrics.p90,
-      r.metrics.p99, r.metrics.p999, r.metrics.meanLatencyMs, r.metrics.meanWaitMs, r.metrics.forcedFlushRate, r.metrics.policyShare,
-      r.metrics.avgBatch, r.costPerRequest, r.gap, r.waitGap,
-    ].map((v) => quote(String(v))).join(','),
+      r.scenario,
+      r.policy,
+      r.seed,
+      r.metrics.requests,
+      r.metrics.upstreamCalls,
+      r.metrics.reduction,
+      r.metrics.p50,
+      r.metrics.p90,
+      r.metrics.p99,
+      r.metrics.p999,
+      r.metrics.meanLatencyMs,
+      r.metrics.meanWaitMs,
+      r.metrics.forcedFlushRate,
+      r.metrics.policyShare,
+      r.metrics.avgBatch,
+      r.costPerRequest,
+      r.gap,
+      r.waitGap,
+    ]
+      .map((v) => quote(String(v)))
+      .join(','),
   );
   return [header.join(','), ...lines].join('\n') + '\n';
 }
