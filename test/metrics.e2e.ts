@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burst, get, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
-
-/** The value of one Prometheus sample line, e.g. `batch_flush_total{reason="timeout"}`. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { sample } from './support/metrics.js';
 
 describe('fleet-wide seed metrics', () => {
   let fleet: TestFleet;

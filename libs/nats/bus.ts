@@ -36,7 +36,10 @@ export interface Incoming {
   headers: MsgHdrs | undefined;
   /** Trace context propagated by the sender (ROOT when none). */
   context: Context;
-  respond<S extends DescMessage>(schema: S, message: MessageInitShape<S>): void;
+  /** The payload exactly as received. */
+  data: Uint8Array;
+  /** Answers a request; returns the encoded reply (for callers that record it). */
+  respond<S extends DescMessage>(schema: S, message: MessageInitShape<S>): Uint8Array;
 }
 
 export type Handler<S extends DescMessage> = (message: MessageShape<S>, incoming: Incoming) => void | Promise<void>;
@@ -162,8 +165,11 @@ export class Bus {
       subject: msg.subject,
       headers: msg.headers,
       context: contextFromHeaders(msg.headers),
+      data: msg.data,
       respond: (replySchema, reply) => {
-        msg.respond(toBinary(replySchema, create(replySchema, reply)));
+        const bytes = toBinary(replySchema, create(replySchema, reply));
+        msg.respond(bytes);
+        return bytes;
       },
     };
     const fail = (error: unknown) => {

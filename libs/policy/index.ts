@@ -25,3 +25,5 @@ export {
   validateQTable,
 } from './strategies/learned.js';
 export type { ObservationScale, QTable } from './strategies/learned.js';
+export { DecisionColumns, decodeSlotBatch, deciderOf, encodeSlotBatch } from './wire.js';
+export type { SlotToDecide } from './wire.js';

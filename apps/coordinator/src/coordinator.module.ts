@@ -37,7 +37,10 @@ export class CoordinatorModule {
 
 /** Builds and starts the coordinator app (main.ts and the end-to-end tests). */
 export async function createCoordinatorApp(config: CoordinatorConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(CoordinatorModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(CoordinatorModule.forRoot(config), new FastifyAdapter(), {
+    logger: false,
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   await app.listen(config.httpPort, config.httpHost);
   return app;

@@ -1,10 +1,9 @@
-import type { MessageInitShape, SlotFeaturesSchema } from '#libs/contracts';
 import { DecideReplySchema, DecideRequestSchema, FlushAction } from '#libs/contracts';
 import type { Bus } from '#libs/nats';
 import type { RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { FeatureBook, FlushStrategy, SlotFeatures } from '#libs/policy';
-import { envelopeReason } from '#libs/policy';
+import { encodeSlotBatch, envelopeReason } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import { context, trace } from '@opentelemetry/api';
 import { wallNow } from './clock.js';
@@ -81,11 +80,7 @@ export class DecisionLoop {
   private ask(slots: Slot[], now: number): void {
     const { bus, metrics, decisionTimeoutMs, coordinatorId } = this.deps;
     const features = this.featuresOf(slots, now);
-    const wire: Array<MessageInitShape<typeof SlotFeaturesSchema>> = features.map((f, i) => ({
-      ...f,
-      slotId: slots[i]!.id,
-      route: slots[i]!.route,
-    }));
+    const batch = encodeSlotBatch(features.map((f, i) => ({ slotId: slots[i]!.id, route: slots[i]!.route, features: f })));
     const parent = slots[0]!.contexts[0] ?? context.active();
     const span = tracer.startSpan('coordinator.decide', { attributes: { 'batchgate.slots': slots.length } }, parent);
     const started = performance.now();
@@ -94,7 +89,7 @@ export class DecisionLoop {
       .request(
         SUBJECTS.decide,
         DecideRequestSchema,
-        { coordinatorId, slots: wire },
+        { coordinatorId, slots: batch },
         DecideReplySchema,
         decisionTimeoutMs,
         trace.setSpan(parent, span),
@@ -102,11 +97,11 @@ export class DecisionLoop {
       .then((reply) => {
         metrics.decideLatency.observe((performance.now() - started) / 1000);
         const at = wallNow();
-        for (const decision of reply.decisions) {
-          if (decision.action !== FlushAction.FLUSH) continue;
-          const slot = this.deps.table.get(decision.slotId);
-          if (slot) this.deps.dispatcher.flush(slot, 'policy', at);
-        }
+        // Decisions come back in request order; a slot flushed meanwhile is no longer in the table.
+        reply.actions.forEach((action, i) => {
+          const slot = slots[i];
+          if (action === FlushAction.FLUSH && slot && this.deps.table.get(slot.id) === slot) this.deps.dispatcher.flush(slot, 'policy', at);
+        });
       })
       .catch((error: unknown) => {
         const cause = requestFailure(error);

@@ -6,7 +6,7 @@ import type { FeatureBook } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
 import { tracerFor } from '#libs/tracing';
 import { trace } from '@opentelemetry/api';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { wallNow } from './clock.js';
 import type { FlushDispatcher } from './dispatch.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -15,6 +15,9 @@ import type { Slot, SlotTable } from './slot-table.js';
 import type { JoinOutcome, SlotStore, StoredSlot } from './slot-store.js';
 
 const tracer = tracerFor('coordinator');
+
+/** 72 random bits: unique enough for slots that live at most a couple of minutes, and short on the wire. */
+const newSlotId = (): string => randomBytes(9).toString('base64url');
 
 export interface MembershipDeps {
   bus: Bus;
@@ -132,7 +135,7 @@ export class SlotMembership implements PartitionListener {
     if (leases.redisUp) {
       try {
         for (let attempt = 0; attempt < 2; attempt++) {
-          const outcome = await this.deps.store.join(this.deps.coordinatorId, randomUUID(), request, now);
+          const outcome = await this.deps.store.join(this.deps.coordinatorId, newSlotId(), request, now);
           if (outcome.status === 'not_owner') leases.drop(request.partition);
           if (outcome.status !== 'joined' || !this.deps.dispatcher.recentlyFlushed.has(outcome.slotId)) return outcome;
         }
@@ -141,7 +144,7 @@ export class SlotMembership implements PartitionListener {
       }
     }
     const open = this.deps.table.openFor(request.key);
-    return open ? { status: 'joined', slotId: open.id } : { status: 'opened', slotId: randomUUID() };
+    return open ? { status: 'joined', slotId: open.id } : { status: 'opened', slotId: newSlotId() };
   }
 
   private admit(slotId: string, request: JoinRequest, now: number, ctx: Parameters<SlotTable['join']>[4]): Slot {

@@ -38,7 +38,10 @@ export class IngressModule {
 /** Builds and starts the ingress (main.ts and the end-to-end tests). */
 export async function createIngressApp(config: IngressConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter();
-  const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
+    logger: false,
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   const ingress = app.get(IngressService);
   registerProxy(app.getHttpAdapter().getInstance(), ingress);

@@ -1,11 +1,11 @@
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
-import type { DecideRequest, MessageInitShape, SlotFeatures as WireFeatures } from '#libs/contracts';
-import { DecideReplySchema, DecideRequestSchema, FlushAction, PolicyDecisionSchema, SlotsDecidedSchema } from '#libs/contracts';
+import type { DecideRequest } from '#libs/contracts';
+import { create, DecideReplySchema, DecideRequestSchema, SlotBatchSchema, SlotsDecidedSchema } from '#libs/contracts';
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
 import type { FlushStrategy, PolicyDecision, SlotFeatures } from '#libs/policy';
-import { decisionsFromLogits, observe } from '#libs/policy';
+import { DecisionColumns, decisionsFromLogits, decodeSlotBatch, observe } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
@@ -14,20 +14,6 @@ import { PolicyRuntime } from './policy-runtime.js';
 import type { BookEntry } from './strategy-book.js';
 
 const tracer = tracerFor('policy');
-
-function toFeatures(wire: WireFeatures): SlotFeatures {
-  return {
-    size: wire.size,
-    ageMs: wire.ageMs,
-    upstreamP99Ms: wire.upstreamP99Ms,
-    requestRate: wire.requestRate,
-    queueDepth: wire.queueDepth,
-    observedP99Ms: wire.observedP99Ms,
-    idleMs: wire.idleMs,
-    batchTimeoutMs: wire.batchTimeoutMs,
-    maxBatchSize: wire.maxBatchSize,
-  };
-}
 
 interface Decided {
   decisions: PolicyDecision[];
@@ -71,46 +57,36 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
   }
 
   async decide(request: DecideRequest, incoming: Incoming): Promise<void> {
-    const span = tracer.startSpan('policy.decide', { attributes: { 'batchgate.slots': request.slots.length } }, incoming.context);
+    const span = tracer.startSpan(
+      'policy.decide',
+      { attributes: { 'batchgate.slots': request.slots?.size.length ?? 0 } },
+      incoming.context,
+    );
     const started = performance.now();
     const book = this.runtime.book;
-    const byRoute = new Map<string, number[]>();
-    request.slots.forEach((slot, i) => {
-      const list = byRoute.get(slot.route);
-      if (list) list.push(i);
-      else byRoute.set(slot.route, [i]);
-    });
-    const decisions: Array<MessageInitShape<typeof PolicyDecisionSchema>> = [];
+    const batch = request.slots ?? create(SlotBatchSchema);
+    const { features, byRoute } = decodeSlotBatch(batch);
+    const columns = new DecisionColumns(features.length);
     for (const [route, indexes] of byRoute) {
-      const features = indexes.map((i) => toFeatures(request.slots[i]!));
-      const decided = await this.decideRoute(book.forRoute(route), features, book.fallback);
+      const decided = await this.decideRoute(
+        book.forRoute(route),
+        indexes.map((i) => features[i]!),
+        book.fallback,
+      );
       decided.decisions.forEach((decision, k) => {
-        const i = indexes[k]!;
-        decisions[i] = {
-          slotId: request.slots[i]!.slotId,
-          action: decision.action === 'flush' ? FlushAction.FLUSH : FlushAction.WAIT,
-          probability: decision.probability,
-          strategy: decided.strategy,
-          modelVersion: decided.modelVersion,
-        };
+        columns.set(indexes[k]!, decision, decided.strategy, decided.modelVersion);
         this.runtime.metrics.decisions.inc({ strategy: decided.strategy, action: decision.action });
       });
     }
     const decisionUs = (performance.now() - started) * 1000;
     this.runtime.metrics.latency.observe(decisionUs / 1e6);
-    incoming.respond(DecideReplySchema, { decisions, decisionUs });
+    const reply = incoming.respond(DecideReplySchema, { ...columns, decisionUs });
     span.end();
     this.events.publish('slot.decided', SlotsDecidedSchema, {
       meta: eventMeta(this.source),
-      decisions: decisions.map((d, i) => ({
-        features: request.slots[i],
-        action: d.action,
-        probability: d.probability,
-        strategy: d.strategy,
-        modelVersion: d.modelVersion,
-        decisionUs,
-      })),
       coordinatorId: request.coordinatorId,
+      request: incoming.data,
+      reply,
     });
   }
 
@@ -118,6 +94,10 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     const context = { random: Math.random, nowMs: Date.now() };
     if (entry.kind === 'strategy')
       return { decisions: entry.strategy.decide(features, context), strategy: entry.strategy.name, modelVersion: '' };
+    if (entry.kind === 'missing') {
+      this.runtime.metrics.fallbacks.inc({ reason: 'no_model' }, features.length);
+      return { decisions: fallback.decide(features, context), strategy: fallback.name, modelVersion: '' };
+    }
     try {
       const { logits, version } = await this.runtime.models.infer(observe(features, entry.scale), features.length);
       return { decisions: decisionsFromLogits(logits, features.length), strategy: 'ppo', modelVersion: version };

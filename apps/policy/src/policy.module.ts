@@ -23,7 +23,10 @@ export class PolicyModule {
 
 /** Builds and starts the policy app (main.ts and the end-to-end tests). */
 export async function createPolicyApp(config: PolicyConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(PolicyModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(PolicyModule.forRoot(config), new FastifyAdapter(), {
+    logger: false,
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   await app.listen(config.httpPort, config.httpHost);
   return app;

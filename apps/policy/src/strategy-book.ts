@@ -2,8 +2,12 @@ import type { PolicyDocument, RouteTable, StrategySpec } from '#libs/config';
 import type { FlushStrategy, ObservationScale, QTable } from '#libs/policy';
 import { createStrategy, readObservationScale, StrategyConfigError, StrategyParams } from '#libs/policy';
 
-/** How one route decides: a pure strategy, or the PPO actor run by onnxruntime. */
-export type BookEntry = { kind: 'strategy'; strategy: FlushStrategy } | { kind: 'ppo'; scale: ObservationScale };
+/**
+ * How one route decides: a pure strategy, the PPO actor run by onnxruntime,
+ * or a learned strategy whose artifact is missing (decided by the fallback, counted).
+ */
+export type BookEntry =
+  { kind: 'strategy'; strategy: FlushStrategy } | { kind: 'ppo'; scale: ObservationScale } | { kind: 'missing'; strategy: string };
 
 /** Used wherever a learned strategy cannot answer (no model yet, inference failed). */
 const LEARNED_FALLBACK: StrategySpec = { name: 'cost_aware', params: {} };
@@ -15,6 +19,7 @@ function entryFor(spec: StrategySpec, qTable: QTable | undefined): BookEntry {
     params.done();
     return { kind: 'ppo', scale };
   }
+  if (spec.name === 'qlearning' && !qTable) return { kind: 'missing', strategy: 'qlearning' };
   return { kind: 'strategy', strategy: createStrategy(spec, { qTable }) };
 }
 

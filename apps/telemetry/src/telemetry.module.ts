@@ -23,7 +23,10 @@ export class TelemetryModule {
 
 /** Builds and starts the telemetry app; its /metrics is the fleet-wide view (main.ts and tests). */
 export async function createTelemetryApp(config: TelemetryConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(TelemetryModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(TelemetryModule.forRoot(config), new FastifyAdapter(), {
+    logger: false,
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   await app.listen(config.metricsPort, config.metricsHost);
   return app;

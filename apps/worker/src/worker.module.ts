@@ -22,7 +22,10 @@ export class WorkerModule {
 
 /** Builds and starts the worker app (main.ts and the end-to-end tests). */
 export async function createWorkerApp(config: WorkerConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule.forRoot(config), new FastifyAdapter(), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule.forRoot(config), new FastifyAdapter(), {
+    logger: false,
+    abortOnError: false,
+  });
   app.enableShutdownHooks();
   await app.listen(config.httpPort, config.httpHost);
   return app;

@@ -4,15 +4,13 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FlushAction, SlotFeatures } from "./policy_pb.js";
-import { file_batchgate_v1_policy } from "./policy_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file batchgate/v1/events.proto.
  */
 export const file_batchgate_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvZXZlbnRzLnByb3RvEgxiYXRjaGdhdGUudjEiNgoJRXZlbnRNZXRhEgoKAmlkGAEgASgJEg0KBWF0X21zGAIgASgBEg4KBnNvdXJjZRgDIAEoCSKHAQoKU2xvdE9wZW5lZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIPCgdzbG90X2lkGAIgASgJEgsKA2tleRgDIAEoCRINCgVyb3V0ZRgEIAEoCRIRCglwYXJ0aXRpb24YBSABKA0SEgoKaW5ncmVzc19pZBgGIAEoCSJnCgpTbG90Sm9pbmVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg8KB3Nsb3RfaWQYAiABKAkSEgoKaW5ncmVzc19pZBgDIAEoCRINCgVjb3VudBgEIAEoDSLgAQoLU2xvdERlY2lkZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESLAoIZmVhdHVyZXMYAiABKAsyGi5iYXRjaGdhdGUudjEuU2xvdEZlYXR1cmVzEikKBmFjdGlvbhgDIAEoDjIZLmJhdGNoZ2F0ZS52MS5GbHVzaEFjdGlvbhITCgtwcm9iYWJpbGl0eRgEIAEoARIQCghzdHJhdGVneRgFIAEoCRIVCg1tb2RlbF92ZXJzaW9uGAYgASgJEhMKC2RlY2lzaW9uX3VzGAcgASgBInsKDFNsb3RzRGVjaWRlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIsCglkZWNpc2lvbnMYAiADKAsyGS5iYXRjaGdhdGUudjEuU2xvdERlY2lkZWQSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkioAEKC1Nsb3RGbHVzaGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg8KB3Nsb3RfaWQYAiABKAkSCwoDa2V5GAMgASgJEg0KBXJvdXRlGAQgASgJEg4KBnJlYXNvbhgFIAEoCRIMCgRzaXplGAYgASgNEg4KBmFnZV9tcxgHIAEoARIPCgdtZW1iZXJzGAggASgNIp0BChFVcHN0cmVhbUNvbXBsZXRlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIPCgdzbG90X2lkGAIgASgJEg4KBnN0YXR1cxgDIAEoDRISCgpsYXRlbmN5X21zGAQgASgBEg0KBWJ5dGVzGAUgASgEEg0KBWVycm9yGAYgASgJEg4KBm9yaWdpbhgHIAEoCSKgAQoNUmVxdWVzdFJlY29yZBILCgNrZXkYASABKAkSDQoFcm91dGUYAiABKAkSJwoEcGF0aBgDIAEoDjIZLmJhdGNoZ2F0ZS52MS5SZXF1ZXN0UGF0aBIOCgZzdGF0dXMYBCABKA0SFQoNYXJyaXZlZF9hdF9tcxgFIAEoARISCgpsYXRlbmN5X21zGAYgASgBEg8KB3Nsb3RfaWQYByABKAkiaQoRUmVxdWVzdHNDb21wbGV0ZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESLQoIcmVxdWVzdHMYAiADKAsyGy5iYXRjaGdhdGUudjEuUmVxdWVzdFJlY29yZCJsCg1Qb2xpY3lDaGFuZ2VkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg0KBXJvdXRlGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEhMKC2NvbmZpZ19qc29uGAQgASgJImYKDk1vZGVsUHVibGlzaGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEgwKBG5hbWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIOCgZzaGEyNTYYBCABKAkqgAEKC1JlcXVlc3RQYXRoEhwKGFJFUVVFU1RfUEFUSF9VTlNQRUNJRklFRBAAEhoKFlJFUVVFU1RfUEFUSF9DT0FMRVNDRUQQARIcChhSRVFVRVNUX1BBVEhfUEFTU1RIUk9VR0gQAhIZChVSRVFVRVNUX1BBVEhfRkFMTEJBQ0sQA2IGcHJvdG8z", [file_batchgate_v1_policy]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvZXZlbnRzLnByb3RvEgxiYXRjaGdhdGUudjEiNgoJRXZlbnRNZXRhEgoKAmlkGAEgASgJEg0KBWF0X21zGAIgASgBEg4KBnNvdXJjZRgDIAEoCSKHAQoKU2xvdE9wZW5lZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRIPCgdzbG90X2lkGAIgASgJEgsKA2tleRgDIAEoCRINCgVyb3V0ZRgEIAEoCRIRCglwYXJ0aXRpb24YBSABKA0SEgoKaW5ncmVzc19pZBgGIAEoCSJnCgpTbG90Sm9pbmVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg8KB3Nsb3RfaWQYAiABKAkSEgoKaW5ncmVzc19pZBgDIAEoCRINCgVjb3VudBgEIAEoDSJtCgxTbG90c0RlY2lkZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESFgoOY29vcmRpbmF0b3JfaWQYAiABKAkSDwoHcmVxdWVzdBgDIAEoDBINCgVyZXBseRgEIAEoDCKgAQoLU2xvdEZsdXNoZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESDwoHc2xvdF9pZBgCIAEoCRILCgNrZXkYAyABKAkSDQoFcm91dGUYBCABKAkSDgoGcmVhc29uGAUgASgJEgwKBHNpemUYBiABKA0SDgoGYWdlX21zGAcgASgBEg8KB21lbWJlcnMYCCABKA0inQEKEVVwc3RyZWFtQ29tcGxldGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEg8KB3Nsb3RfaWQYAiABKAkSDgoGc3RhdHVzGAMgASgNEhIKCmxhdGVuY3lfbXMYBCABKAESDQoFYnl0ZXMYBSABKAQSDQoFZXJyb3IYBiABKAkSDgoGb3JpZ2luGAcgASgJIqABCg1SZXF1ZXN0UmVjb3JkEgsKA2tleRgBIAEoCRINCgVyb3V0ZRgCIAEoCRInCgRwYXRoGAMgASgOMhkuYmF0Y2hnYXRlLnYxLlJlcXVlc3RQYXRoEg4KBnN0YXR1cxgEIAEoDRIVCg1hcnJpdmVkX2F0X21zGAUgASgBEhIKCmxhdGVuY3lfbXMYBiABKAESDwoHc2xvdF9pZBgHIAEoCSJpChFSZXF1ZXN0c0NvbXBsZXRlZBIlCgRtZXRhGAEgASgLMhcuYmF0Y2hnYXRlLnYxLkV2ZW50TWV0YRItCghyZXF1ZXN0cxgCIAMoCzIbLmJhdGNoZ2F0ZS52MS5SZXF1ZXN0UmVjb3JkImwKDVBvbGljeUNoYW5nZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESDQoFcm91dGUYAiABKAkSEAoIc3RyYXRlZ3kYAyABKAkSEwoLY29uZmlnX2pzb24YBCABKAkiZgoOTW9kZWxQdWJsaXNoZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESDAoEbmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEg4KBnNoYTI1NhgEIAEoCSqAAQoLUmVxdWVzdFBhdGgSHAoYUkVRVUVTVF9QQVRIX1VOU1BFQ0lGSUVEEAASGgoWUkVRVUVTVF9QQVRIX0NPQUxFU0NFRBABEhwKGFJFUVVFU1RfUEFUSF9QQVNTVEhST1VHSBACEhkKFVJFUVVFU1RfUEFUSF9GQUxMQkFDSxADYgZwcm90bzM");
 
 /**
  * Events are immutable and published to JetStream on events.<type> with a
@@ -121,57 +119,9 @@ export const SlotJoinedSchema: GenMessage<SlotJoined> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_events, 2);
 
 /**
- * @generated from message batchgate.v1.SlotDecided
- */
-export type SlotDecided = Message<"batchgate.v1.SlotDecided"> & {
-  /**
-   * Unset inside SlotsDecided (the batch carries it).
-   *
-   * @generated from field: batchgate.v1.EventMeta meta = 1;
-   */
-  meta?: EventMeta | undefined;
-
-  /**
-   * @generated from field: batchgate.v1.SlotFeatures features = 2;
-   */
-  features?: SlotFeatures | undefined;
-
-  /**
-   * @generated from field: batchgate.v1.FlushAction action = 3;
-   */
-  action: FlushAction;
-
-  /**
-   * @generated from field: double probability = 4;
-   */
-  probability: number;
-
-  /**
-   * @generated from field: string strategy = 5;
-   */
-  strategy: string;
-
-  /**
-   * @generated from field: string model_version = 6;
-   */
-  modelVersion: string;
-
-  /**
-   * @generated from field: double decision_us = 7;
-   */
-  decisionUs: number;
-};
-
-/**
- * Describes the message batchgate.v1.SlotDecided.
- * Use `create(SlotDecidedSchema)` to create a new message.
- */
-export const SlotDecidedSchema: GenMessage<SlotDecided> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 3);
-
-/**
- * Every decision of one policy.decide request (published on events.slot.decided):
- * batched so a 1 ms tick over hundreds of slots is one message, not hundreds.
+ * Every decision of one policy.decide request (events.slot.decided): the
+ * exact DecideRequest (features) and DecideReply (decisions) bytes as they
+ * crossed the wire, so recording them costs no re-encoding on the hot path.
  *
  * @generated from message batchgate.v1.SlotsDecided
  */
@@ -182,14 +132,23 @@ export type SlotsDecided = Message<"batchgate.v1.SlotsDecided"> & {
   meta?: EventMeta | undefined;
 
   /**
-   * @generated from field: repeated batchgate.v1.SlotDecided decisions = 2;
-   */
-  decisions: SlotDecided[];
-
-  /**
-   * @generated from field: string coordinator_id = 3;
+   * @generated from field: string coordinator_id = 2;
    */
   coordinatorId: string;
+
+  /**
+   * A serialized batchgate.v1.DecideRequest.
+   *
+   * @generated from field: bytes request = 3;
+   */
+  request: Uint8Array;
+
+  /**
+   * A serialized batchgate.v1.DecideReply.
+   *
+   * @generated from field: bytes reply = 4;
+   */
+  reply: Uint8Array;
 };
 
 /**
@@ -197,7 +156,7 @@ export type SlotsDecided = Message<"batchgate.v1.SlotsDecided"> & {
  * Use `create(SlotsDecidedSchema)` to create a new message.
  */
 export const SlotsDecidedSchema: GenMessage<SlotsDecided> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 4);
+  messageDesc(file_batchgate_v1_events, 3);
 
 /**
  * @generated from message batchgate.v1.SlotFlushed
@@ -251,7 +210,7 @@ export type SlotFlushed = Message<"batchgate.v1.SlotFlushed"> & {
  * Use `create(SlotFlushedSchema)` to create a new message.
  */
 export const SlotFlushedSchema: GenMessage<SlotFlushed> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 5);
+  messageDesc(file_batchgate_v1_events, 4);
 
 /**
  * @generated from message batchgate.v1.UpstreamCompleted
@@ -298,7 +257,7 @@ export type UpstreamCompleted = Message<"batchgate.v1.UpstreamCompleted"> & {
  * Use `create(UpstreamCompletedSchema)` to create a new message.
  */
 export const UpstreamCompletedSchema: GenMessage<UpstreamCompleted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 6);
+  messageDesc(file_batchgate_v1_events, 5);
 
 /**
  * @generated from message batchgate.v1.RequestRecord
@@ -345,7 +304,7 @@ export type RequestRecord = Message<"batchgate.v1.RequestRecord"> & {
  * Use `create(RequestRecordSchema)` to create a new message.
  */
 export const RequestRecordSchema: GenMessage<RequestRecord> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 7);
+  messageDesc(file_batchgate_v1_events, 6);
 
 /**
  * Completed client requests, batched per ingress flush interval so the hot
@@ -370,7 +329,7 @@ export type RequestsCompleted = Message<"batchgate.v1.RequestsCompleted"> & {
  * Use `create(RequestsCompletedSchema)` to create a new message.
  */
 export const RequestsCompletedSchema: GenMessage<RequestsCompleted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 8);
+  messageDesc(file_batchgate_v1_events, 7);
 
 /**
  * @generated from message batchgate.v1.PolicyChanged
@@ -402,7 +361,7 @@ export type PolicyChanged = Message<"batchgate.v1.PolicyChanged"> & {
  * Use `create(PolicyChangedSchema)` to create a new message.
  */
 export const PolicyChangedSchema: GenMessage<PolicyChanged> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 9);
+  messageDesc(file_batchgate_v1_events, 8);
 
 /**
  * @generated from message batchgate.v1.ModelPublished
@@ -434,7 +393,7 @@ export type ModelPublished = Message<"batchgate.v1.ModelPublished"> & {
  * Use `create(ModelPublishedSchema)` to create a new message.
  */
 export const ModelPublishedSchema: GenMessage<ModelPublished> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_events, 10);
+  messageDesc(file_batchgate_v1_events, 9);
 
 /**
  * Path a client request took through the ingress.

@@ -10,87 +10,97 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/policy.proto.
  */
 export const file_batchgate_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvcG9saWN5LnByb3RvEgxiYXRjaGdhdGUudjEi7AEKDFNsb3RGZWF0dXJlcxIPCgdzbG90X2lkGAEgASgJEg0KBXJvdXRlGAIgASgJEgwKBHNpemUYAyABKA0SDgoGYWdlX21zGAQgASgBEhcKD3Vwc3RyZWFtX3A5OV9tcxgFIAEoARIUCgxyZXF1ZXN0X3JhdGUYBiABKAESEwoLcXVldWVfZGVwdGgYByABKA0SFwoPb2JzZXJ2ZWRfcDk5X21zGAggASgBEhgKEGJhdGNoX3RpbWVvdXRfbXMYCSABKA0SFgoObWF4X2JhdGNoX3NpemUYCiABKA0SDwoHaWRsZV9tcxgLIAEoASJSCg1EZWNpZGVSZXF1ZXN0EhYKDmNvb3JkaW5hdG9yX2lkGAEgASgJEikKBXNsb3RzGAIgAygLMhouYmF0Y2hnYXRlLnYxLlNsb3RGZWF0dXJlcyKKAQoOUG9saWN5RGVjaXNpb24SDwoHc2xvdF9pZBgBIAEoCRIpCgZhY3Rpb24YAiABKA4yGS5iYXRjaGdhdGUudjEuRmx1c2hBY3Rpb24SEwoLcHJvYmFiaWxpdHkYAyABKAESEAoIc3RyYXRlZ3kYBCABKAkSFQoNbW9kZWxfdmVyc2lvbhgFIAEoCSJTCgtEZWNpZGVSZXBseRIvCglkZWNpc2lvbnMYASADKAsyHC5iYXRjaGdhdGUudjEuUG9saWN5RGVjaXNpb24SEwoLZGVjaXNpb25fdXMYAiABKAEqWgoLRmx1c2hBY3Rpb24SHAoYRkxVU0hfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFQoRRkxVU0hfQUNUSU9OX1dBSVQQARIWChJGTFVTSF9BQ1RJT05fRkxVU0gQAmIGcHJvdG8z");
+  fileDesc("ChliYXRjaGdhdGUvdjEvcG9saWN5LnByb3RvEgxiYXRjaGdhdGUudjEigAIKCVNsb3RCYXRjaBIQCghzbG90X2lkcxgBIAMoCRIOCgZyb3V0ZXMYAiADKAkSEwoLcm91dGVfaW5kZXgYAyADKA0SDAoEc2l6ZRgEIAMoDRIOCgZhZ2VfbXMYBSADKAESFwoPdXBzdHJlYW1fcDk5X21zGAYgAygBEhQKDHJlcXVlc3RfcmF0ZRgHIAMoARITCgtxdWV1ZV9kZXB0aBgIIAMoDRIXCg9vYnNlcnZlZF9wOTlfbXMYCSADKAESDwoHaWRsZV9tcxgKIAMoARIYChBiYXRjaF90aW1lb3V0X21zGAsgAygNEhYKDm1heF9iYXRjaF9zaXplGAwgAygNIk8KDURlY2lkZVJlcXVlc3QSFgoOY29vcmRpbmF0b3JfaWQYASABKAkSJgoFc2xvdHMYAiABKAsyFy5iYXRjaGdhdGUudjEuU2xvdEJhdGNoIqIBCgtEZWNpZGVSZXBseRIqCgdhY3Rpb25zGAEgAygOMhkuYmF0Y2hnYXRlLnYxLkZsdXNoQWN0aW9uEhUKDXByb2JhYmlsaXRpZXMYAiADKAISDwoHZGVjaWRlchgDIAMoDRISCgpzdHJhdGVnaWVzGAQgAygJEhYKDm1vZGVsX3ZlcnNpb25zGAUgAygJEhMKC2RlY2lzaW9uX3VzGAYgASgBKloKC0ZsdXNoQWN0aW9uEhwKGEZMVVNIX0FDVElPTl9VTlNQRUNJRklFRBAAEhUKEUZMVVNIX0FDVElPTl9XQUlUEAESFgoSRkxVU0hfQUNUSU9OX0ZMVVNIEAJiBnByb3RvMw");
 
 /**
- * Live features of one open slot, computed by the owning coordinator.
+ * Live features of many open slots, one packed array per feature (index i
+ * is slot i in every array). Columnar because a 1 ms tick may carry
+ * hundreds of slots, and packed arrays encode and decode an order of
+ * magnitude faster than one message per slot.
  *
- * @generated from message batchgate.v1.SlotFeatures
+ * @generated from message batchgate.v1.SlotBatch
  */
-export type SlotFeatures = Message<"batchgate.v1.SlotFeatures"> & {
+export type SlotBatch = Message<"batchgate.v1.SlotBatch"> & {
   /**
-   * @generated from field: string slot_id = 1;
+   * @generated from field: repeated string slot_ids = 1;
    */
-  slotId: string;
+  slotIds: string[];
 
   /**
-   * @generated from field: string route = 2;
+   * Distinct route names; route_index[i] points into it.
+   *
+   * @generated from field: repeated string routes = 2;
    */
-  route: string;
+  routes: string[];
+
+  /**
+   * @generated from field: repeated uint32 route_index = 3;
+   */
+  routeIndex: number[];
 
   /**
    * Fleet-wide waiters parked in the slot.
    *
-   * @generated from field: uint32 size = 3;
+   * @generated from field: repeated uint32 size = 4;
    */
-  size: number;
+  size: number[];
 
   /**
-   * @generated from field: double age_ms = 4;
+   * @generated from field: repeated double age_ms = 5;
    */
-  ageMs: number;
+  ageMs: number[];
 
   /**
    * p99 of upstream latency over a sliding window, per origin.
    *
-   * @generated from field: double upstream_p99_ms = 5;
+   * @generated from field: repeated double upstream_p99_ms = 6;
    */
-  upstreamP99Ms: number;
+  upstreamP99Ms: number[];
 
   /**
-   * Arrival rate of this key (req/s, EWMA).
+   * Arrival rate of the slot's key (req/s, time-decayed).
    *
-   * @generated from field: double request_rate = 6;
+   * @generated from field: repeated double request_rate = 7;
    */
-  requestRate: number;
+  requestRate: number[];
 
   /**
    * Waiters parked across all slots the coordinator owns.
    *
-   * @generated from field: uint32 queue_depth = 7;
+   * @generated from field: repeated uint32 queue_depth = 8;
    */
-  queueDepth: number;
+  queueDepth: number[];
 
   /**
-   * p99 of client latency observed for the route (ms), for latency-aware control.
+   * p99 of client latency observed for the route (ms).
    *
-   * @generated from field: double observed_p99_ms = 8;
+   * @generated from field: repeated double observed_p99_ms = 9;
    */
-  observedP99Ms: number;
-
-  /**
-   * @generated from field: uint32 batch_timeout_ms = 9;
-   */
-  batchTimeoutMs: number;
-
-  /**
-   * @generated from field: uint32 max_batch_size = 10;
-   */
-  maxBatchSize: number;
+  observedP99Ms: number[];
 
   /**
    * Milliseconds since the last waiter joined.
    *
-   * @generated from field: double idle_ms = 11;
+   * @generated from field: repeated double idle_ms = 10;
    */
-  idleMs: number;
+  idleMs: number[];
+
+  /**
+   * @generated from field: repeated uint32 batch_timeout_ms = 11;
+   */
+  batchTimeoutMs: number[];
+
+  /**
+   * @generated from field: repeated uint32 max_batch_size = 12;
+   */
+  maxBatchSize: number[];
 };
 
 /**
- * Describes the message batchgate.v1.SlotFeatures.
- * Use `create(SlotFeaturesSchema)` to create a new message.
+ * Describes the message batchgate.v1.SlotBatch.
+ * Use `create(SlotBatchSchema)` to create a new message.
  */
-export const SlotFeaturesSchema: GenMessage<SlotFeatures> = /*@__PURE__*/
+export const SlotBatchSchema: GenMessage<SlotBatch> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_policy, 0);
 
 /**
@@ -105,9 +115,9 @@ export type DecideRequest = Message<"batchgate.v1.DecideRequest"> & {
   coordinatorId: string;
 
   /**
-   * @generated from field: repeated batchgate.v1.SlotFeatures slots = 2;
+   * @generated from field: batchgate.v1.SlotBatch slots = 2;
    */
-  slots: SlotFeatures[];
+  slots?: SlotBatch | undefined;
 };
 
 /**
@@ -118,57 +128,44 @@ export const DecideRequestSchema: GenMessage<DecideRequest> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_policy, 1);
 
 /**
- * @generated from message batchgate.v1.PolicyDecision
- */
-export type PolicyDecision = Message<"batchgate.v1.PolicyDecision"> & {
-  /**
-   * @generated from field: string slot_id = 1;
-   */
-  slotId: string;
-
-  /**
-   * @generated from field: batchgate.v1.FlushAction action = 2;
-   */
-  action: FlushAction;
-
-  /**
-   * Probability of FLUSH where the strategy has one (else 0 or 1).
-   *
-   * @generated from field: double probability = 3;
-   */
-  probability: number;
-
-  /**
-   * @generated from field: string strategy = 4;
-   */
-  strategy: string;
-
-  /**
-   * @generated from field: string model_version = 5;
-   */
-  modelVersion: string;
-};
-
-/**
- * Describes the message batchgate.v1.PolicyDecision.
- * Use `create(PolicyDecisionSchema)` to create a new message.
- */
-export const PolicyDecisionSchema: GenMessage<PolicyDecision> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_policy, 2);
-
-/**
+ * Decisions in request order: actions[i] is for the request's slot i.
+ *
  * @generated from message batchgate.v1.DecideReply
  */
 export type DecideReply = Message<"batchgate.v1.DecideReply"> & {
   /**
-   * @generated from field: repeated batchgate.v1.PolicyDecision decisions = 1;
+   * @generated from field: repeated batchgate.v1.FlushAction actions = 1;
    */
-  decisions: PolicyDecision[];
+  actions: FlushAction[];
+
+  /**
+   * Probability of FLUSH where the strategy has one (else 0 or 1).
+   *
+   * @generated from field: repeated float probabilities = 2;
+   */
+  probabilities: number[];
+
+  /**
+   * Which strategy / model decided slot i: an index into strategies and model_versions.
+   *
+   * @generated from field: repeated uint32 decider = 3;
+   */
+  decider: number[];
+
+  /**
+   * @generated from field: repeated string strategies = 4;
+   */
+  strategies: string[];
+
+  /**
+   * @generated from field: repeated string model_versions = 5;
+   */
+  modelVersions: string[];
 
   /**
    * Wall time the policy spent on the whole batch (µs).
    *
-   * @generated from field: double decision_us = 2;
+   * @generated from field: double decision_us = 6;
    */
   decisionUs: number;
 };
@@ -178,7 +175,7 @@ export type DecideReply = Message<"batchgate.v1.DecideReply"> & {
  * Use `create(DecideReplySchema)` to create a new message.
  */
 export const DecideReplySchema: GenMessage<DecideReply> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_policy, 3);
+  messageDesc(file_batchgate_v1_policy, 2);
 
 /**
  * @generated from enum batchgate.v1.FlushAction

@@ -1,0 +1,167 @@
+// npm run bench:policy — decision latency and fallback rate. Part 1: a policy
+// service process (as deployed) answers batched policy.decide requests over
+// NATS; the round trip is timed for 1, 100 and 1000 slots per strategy, PPO
+// (onnxruntime) included. Part 2: the npm-start stack under coalescing load,
+// reporting how many decision rounds fell back to the embedded strategy.
+// Prints numbers; no thresholds.
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNats } from '#infra';
+import { startStack } from '#stack';
+import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
+import { Bus, SUBJECTS } from '#libs/nats';
+import type { SlotToDecide } from '#libs/policy';
+import { deciderOf, encodeSlotBatch, seededRandom } from '#libs/policy';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 1000);
+const SIZES = [1, 100, 1000];
+const STRATEGIES = [
+  ['fixed_timer', 'fixed_timer:window_ms=20'],
+  ['size_cap', 'size_cap'],
+  ['exponential', 'exponential:lambda=2'],
+  ['queue_depth', 'queue_depth'],
+  ['latency_aware', 'latency_aware'],
+  ['adaptive_window', 'adaptive_window'],
+  ['cost_aware', 'cost_aware'],
+  ['qlearning', 'qlearning'],
+  ['ppo', 'ppo'],
+] as const;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function slots(route: string, count: number, random: () => number): SlotToDecide[] {
+  return Array.from({ length: count }, (_, i) => ({
+    // UUID-length ids, as the coordinator sends.
+    slotId: `0f8fad5b-d9cb-469f-a165-${String(i).padStart(12, '0')}`,
+    route,
+    features: {
+      size: 1 + Math.floor(random() * 128),
+      ageMs: random() * 50,
+      upstreamP99Ms: random() * 200,
+      requestRate: random() * 1000,
+      queueDepth: Math.floor(random() * 200),
+      observedP99Ms: random() * 100,
+      idleMs: random() * 10,
+      batchTimeoutMs: 50,
+      maxBatchSize: 128,
+    },
+  }));
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+
+async function decisionLatency(): Promise<string[]> {
+  const nats = await startNats();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-policy-'));
+  const routes = join(dir, 'routes.yaml');
+  writeFileSync(
+    routes,
+    ['routes:', ...STRATEGIES.flatMap(([name, spec]) => [`  - name: ${name}`, `    match: /${name}/`, `    policy: "${spec}"`])].join('\n'),
+  );
+  const policy = spawn(process.execPath, ['dist/apps/policy/src/main.js'], {
+    env: { ...process.env, NATS_URL: nats.url, BATCHGATE_ROUTES_FILE: routes, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_HTTP_PORT: '0' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const lines: string[] = [];
+  try {
+    const bus = await Bus.connect({ url: nats.url, name: 'bench-policy', logger: quiet });
+    for (
+      let i = 0;
+      i < 200 &&
+      (await bus.request(SUBJECTS.decide, DecideRequestSchema, { slots: {} }, DecideReplySchema, 50).then(
+        () => false,
+        () => true,
+      ));
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const random = seededRandom(11);
+    lines.push(
+      `policy.decide round trip over NATS (coordinator -> policy process -> coordinator), ${ROUNDS} requests per cell after 200 warm-up`,
+    );
+    lines.push(
+      `${'strategy'.padEnd(16)}${SIZES.map((n) => `${`${n} slot${n > 1 ? 's' : ''}: p50 / p99 µs`.padStart(28)}`).join('')}   in-service µs (100 slots, mean)`,
+    );
+    for (const [route] of STRATEGIES) {
+      if (route === 'ppo' && !existsSync('fixtures/models/ppo-v1.onnx')) continue;
+      if (route === 'qlearning' && !existsSync('fixtures/models/qtable-v1.json')) continue;
+      const cells: string[] = [];
+      let inService = 0;
+      for (const size of SIZES) {
+        const request = { coordinatorId: 'bench', slots: encodeSlotBatch(slots(route, size, random)) };
+        for (let i = 0; i < 200; i++) await bus.request(SUBJECTS.decide, DecideRequestSchema, request, DecideReplySchema, 1000);
+        const samples: number[] = [];
+        let served = 0;
+        for (let i = 0; i < ROUNDS; i++) {
+          const started = process.hrtime.bigint();
+          const reply = await bus.request(SUBJECTS.decide, DecideRequestSchema, request, DecideReplySchema, 1000);
+          samples.push(Number(process.hrtime.bigint() - started) / 1000);
+          served += reply.decisionUs;
+          const decider = deciderOf(reply, 0).strategy;
+          if (decider !== route) throw new Error(`route ${route} was decided by ${decider}`);
+        }
+        samples.sort((a, b) => a - b);
+        if (size === 100) inService = served / ROUNDS;
+        cells.push(`${quantile(samples, 0.5).toFixed(0)} / ${quantile(samples, 0.99).toFixed(0)}`.padStart(28));
+      }
+      lines.push(`${route.padEnd(16)}${cells.join('')}   ${inService.toFixed(0).padStart(10)}`);
+    }
+    await bus.close();
+  } finally {
+    policy.kill('SIGTERM');
+    await new Promise((resolve) => policy.once('exit', resolve));
+    await nats.dispose();
+  }
+  return lines;
+}
+
+async function fallbackUnderLoad(): Promise<string[]> {
+  const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, originDelayMs: 20 });
+  try {
+    const gateway = stack.urls.ingresses[0]!;
+    const coordinator = Object.entries(stack.urls.services).find(([name]) => name.startsWith('coordinator'))![1];
+    const scrape = async () => {
+      const text = await (await fetch(`${coordinator}/metrics`)).text();
+      const sum = (metric: string) =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith(metric))
+          .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+      return {
+        rounds: sum('coordinator_decide_latency_seconds_count'),
+        fallbacks: sum('coordinator_policy_fallback_total'),
+        flushes: sum('coordinator_flush_total'),
+      };
+    };
+    await autocannon({ url: `${gateway}/api/warm`, connections: 20, duration: 2 });
+    const lines = ['', 'fallback rate under coalescing load (npm-start stack, 20 ms origin, autocannon 10 s, default policy)'];
+    for (const [workload, keys, connections] of [
+      ['hot key', 1, 100],
+      ['100 keys', 100, 100],
+    ] as const) {
+      const before = await scrape();
+      const result = await autocannon({
+        url: gateway,
+        connections,
+        duration: 10,
+        requests: [{ setupRequest: (r) => ({ ...r, path: `/api/item/${Math.floor(Math.random() * keys)}` }) }],
+      });
+      const after = await scrape();
+      const rounds = after.rounds - before.rounds + (after.fallbacks - before.fallbacks);
+      const fallbacks = after.fallbacks - before.fallbacks;
+      lines.push(
+        `${workload.padEnd(10)} ${connections} conns: ${result.requests.average.toFixed(0)} req/s, ${rounds} decision rounds, ${fallbacks} fell back = ${((fallbacks / Math.max(1, rounds)) * 100).toFixed(3)} %`,
+      );
+    }
+    return lines;
+  } finally {
+    await stack.stop();
+  }
+}
+
+const report = [...(await decisionLatency()), ...(await fallbackUnderLoad())];
+console.log(`\n${report.join('\n')}`);
+process.exit(0);

@@ -1,0 +1,52 @@
+import { create, DecideReplySchema, FlushAction, fromBinary, SlotBatchSchema, toBinary } from '#libs/contracts';
+import { describe, expect, it } from 'vitest';
+import type { SlotFeatures } from './types.js';
+import { DecisionColumns, deciderOf, decodeSlotBatch, encodeSlotBatch } from './wire.js';
+
+const features = (size: number): SlotFeatures => ({
+  size,
+  ageMs: size / 2,
+  upstreamP99Ms: 20.5,
+  requestRate: 300,
+  queueDepth: 40,
+  observedP99Ms: 31,
+  idleMs: 1.5,
+  batchTimeoutMs: 50,
+  maxBatchSize: 128,
+});
+
+describe('columnar decide wire', () => {
+  it('round-trips features through protobuf and groups slots by route', () => {
+    const slots = [
+      { slotId: 'a', route: 'api', features: features(1) },
+      { slotId: 'b', route: 'img', features: features(2) },
+      { slotId: 'c', route: 'api', features: features(3) },
+    ];
+    const wire = fromBinary(SlotBatchSchema, toBinary(SlotBatchSchema, create(SlotBatchSchema, encodeSlotBatch(slots))));
+    expect(wire.routes).toEqual(['api', 'img']);
+    const { features: decoded, byRoute } = decodeSlotBatch(wire);
+    expect(decoded).toEqual(slots.map((s) => s.features));
+    expect([...byRoute]).toEqual([
+      ['api', [0, 2]],
+      ['img', [1]],
+    ]);
+  });
+
+  it('rejects columns of different lengths', () => {
+    const batch = create(SlotBatchSchema, encodeSlotBatch([{ slotId: 'a', route: 'r', features: features(1) }]));
+    batch.ageMs.push(3);
+    expect(() => decodeSlotBatch(batch)).toThrow(/columns differ in length/);
+  });
+
+  it('tags each decision with its strategy and model version', () => {
+    const columns = new DecisionColumns(3);
+    columns.set(2, { action: 'flush', probability: 0.9 }, 'ppo', 'v2');
+    columns.set(0, { action: 'wait', probability: 0 }, 'cost_aware', '');
+    columns.set(1, { action: 'flush', probability: 1 }, 'ppo', 'v2');
+    const reply = fromBinary(DecideReplySchema, toBinary(DecideReplySchema, create(DecideReplySchema, columns)));
+    expect(reply.actions).toEqual([FlushAction.WAIT, FlushAction.FLUSH, FlushAction.FLUSH]);
+    expect(deciderOf(reply, 1)).toEqual({ strategy: 'ppo', modelVersion: 'v2' });
+    expect(deciderOf(reply, 0)).toEqual({ strategy: 'cost_aware', modelVersion: '' });
+    expect(reply.probabilities[2]).toBeCloseTo(0.9, 6);
+  });
+});

@@ -1,0 +1,119 @@
+import type { DecideReply, MessageInitShape, SlotBatch, SlotBatchSchema } from '#libs/contracts';
+import { FlushAction } from '#libs/contracts';
+import type { PolicyDecision, SlotFeatures } from './types.js';
+
+/** One slot to decide, as the coordinator names it. */
+export interface SlotToDecide {
+  slotId: string;
+  route: string;
+  features: SlotFeatures;
+}
+
+/** The columnar wire form of many slots' features (see SlotBatch in proto/batchgate/v1/policy.proto). */
+export function encodeSlotBatch(slots: readonly SlotToDecide[]): MessageInitShape<typeof SlotBatchSchema> {
+  const routes: string[] = [];
+  const routeIndex = new Map<string, number>();
+  const batch = {
+    slotIds: new Array<string>(slots.length),
+    routes,
+    routeIndex: new Array<number>(slots.length),
+    size: new Array<number>(slots.length),
+    ageMs: new Array<number>(slots.length),
+    upstreamP99Ms: new Array<number>(slots.length),
+    requestRate: new Array<number>(slots.length),
+    queueDepth: new Array<number>(slots.length),
+    observedP99Ms: new Array<number>(slots.length),
+    idleMs: new Array<number>(slots.length),
+    batchTimeoutMs: new Array<number>(slots.length),
+    maxBatchSize: new Array<number>(slots.length),
+  };
+  slots.forEach(({ slotId, route, features: f }, i) => {
+    let index = routeIndex.get(route);
+    if (index === undefined) routeIndex.set(route, (index = routes.push(route) - 1));
+    batch.slotIds[i] = slotId;
+    batch.routeIndex[i] = index;
+    batch.size[i] = f.size;
+    batch.ageMs[i] = f.ageMs;
+    batch.upstreamP99Ms[i] = f.upstreamP99Ms;
+    batch.requestRate[i] = f.requestRate;
+    batch.queueDepth[i] = f.queueDepth;
+    batch.observedP99Ms[i] = f.observedP99Ms;
+    batch.idleMs[i] = f.idleMs;
+    batch.batchTimeoutMs[i] = f.batchTimeoutMs;
+    batch.maxBatchSize[i] = f.maxBatchSize;
+  });
+  return batch;
+}
+
+/** Slot indexes per route, and each slot's features, from the wire form. */
+export function decodeSlotBatch(batch: SlotBatch): { features: SlotFeatures[]; byRoute: Map<string, number[]> } {
+  const count = batch.size.length;
+  for (const column of [
+    batch.routeIndex,
+    batch.ageMs,
+    batch.upstreamP99Ms,
+    batch.requestRate,
+    batch.queueDepth,
+    batch.observedP99Ms,
+    batch.idleMs,
+    batch.batchTimeoutMs,
+    batch.maxBatchSize,
+  ]) {
+    if (column.length !== count) throw new Error(`slot batch columns differ in length (${column.length} vs ${count})`);
+  }
+  const features: SlotFeatures[] = new Array(count);
+  const byRoute = new Map<string, number[]>();
+  for (let i = 0; i < count; i++) {
+    features[i] = {
+      size: batch.size[i]!,
+      ageMs: batch.ageMs[i]!,
+      upstreamP99Ms: batch.upstreamP99Ms[i]!,
+      requestRate: batch.requestRate[i]!,
+      queueDepth: batch.queueDepth[i]!,
+      observedP99Ms: batch.observedP99Ms[i]!,
+      idleMs: batch.idleMs[i]!,
+      batchTimeoutMs: batch.batchTimeoutMs[i]!,
+      maxBatchSize: batch.maxBatchSize[i]!,
+    };
+    const route = batch.routes[batch.routeIndex[i]!] ?? '';
+    const list = byRoute.get(route);
+    if (list) list.push(i);
+    else byRoute.set(route, [i]);
+  }
+  return { features, byRoute };
+}
+
+/** Accumulates a DecideReply: decisions in request order, each tagged with its decider. */
+export class DecisionColumns {
+  readonly actions: FlushAction[];
+  readonly probabilities: number[];
+  readonly decider: number[];
+  readonly strategies: string[] = [];
+  readonly modelVersions: string[] = [];
+  private readonly deciders = new Map<string, number>();
+
+  constructor(count: number) {
+    this.actions = new Array<FlushAction>(count).fill(FlushAction.WAIT);
+    this.probabilities = new Array<number>(count).fill(0);
+    this.decider = new Array<number>(count).fill(0);
+  }
+
+  set(index: number, decision: PolicyDecision, strategy: string, modelVersion: string): void {
+    const key = `${strategy}\u0000${modelVersion}`;
+    let id = this.deciders.get(key);
+    if (id === undefined) {
+      id = this.strategies.push(strategy) - 1;
+      this.modelVersions.push(modelVersion);
+      this.deciders.set(key, id);
+    }
+    this.actions[index] = decision.action === 'flush' ? FlushAction.FLUSH : FlushAction.WAIT;
+    this.probabilities[index] = decision.probability;
+    this.decider[index] = id;
+  }
+}
+
+/** Who decided slot i of a reply. */
+export function deciderOf(reply: DecideReply, index: number): { strategy: string; modelVersion: string } {
+  const id = reply.decider[index] ?? 0;
+  return { strategy: reply.strategies[id] ?? '', modelVersion: reply.modelVersions[id] ?? '' };
+}
