@@ -86,7 +86,7 @@ try {
   for (const slots of [1, 100]) {
     const body = payload(slots);
     const raw = await time(`raw @nats-io client, ${slots} slot(s)`, ROUNDS, async () =>
-      JSON.parse(decoder.decode((await client.request('bench.raw.decide', encoder.encode(JSON.stringify(body)), { timeout: 1000 })).data)),
+      JSON.parse(decoder.decode((await client.request('bench.raw.decide', encoder.encode(JSON.stringify(body)), { timeout: 1000 })).data)) as unknown,
     );
     const nest = await time(`Nest NATS transport, ${slots} slot(s)`, ROUNDS, () => firstValueFrom(proxy.send('bench.nest.decide', body)));
     console.log(

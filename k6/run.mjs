@@ -32,16 +32,38 @@ const runs = suites.flatMap((suite) =>
 
 for (const [suite, label, strategy] of runs) {
   const name = files[suite];
-  const env = { ...process.env, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_PORT: '18080', BATCHGATE_METRICS_PORT: '19090', BATCHGATE_DEMO_ORIGIN_PORT: '19000' };
+  const env = {
+    ...process.env,
+    BATCHGATE_LOG_LEVEL: 'warn',
+    BATCHGATE_PORT: '18080',
+    BATCHGATE_METRICS_PORT: '19090',
+    BATCHGATE_DEMO_ORIGIN_PORT: '19000',
+  };
   if (strategy) env.BATCHGATE_POLICY_STRATEGY = strategy;
   const stack = await startStack({ env, runDir: join(root, '.run/k6') });
   try {
     const out = join(results, `${name}${label ? `.${label}` : ''}.json`);
     console.log(`\n== ${name}${label ? ` (${label})` : ''}`);
-    spawnSync(k6, ['run', '--quiet', '--summary-export', out, '-e', `BASE_URL=${stack.urls.ingresses[0]}`, '-e', `METRICS_URL=${stack.urls.metrics}`, '-e', `RESULTS_DIR=${results}`, join(root, 'k6', `${name}.js`)], {
-      stdio: 'inherit',
-      env: { ...process.env, K6_SCALE: process.env.K6_SCALE ?? '1' },
-    });
+    spawnSync(
+      k6,
+      [
+        'run',
+        '--quiet',
+        '--summary-export',
+        out,
+        '-e',
+        `BASE_URL=${stack.urls.ingresses[0]}`,
+        '-e',
+        `METRICS_URL=${stack.urls.metrics}`,
+        '-e',
+        `RESULTS_DIR=${results}`,
+        join(root, 'k6', `${name}.js`),
+      ],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, K6_SCALE: process.env.K6_SCALE ?? '1' },
+      },
+    );
   } finally {
     await stack.stop();
   }

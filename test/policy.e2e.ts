@@ -102,8 +102,8 @@ describe('policy service: learned models, hot reload, fallback', () => {
 
   it('policy service killed under load: the coordinator falls back, no request fails; restarted, decisions resume', async () => {
     const traffic = load(fleet, 12);
-    let before = 0;
-    let during = 0;
+    let before: number;
+    let during: number;
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
       before = total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason: 'fallback' });

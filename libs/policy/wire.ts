@@ -61,7 +61,7 @@ export function decodeSlotBatch(batch: SlotBatch): { features: SlotFeatures[]; b
   ]) {
     if (column.length !== count) throw new Error(`slot batch columns differ in length (${column.length} vs ${count})`);
   }
-  const features: SlotFeatures[] = new Array(count);
+  const features = new Array<SlotFeatures>(count);
   const byRoute = new Map<string, number[]>();
   for (let i = 0; i < count; i++) {
     features[i] = {

@@ -120,7 +120,8 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.active, this.previous, this.shadow?.model].map((m) => m?.session.release()));
+    const live = [this.active, this.previous, this.shadow?.model].filter((m): m is LiveModel => m !== undefined);
+    await Promise.allSettled(live.map((m) => m.session.release()));
   }
 
   private async run(model: LiveModel, observations: Float32Array, batch: number): Promise<Float32Array> {
