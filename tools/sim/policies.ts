@@ -30,7 +30,8 @@ export interface ModelPaths {
  * Resolves policy names to strategy specs. Named rows use the seed's settings
  * (fixed timer 50 ms, size cap 128, exponential lambda 2, ...); anything else
  * is read as a strategy spec like "fixed_timer:window_ms=20" and labelled
- * with it. Learned rows load their model; a missing model is an error that
+ * with it. Learned rows load their model (--ppo / --qtable, or "ppo@file.onnx",
+ * "qlearning@file.json" for extra rows); a missing model is an error that
  * names the file and the command that makes it.
  */
 export async function resolvePolicies(names: readonly string[], scenario: Scenario, models: ModelPaths): Promise<PolicyEntry[]> {
@@ -40,6 +41,11 @@ export async function resolvePolicies(names: readonly string[], scenario: Scenar
 }
 
 async function resolvePolicy(name: string, scenario: Scenario, models: ModelPaths): Promise<PolicyEntry> {
+  // "ppo@model.onnx" / "qlearning@table.json": a learned row with its own model file.
+  const [base = name, file] = name.split('@');
+  if (file !== undefined && (base === 'ppo' || base === 'qlearning')) {
+    return resolvePolicy(base, scenario, base === 'ppo' ? { ...models, ppo: file } : { ...models, qtable: file });
+  }
   switch (name) {
     case 'no_batching':
       return { label: 'no batching (flush every tick)', spec: { name: 'size_cap', params: { size: 1 } } };
@@ -61,8 +67,10 @@ async function resolvePolicy(name: string, scenario: Scenario, models: ModelPath
         label: `cost_aware (C=${scenario.callCostMs})`,
         spec: { name: 'cost_aware', params: { call_cost_ms: scenario.callCostMs } },
       };
-    case 'qlearning':
-      return { label: 'Q-learning', spec: { name: 'qlearning', params: {} }, models: { qTable: await loadQTable(models.qtable) } };
+    case 'qlearning': {
+      const qTable = await loadQTable(models.qtable);
+      return { label: `Q-learning (${qTable.version})`, spec: { name: 'qlearning', params: {} }, models: { qTable } };
+    }
     case 'ppo': {
       const { network, metadata } = await loadModel(models.ppo);
       return { label: `PPO (${network.version})`, spec: { name: 'ppo', params: strategyParamsOf(metadata) }, models: { network } };

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import type { RewardConfig, TrainingSource } from '#libs/rl';
-import { costReward, seedReward } from '#libs/rl';
+import type { PpoConfig, RewardConfig, TrainingSource } from '#libs/rl';
+import { costReward, SEED_PPO, seedReward } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
 import { parseTraceJsonl, SCENARIOS } from '#libs/sim';
 import { positive, UsageError } from './scenario-args.js';
@@ -14,6 +14,7 @@ export const TRAINING_OPTIONS = {
   trace: { type: 'string', multiple: true },
   'episode-ms': { type: 'string', default: '5000' },
   seed: { type: 'string', default: '1' },
+  'ppo-set': { type: 'string', multiple: true },
 } as const;
 
 export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + request-ms waited (what the oracle minimises), seed: seed 000's reward as coded
@@ -21,7 +22,20 @@ export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + reque
   --jitter j               scale traffic rates, durations and upstream latency per episode by [1/j, j] (default 1.5)
   --mix m                  share of episodes drawn from the other built-in scenarios (default 0)
   --trace file.jsonl       also train on windows of a recorded trace (repeatable)
-  --episode-ms ms          traffic per episode (default 5000)   --seed n   (default 1)`;
+  --episode-ms ms          traffic per episode (default 5000)   --seed n   (default 1)
+  --ppo-set key=value      override a PPO hyper-parameter (learningRate, nSteps, batchSize, nEpochs, gamma, gaeLambda,
+                           clipRange, entCoef, vfCoef, maxGradNorm, initialFlushProbability); defaults are the seed's SB3 ones`;
+
+/** SB3's defaults (the seed's) with --ppo-set overrides. */
+export function ppoConfig(pairs: readonly string[]): PpoConfig {
+  const out: PpoConfig = { ...SEED_PPO };
+  for (const pair of pairs) {
+    const [key = '', value = ''] = pair.split('=');
+    if (!Object.hasOwn(SEED_PPO, key) || key === 'hidden') throw new UsageError(`unknown PPO setting "${key}"`);
+    (out as unknown as Record<string, number>)[key] = Number(value);
+  }
+  return out;
+}
 
 export function rewardOf(kind: string, scenario: Scenario, forcedPenalty: string): RewardConfig {
   if (kind === 'cost') return costReward(scenario.callCostMs, { forcedPenaltyMs: Number(forcedPenalty) * scenario.callCostMs });

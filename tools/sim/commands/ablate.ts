@@ -2,13 +2,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RewardConfig } from '#libs/rl';
-import { rewardTerms, SEED_PPO, SEED_QLEARNING, trainPpo, trainQTable, validationEpisodes, withoutTerm } from '#libs/rl';
+import { rewardTerms, SEED_QLEARNING, trainPpo, trainQTable, validationEpisodes, withoutTerm } from '#libs/rl';
 import type { EvalRow, PolicyEntry } from '#libs/sim';
 import { evaluateScenario, meanBySeed } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { csv, markdownTable, textTable } from '../report/table.js';
 import { integer, loadScenario, seedList, UsageError } from '../scenario-args.js';
-import { rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
+import { ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
 
 export const ABLATE_HELP = `ablate [ppo|qlearning] [--scenario seed-bursty] [--reward seed|cost] [--steps 150000 | --episodes 200] [--seeds 1,2,3] [--out dir]
 ${TRAINING_HELP}
@@ -37,6 +37,7 @@ export async function ablateCommand(argv: string[]): Promise<void> {
   const sources = await trainingSources(scenario, values);
   const seed = integer('--seed', values.seed);
   const episodeMs = integer('--episode-ms', values['episode-ms']);
+  const ppo = ppoConfig(values['ppo-set'] ?? []);
   const variants: [string, RewardConfig][] = [
     ['full reward', full],
     ...rewardTerms(full).map((t): [string, RewardConfig] => [`without ${t}`, withoutTerm(full, t)]),
@@ -51,7 +52,7 @@ export async function ablateCommand(argv: string[]): Promise<void> {
       const result = trainPpo({
         sources,
         reward,
-        ppo: SEED_PPO,
+        ppo,
         totalSteps: steps,
         seed,
         episodeMs,

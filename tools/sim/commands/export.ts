@@ -5,7 +5,7 @@ import type { PpoCheckpoint } from '#libs/rl';
 import { fromCheckpoint } from '#libs/rl';
 import { UsageError } from '../scenario-args.js';
 
-export const EXPORT_HELP = `export <checkpoint.json> [--out model.onnx] [--version name] [--samples 1000]
+export const EXPORT_HELP = `export <checkpoint.json> [--out model.onnx] [--version name] [--samples 1000] [--note text]
   Writes the PPO actor as ONNX (input "obs" [batch_size,4] float32, output "action_logits" [batch_size,2], opset 17),
   runs it in onnxruntime-node against the in-process network on random states, and writes <out>.json with the
   max abs diff. The metadata names the ppo strategy parameters the model expects.`;
@@ -13,14 +13,24 @@ export const EXPORT_HELP = `export <checkpoint.json> [--out model.onnx] [--versi
 export async function exportCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { out: { type: 'string' }, version: { type: 'string' }, samples: { type: 'string', default: '1000' } },
+    options: {
+      out: { type: 'string' },
+      version: { type: 'string' },
+      samples: { type: 'string', default: '1000' },
+      note: { type: 'string' },
+    },
     allowPositionals: true,
   });
   const path = positionals[0];
   if (!path) throw new UsageError('export needs a checkpoint file (best.json from `train ppo`)');
   const checkpoint = JSON.parse(await readFile(path, 'utf8')) as PpoCheckpoint;
   if (values.version) checkpoint.version = values.version;
-  await exportModel(checkpoint, values.out ?? path.replace(/\.json$/, '.onnx'), { checkpoint: path }, Number(values.samples));
+  await exportModel(
+    checkpoint,
+    values.out ?? path.replace(/\.json$/, '.onnx'),
+    { checkpoint: path, ...(values.note ? { note: values.note } : {}) },
+    Number(values.samples),
+  );
 }
 
 /** Writes <path> (ONNX) and <path without .onnx>.json (metadata + onnxruntime verification); returns the max abs diff. */

@@ -3,18 +3,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PpoProgress, RewardConfig, TrainingSource } from '#libs/rl';
-import { SEED_PPO, SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable, validationEpisodes } from '#libs/rl';
+import { SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable, validationEpisodes } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { integer, loadScenario, UsageError } from '../scenario-args.js';
-import { rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
+import { ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
 import { exportModel } from './export.js';
 
 export const TRAIN_HELP = `train ppo|qlearning [--scenario seed-bursty|<file.json>] [--call-cost ms] [--steps 300000 | --episodes 200]
      [--version ppo-v1] [--out dir] [--ppo-set key=value]...
 ${TRAINING_HELP}
-  --ppo-set key=value      override a PPO hyper-parameter (learningRate, nSteps, batchSize, nEpochs, gamma, gaeLambda,
-                           clipRange, entCoef, vfCoef, maxGradNorm, initialFlushProbability); defaults are the seed's SB3 ones
   PPO writes checkpoints, best.json, <version>.onnx and <version>.json (metadata incl. the onnxruntime max abs diff);
   Q-learning writes <version>.json in the QTable format the policy service loads.`;
 
@@ -26,7 +24,6 @@ const OPTIONS = {
   episodes: { type: 'string', default: String(SEED_QLEARNING.episodes) },
   version: { type: 'string' },
   out: { type: 'string' },
-  'ppo-set': { type: 'string', multiple: true },
   'validation-seeds': { type: 'string', default: '1001,1002' },
 } as const;
 
@@ -69,7 +66,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     console.log(`wrote ${join(out, `${version}.json`)}`);
     return;
   }
-  const ppo = { ...SEED_PPO, ...ppoOverrides(values['ppo-set'] ?? []) };
+  const ppo = ppoConfig(values['ppo-set'] ?? []);
   const totalSteps = integer('--steps', values.steps);
   const validation = validationEpisodes(
     [{ ...scenario, traffic: { ...scenario.traffic, durationMs: Math.min(20_000, scenario.traffic.durationMs) } }],
@@ -124,16 +121,6 @@ function reportReward(reward: RewardConfig, best: number, scenario: Scenario): v
   if (reward.kind === 'cost')
     console.log(`best validation cost: ${(-best * reward.callCostMs).toFixed(2)} request-ms per request at C = ${scenario.callCostMs}`);
   else console.log(`best validation seed-reward per request: ${best.toFixed(4)}`);
-}
-
-function ppoOverrides(pairs: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const pair of pairs) {
-    const [key = '', value = ''] = pair.split('=');
-    if (!Object.hasOwn(SEED_PPO, key) || key === 'hidden') throw new UsageError(`unknown PPO setting "${key}"`);
-    out[key] = Number(value);
-  }
-  return out;
 }
 
 function describeSource(s: TrainingSource) {
