@@ -22,6 +22,11 @@ export interface PpoTraining {
   validation: TrainingEpisode[];
   /** Validate (and maybe keep as best) every this many updates. */
   validateEvery: number;
+  /**
+   * Reproduces seed 000's training bug: the rate feature is pinned to this
+   * value (req/s) in training observations, while serving sees the live rate.
+   */
+  pinnedRatePerSec?: number;
   onUpdate?: (progress: PpoProgress) => void;
   /** Called after each validation with the current (not the best) model: where checkpoints are written. */
   onValidate?: (model: ActorCritic, progress: PpoProgress) => void;
@@ -67,7 +72,7 @@ export function trainPpo(t: PpoTraining): PpoResult {
     while (size < t.ppo.nSteps) {
       const episode = drawEpisode(t.sources, episodes, t.episodeMs);
       const ledger = new Ledger<PpoExtra>(t.reward);
-      simulate(episode.trace, samplingStrategy(model, scale, ledger, actions), episode.config, ledger);
+      simulate(episode.trace, pinRate(samplingStrategy(model, scale, ledger, actions), t.pinnedRatePerSec), episode.config, ledger);
       ledger.finish();
       episodeCount++;
       if (ledger.steps.length === 0) continue;
@@ -116,6 +121,18 @@ export function validate(network: PolicyNetwork, t: Pick<PpoTraining, 'validatio
     total += ledger.steps.reduce((sum, s) => sum + s.reward, 0) / Math.max(1, episode.trace.t.length);
   }
   return total / t.validation.length;
+}
+
+function pinRate(strategy: FlushStrategy, ratePerSec: number | undefined): FlushStrategy {
+  if (ratePerSec === undefined) return strategy;
+  return {
+    name: strategy.name,
+    decide: (slots, context) =>
+      strategy.decide(
+        slots.map((s) => ({ ...s, requestRate: ratePerSec })),
+        context,
+      ),
+  };
 }
 
 function concatRollouts(parts: ReturnType<typeof buildRollout>[]): ReturnType<typeof buildRollout> {

@@ -11,7 +11,7 @@ import { ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources }
 import { exportModel } from './export.js';
 
 export const TRAIN_HELP = `train ppo|qlearning [--scenario seed-bursty|<file.json>] [--call-cost ms] [--steps 300000 | --episodes 200]
-     [--version ppo-v1] [--out dir] [--ppo-set key=value]...
+     [--version ppo-v1] [--out dir] [--pin-rate 50 (train with the rate feature pinned, as seed 000 did)] [--ppo-set key=value]...
 ${TRAINING_HELP}
   PPO writes checkpoints, best.json, <version>.onnx and <version>.json (metadata incl. the onnxruntime max abs diff);
   Q-learning writes <version>.json in the QTable format the policy service loads.`;
@@ -25,6 +25,7 @@ const OPTIONS = {
   version: { type: 'string' },
   out: { type: 'string' },
   'validation-seeds': { type: 'string', default: '1001,1002' },
+  'pin-rate': { type: 'string' },
 } as const;
 
 export async function trainCommand(argv: string[]): Promise<void> {
@@ -85,6 +86,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     strategyParams,
     validation,
     validateEvery: 5,
+    ...(values['pin-rate'] ? { pinnedRatePerSec: Number(values['pin-rate']) } : {}),
     onUpdate: (p) => {
       history.push(p);
       bar.update(
