@@ -1,37 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coalescingKey } from '../apps/ingress/src/coalescing-key.js';
-import type { Reply } from './support/client.js';
 import { get, warm } from './support/client.js';
 import { FlushWatch } from './support/events.js';
 import { TestFleet } from './support/fleet.js';
+import { closedLoop } from './support/load.js';
 
 const REQUEST_TIMEOUT_MS = 5000;
 
-/** Closed-loop load on both ingresses: `clients` loops each cycling over a few keys, until stopped. */
-function load(fleet: TestFleet, clients: number) {
-  const replies: Array<Reply & { ms: number }> = [];
-  const failures: unknown[] = [];
-  let running = true;
-  const loops = Array.from({ length: clients }, async (_, c) => {
-    for (let i = 0; running; i++) {
-      const started = performance.now();
-      try {
-        const reply = await get(`${fleet.ingressUrl(c % 2)}/load/${i % 4}`);
-        replies.push({ ...reply, ms: performance.now() - started });
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-  });
-  return {
-    replies,
-    failures,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
+/** Closed-loop load on both ingresses, cycling over a few keys. */
+const load = (fleet: TestFleet, clients: number) => closedLoop(clients, (c, i) => `${fleet.ingressUrl(c % 2)}/load/${i % 4}`);
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

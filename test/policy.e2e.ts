@@ -3,9 +3,9 @@ import { Mlp, OBSERVATION_SIZE } from '#libs/policy';
 import { JetStreamProvider } from '#libs/service';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from './support/client.js';
 import { burstAgent, get, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
+import { closedLoop } from './support/load.js';
 import { eventually, metricsOf, sample, total } from './support/metrics.js';
 
 /** A one-layer actor: FLUSH logit = slope * age_ratio - offset, WAIT logit 0. */
@@ -17,30 +17,8 @@ function ageActor(slope: number, offset: number): Uint8Array {
   );
 }
 
-/** Closed-loop load over a few keys until stopped; every reply and failure is kept. */
-function load(fleet: TestFleet, clients: number) {
-  const replies: Reply[] = [];
-  const failures: unknown[] = [];
-  let running = true;
-  const loops = Array.from({ length: clients }, async (_, c) => {
-    for (let i = 0; running; i++) {
-      try {
-        replies.push(await get(`${fleet.ingressUrl()}/policy-load/${(c + i) % 5}`));
-      } catch (error) {
-        failures.push(error);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-  });
-  return {
-    replies,
-    failures,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
+/** Closed-loop load over a few keys. */
+const load = (fleet: TestFleet, clients: number) => closedLoop(clients, (c, i) => `${fleet.ingressUrl()}/policy-load/${(c + i) % 5}`);
 
 const stores = (fleet: TestFleet) => fleet.policies[0]!.get(JetStreamProvider).whenReady();
 
@@ -51,7 +29,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
     fleet = await TestFleet.start({
       env: {
         BATCHGATE_POLICY_STRATEGY: 'ppo',
-        BATCHGATE_POLICY_MODEL: '', // start without a bundled model: v1 is published below
+        BATCHGATE_POLICY_MODEL: 'none', // start without the bundled model: v1 is published below
         BATCHGATE_SHADOW_DECISIONS: '50',
         BATCHGATE_BATCH_TIMEOUT_MS: '50',
       },
@@ -144,7 +122,7 @@ describe('policy admin API', () => {
   };
 
   beforeAll(async () => {
-    fleet = await TestFleet.start({ policies: 2, env: { BATCHGATE_ADMIN_TOKEN: token, BATCHGATE_POLICY_MODEL: '' } });
+    fleet = await TestFleet.start({ policies: 2, env: { BATCHGATE_ADMIN_TOKEN: token, BATCHGATE_POLICY_MODEL: 'none' } });
   });
 
   afterAll(() => fleet.stop());

@@ -9,3 +9,4 @@ export type { LiveValue } from './live-config.js';
 export { OpsController } from './ops.controller.js';
 export { errorMessage } from './errors.js';
 export { runMain } from './run-main.js';
+export { createServiceApp } from './create-app.js';

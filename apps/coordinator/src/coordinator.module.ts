@@ -1,10 +1,8 @@
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Readiness } from '#libs/service';
-import { OpsController, READINESS, ServiceCoreModule } from '#libs/service';
+import { createServiceApp, OpsController, READINESS, ServiceCoreModule } from '#libs/service';
 import { Bus } from '#libs/nats';
 import type { CoordinatorConfig } from './config.js';
 import { COORDINATOR_CONFIG } from './config.js';
@@ -36,12 +34,6 @@ export class CoordinatorModule {
 }
 
 /** Builds and starts the coordinator app (main.ts and the end-to-end tests). */
-export async function createCoordinatorApp(config: CoordinatorConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(CoordinatorModule.forRoot(config), new FastifyAdapter(), {
-    logger: false,
-    abortOnError: false,
-  });
-  app.enableShutdownHooks();
-  await app.listen(config.httpPort, config.httpHost);
-  return app;
+export function createCoordinatorApp(config: CoordinatorConfig): Promise<NestFastifyApplication> {
+  return createServiceApp(CoordinatorModule.forRoot(config), config.httpPort, config.httpHost);
 }

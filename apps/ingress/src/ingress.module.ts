@@ -1,11 +1,9 @@
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Bus } from '#libs/nats';
 import type { Readiness } from '#libs/service';
-import { OpsController, READINESS, ServiceCoreModule } from '#libs/service';
+import { createServiceApp, OpsController, READINESS, ServiceCoreModule } from '#libs/service';
 import { AdminController } from './admin.controller.js';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
@@ -36,18 +34,12 @@ export class IngressModule {
 }
 
 /** Builds and starts the ingress (main.ts and the end-to-end tests). */
-export async function createIngressApp(config: IngressConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter();
-  const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
-    logger: false,
-    abortOnError: false,
+export function createIngressApp(config: IngressConfig): Promise<NestFastifyApplication> {
+  return createServiceApp(IngressModule.forRoot(config), config.port, config.host, (app) => {
+    const ingress = app.get(IngressService);
+    registerProxy(app.getHttpAdapter().getInstance(), ingress);
+    const server = app.getHttpServer();
+    server.maxConnections = config.maxConnections;
+    registerUpgrades(server, ingress);
   });
-  app.enableShutdownHooks();
-  const ingress = app.get(IngressService);
-  registerProxy(app.getHttpAdapter().getInstance(), ingress);
-  const server = app.getHttpServer();
-  server.maxConnections = config.maxConnections;
-  registerUpgrades(server, ingress);
-  await app.listen(config.port, config.host);
-  return app;
 }

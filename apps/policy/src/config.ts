@@ -10,7 +10,7 @@ export interface PolicyConfig extends CommonConfig {
   /** Routes until the KV document exists. */
   routes: RouteTable;
   envelope: EnvelopeConfig;
-  /** ONNX model loaded at start (before any model is published to the object store); empty = none. */
+  /** ONNX model loaded at start (before any model is published to the object store); '' when set to "none". */
   modelFile: string;
   /** Q table for the qlearning strategy; empty = none. */
   qTableFile: string;
@@ -20,6 +20,9 @@ export interface PolicyConfig extends CommonConfig {
 
 export const POLICY_CONFIG = Symbol('POLICY_CONFIG');
 
+/** "none" turns a bundled artifact off. */
+const noneAsEmpty = (value: string): string => (value === 'none' ? '' : value);
+
 export function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
   const config = readConfig(env, (r) => ({
     ...commonSection(r, 'policy'),
@@ -27,8 +30,8 @@ export function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
     defaultStrategy: strategySection(r, 'BATCHGATE_POLICY_STRATEGY', 'cost_aware'),
     envelope: envelopeSection(r),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
-    modelFile: r.string('BATCHGATE_POLICY_MODEL', 'fixtures/models/ppo-v1.onnx'),
-    qTableFile: r.string('BATCHGATE_QTABLE_FILE', 'fixtures/models/qtable-v1.json'),
+    modelFile: noneAsEmpty(r.string('BATCHGATE_POLICY_MODEL', 'fixtures/models/ppo-v1.onnx')),
+    qTableFile: noneAsEmpty(r.string('BATCHGATE_QTABLE_FILE', 'fixtures/models/qtable-v1.json')),
     shadowDecisions: r.int('BATCHGATE_SHADOW_DECISIONS', 500, { min: 0, max: 10_000_000 }),
   }));
   checkStrategySetting('BATCHGATE_POLICY_STRATEGY', config.defaultStrategy);

@@ -1,9 +1,7 @@
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { OpsController, ServiceCoreModule } from '#libs/service';
+import { createServiceApp, OpsController, ServiceCoreModule } from '#libs/service';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
 import { DecideHandler } from './decide.handler.js';
@@ -22,12 +20,6 @@ export class PolicyModule {
 }
 
 /** Builds and starts the policy app (main.ts and the end-to-end tests). */
-export async function createPolicyApp(config: PolicyConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(PolicyModule.forRoot(config), new FastifyAdapter(), {
-    logger: false,
-    abortOnError: false,
-  });
-  app.enableShutdownHooks();
-  await app.listen(config.httpPort, config.httpHost);
-  return app;
+export function createPolicyApp(config: PolicyConfig): Promise<NestFastifyApplication> {
+  return createServiceApp(PolicyModule.forRoot(config), config.httpPort, config.httpHost);
 }

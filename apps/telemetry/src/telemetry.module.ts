@@ -1,9 +1,7 @@
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { OpsController, ServiceCoreModule } from '#libs/service';
+import { createServiceApp, OpsController, ServiceCoreModule } from '#libs/service';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
 import { ExportController } from './export.controller.js';
@@ -22,12 +20,6 @@ export class TelemetryModule {
 }
 
 /** Builds and starts the telemetry app; its /metrics is the fleet-wide view (main.ts and tests). */
-export async function createTelemetryApp(config: TelemetryConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(TelemetryModule.forRoot(config), new FastifyAdapter(), {
-    logger: false,
-    abortOnError: false,
-  });
-  app.enableShutdownHooks();
-  await app.listen(config.metricsPort, config.metricsHost);
-  return app;
+export function createTelemetryApp(config: TelemetryConfig): Promise<NestFastifyApplication> {
+  return createServiceApp(TelemetryModule.forRoot(config), config.metricsPort, config.metricsHost);
 }

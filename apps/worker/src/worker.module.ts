@@ -1,9 +1,7 @@
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { OpsController, ServiceCoreModule } from '#libs/service';
+import { createServiceApp, OpsController, ServiceCoreModule } from '#libs/service';
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
 import { FetchHandler } from './fetch.handler.js';
@@ -21,12 +19,6 @@ export class WorkerModule {
 }
 
 /** Builds and starts the worker app (main.ts and the end-to-end tests). */
-export async function createWorkerApp(config: WorkerConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule.forRoot(config), new FastifyAdapter(), {
-    logger: false,
-    abortOnError: false,
-  });
-  app.enableShutdownHooks();
-  await app.listen(config.httpPort, config.httpHost);
-  return app;
+export function createWorkerApp(config: WorkerConfig): Promise<NestFastifyApplication> {
+  return createServiceApp(WorkerModule.forRoot(config), config.httpPort, config.httpHost);
 }
