@@ -85,8 +85,13 @@ try {
   console.log(`request/reply on loopback, ${ROUNDS} sequential rounds after ${WARMUP} warm-up, JSON payloads both ways`);
   for (const slots of [1, 100]) {
     const body = payload(slots);
-    const raw = await time(`raw @nats-io client, ${slots} slot(s)`, ROUNDS, async () =>
-      JSON.parse(decoder.decode((await client.request('bench.raw.decide', encoder.encode(JSON.stringify(body)), { timeout: 1000 })).data)) as unknown,
+    const raw = await time(
+      `raw @nats-io client, ${slots} slot(s)`,
+      ROUNDS,
+      async () =>
+        JSON.parse(
+          decoder.decode((await client.request('bench.raw.decide', encoder.encode(JSON.stringify(body)), { timeout: 1000 })).data),
+        ) as unknown,
     );
     const nest = await time(`Nest NATS transport, ${slots} slot(s)`, ROUNDS, () => firstValueFrom(proxy.send('bench.nest.decide', body)));
     console.log(
