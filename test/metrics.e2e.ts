@@ -14,6 +14,8 @@ describe('fleet-wide seed metrics', () => {
         BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
         BATCHGATE_BATCH_TIMEOUT_MS: '80',
         BATCHGATE_MAX_BATCH_SIZE: '20',
+        // A cold first burst on a busy machine must not fall back to local coalescing.
+        BATCHGATE_JOIN_TIMEOUT_MS: '250',
       },
     });
     await warm(fleet.ingressUrl(), 30);
