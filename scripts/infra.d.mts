@@ -2,6 +2,8 @@ export interface InfraProcess {
   readonly name: string;
   readonly port: number;
   readonly url: string;
+  /** nats-server's monitoring endpoint (/varz ...), when started with monitorPort. */
+  readonly monitorUrl?: string;
   readonly running: boolean;
   start(): Promise<InfraProcess>;
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -10,6 +12,6 @@ export interface InfraProcess {
 }
 export function findBinary(name: string): string | undefined;
 export function freePort(): Promise<number>;
-export function startNats(options?: { port?: number; storeDir?: string }): Promise<InfraProcess>;
+export function startNats(options?: { port?: number; storeDir?: string; monitorPort?: number }): Promise<InfraProcess>;
 export function startRedis(options?: { port?: number }): Promise<InfraProcess>;
 export function ensureInfraBinaries(options?: { log?: (line: string) => void }): string[];

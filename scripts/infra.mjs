@@ -102,13 +102,13 @@ class InfraProcess {
 }
 
 /** nats-server with JetStream on a free (or given) loopback port. */
-export async function startNats({ port, storeDir } = {}) {
+export async function startNats({ port, storeDir, monitorPort } = {}) {
   const binary = findBinary('nats-server');
   if (!binary) throw new Error('nats-server is not installed (Debian: apt-get install -y nats-server)');
   const natsPort = port ?? (await freePort());
   const ownDir = storeDir ? undefined : mkdtempSync(join(tmpdir(), 'batchgate-nats-'));
   const dir = storeDir ?? ownDir;
-  const args = ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', dir];
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', dir, ...(monitorPort ? ['-m', String(monitorPort)] : [])];
   const proc = new InfraProcess(
     'nats-server',
     binary,
@@ -119,6 +119,7 @@ export async function startNats({ port, storeDir } = {}) {
   await proc.start();
   proc.port = natsPort;
   proc.url = `nats://127.0.0.1:${natsPort}`;
+  if (monitorPort) proc.monitorUrl = `http://127.0.0.1:${monitorPort}`;
   return proc;
 }
 

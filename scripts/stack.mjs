@@ -79,9 +79,11 @@ export async function startStack({
       const nats = await startNats({
         port: await portOr(Number(env.BATCHGATE_NATS_PORT ?? 4222)),
         storeDir: join(runDir, `nats-${process.pid}`),
+        monitorPort: await portOr(Number(env.BATCHGATE_NATS_MONITOR_PORT ?? 8222)),
       });
       started.push(nats);
       shared.NATS_URL = nats.url;
+      shared.NATS_MONITOR_URL = nats.monitorUrl;
       log(`nats-server (JetStream) ${nats.url}`);
     }
     if (!env.REDIS_URL) {

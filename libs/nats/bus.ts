@@ -1,7 +1,7 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { connect, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
+import { connect, createInbox, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
 import type { Context } from '@opentelemetry/api';
 import { contextFromHeaders, traceHeaders } from './trace-headers.js';
 
@@ -19,15 +19,36 @@ export class BusUnavailableError extends Error {
   }
 }
 
+/** No reply within the request's timeout. */
+export class RequestTimeoutError extends Error {
+  constructor(subject: string, timeoutMs: number) {
+    super(`no reply on ${subject} within ${timeoutMs} ms`);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+/** Nobody subscribes to the subject (the server said 503). */
+export class NoRespondersError extends Error {
+  constructor(subject: string) {
+    super(`no responders on ${subject}`);
+    this.name = 'NoRespondersError';
+  }
+}
+
 export type RequestFailure = 'unavailable' | 'timeout' | 'error';
 
 /** Why a request failed: nobody listening (or NATS down), no answer in time, or anything else. */
 export function requestFailure(error: unknown): RequestFailure {
-  if (error instanceof BusUnavailableError || error instanceof natsErrors.NoRespondersError) return 'unavailable';
-  if (error instanceof natsErrors.RequestError && error.isNoResponders()) return 'unavailable';
-  if (error instanceof natsErrors.TimeoutError) return 'timeout';
-  if (error instanceof natsErrors.RequestError && error.cause instanceof natsErrors.TimeoutError) return 'timeout';
+  if (error instanceof BusUnavailableError || error instanceof NoRespondersError || error instanceof natsErrors.NoRespondersError)
+    return 'unavailable';
+  if (error instanceof RequestTimeoutError || error instanceof natsErrors.TimeoutError) return 'timeout';
   return 'error';
+}
+
+interface PendingRequest {
+  resolve: (msg: Msg) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
 }
 
 /** A decoded inbound message with its trace context and a typed responder. */
@@ -74,6 +95,15 @@ export class Bus {
   private readonly listeners = new Set<(connected: boolean) => void>();
   /** Messages dropped because NATS was down, for the metrics. */
   droppedPublishes = 0;
+  /**
+   * Request/reply over one inbox subscription of our own. nats.js v3's
+   * request() builds an Error (with a stack) on every successful reply when it
+   * cancels the settled request; on the join/decide/fetch hot paths that
+   * showed up in profiles, so requests are multiplexed here instead.
+   */
+  private inbox: string | undefined;
+  private readonly pending = new Map<string, PendingRequest>();
+  private nextToken = 0;
 
   private constructor(private readonly options: BusOptions) {}
 
@@ -117,11 +147,50 @@ export class Bus {
   ): Promise<MessageShape<R>> {
     if (!this.nc || !this.online) throw new BusUnavailableError('not connected');
     const data = toBinary(requestSchema, create(requestSchema, message));
-    const headers = traceHeaders(ctx);
-    const reply = await this.nc.request(subject, data, headers ? { timeout: timeoutMs, headers } : { timeout: timeoutMs });
+    const reply = await this.roundTrip(this.nc, subject, data, timeoutMs, traceHeaders(ctx));
     const error = reply.headers?.get('bg-error');
     if (error) throw new Error(`${subject} answered with an error: ${error}`);
     return fromBinary(replySchema, reply.data);
+  }
+
+  private roundTrip(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number, headers: MsgHdrs | undefined): Promise<Msg> {
+    if (!this.inbox) {
+      const inbox = createInbox();
+      nc.subscribe(`${inbox}.*`, { callback: (_error, msg) => this.settle(msg) });
+      this.inbox = inbox;
+    }
+    const token = (this.nextToken++).toString(36);
+    return new Promise<Msg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(token);
+        reject(new RequestTimeoutError(subject, timeoutMs));
+      }, timeoutMs);
+      this.pending.set(token, {
+        resolve,
+        reject: (error) => reject(error.name === 'NoRespondersError' ? new NoRespondersError(subject) : error),
+        timer,
+      });
+      nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
+    });
+  }
+
+  private settle(msg: Msg): void {
+    const token = msg.subject.slice((this.inbox?.length ?? 0) + 1);
+    const request = this.pending.get(token);
+    if (!request) return;
+    this.pending.delete(token);
+    clearTimeout(request.timer);
+    // The server answers a request nobody subscribes to with an empty 503 status message.
+    if (msg.data.length === 0 && msg.headers?.code === 503) request.reject(new NoRespondersError(msg.subject));
+    else request.resolve(msg);
+  }
+
+  private failPending(reason: string): void {
+    for (const request of this.pending.values()) {
+      clearTimeout(request.timer);
+      request.reject(new BusUnavailableError(reason));
+    }
+    this.pending.clear();
   }
 
   /** Subscribes (now, or as soon as NATS is up) with a decoding, error-logging handler. */
@@ -149,6 +218,7 @@ export class Bus {
     const nc = this.nc;
     this.nc = undefined;
     this.online = false;
+    this.failPending('bus closed');
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 
@@ -246,6 +316,7 @@ export class Bus {
     // The iterator ends when the connection closes for good.
     if (this.nc === nc) {
       this.nc = undefined;
+      this.inbox = undefined;
       this.setOnline(false);
       for (const registration of this.registrations) registration.subscription = undefined;
       if (!this.stopped) void this.retryForever();
@@ -255,6 +326,7 @@ export class Bus {
   private setOnline(online: boolean): void {
     if (this.online === online) return;
     this.online = online;
+    if (!online) this.failPending('NATS disconnected');
     this.options.logger.info({ url: this.options.url }, online ? 'NATS connected' : 'NATS disconnected');
     for (const listener of this.listeners) listener(online);
   }

@@ -1,7 +1,7 @@
 // NATS: the typed bus every service talks through (protobuf payloads, W3C
 // trace context in headers), subject names in one place, JetStream
 // provisioning and the non-blocking event publisher.
-export { Bus, BusUnavailableError, requestFailure } from './bus.js';
+export { Bus, BusUnavailableError, NoRespondersError, RequestTimeoutError, requestFailure } from './bus.js';
 export type { BusLogger, BusOptions, Handler, Incoming, RequestFailure } from './bus.js';
 export { EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';
