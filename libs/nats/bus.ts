@@ -161,10 +161,17 @@ export class Bus {
     }
     const token = (this.nextToken++).toString(36);
     return new Promise<Msg>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(token);
-        reject(new RequestTimeoutError(subject, timeoutMs));
-      }, timeoutMs);
+      // Timers run before the I/O poll phase: on a busy loop a reply that arrived
+      // in time may still be unread when the timer fires. setImmediate runs after
+      // the next poll, so such a reply settles the request first.
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (!this.pending.delete(token)) return;
+            reject(new RequestTimeoutError(subject, timeoutMs));
+          }),
+        timeoutMs,
+      );
       this.pending.set(token, {
         resolve,
         reject: (error) => reject(error.name === 'NoRespondersError' ? new NoRespondersError(subject) : error),
