@@ -61,7 +61,17 @@ try {
   };
 
   await autocannon({ url: `${gateway}/api/warm`, connections: 20, duration: 3 });
-  const results: Array<{ workload: string; per: Record<string, number>; batch: number; natsMsgs: number; natsBytes: number; redis: number; rps: number; p50: number; p99: number }> = [];
+  const results: Array<{
+    workload: string;
+    per: Record<string, number>;
+    batch: number;
+    natsMsgs: number;
+    natsBytes: number;
+    redis: number;
+    rps: number;
+    p50: number;
+    p99: number;
+  }> = [];
   for (const [workload, keys] of [
     ['hot key', 1],
     ['100 keys', 100],
@@ -94,7 +104,11 @@ try {
 
   const names = Object.keys(results[0]!.per);
   console.log(`\nper-request cost at a fixed ${RATE} req/s (${DURATION_S} s, 100 connections, 20 ms origin, default policy)\n`);
-  console.log(['workload'.padEnd(10), 'req/s', 'p50', 'p99', 'batch', ...names.map((n) => `${n} µs`), 'NATS msgs', 'NATS bytes', 'Redis cmds'].join('  '));
+  console.log(
+    ['workload'.padEnd(10), 'req/s', 'p50', 'p99', 'batch', ...names.map((n) => `${n} µs`), 'NATS msgs', 'NATS bytes', 'Redis cmds'].join(
+      '  ',
+    ),
+  );
   for (const r of results) {
     console.log(
       [
@@ -110,7 +124,9 @@ try {
       ].join('  '),
     );
   }
-  console.log(`\nextrapolated to ${TARGET_RPS.toLocaleString()} req/s (cores = CPU-µs per request × rate; replicas at ${UTILISATION * 100} % of a core each)\n`);
+  console.log(
+    `\nextrapolated to ${TARGET_RPS.toLocaleString()} req/s (cores = CPU-µs per request × rate; replicas at ${UTILISATION * 100} % of a core each)\n`,
+  );
   for (const r of results) {
     const parts = names.map((n) => {
       const cores = (r.per[n]! * TARGET_RPS) / 1e6;

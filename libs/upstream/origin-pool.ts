@@ -75,7 +75,13 @@ export class OriginPool {
     const started = performance.now();
     try {
       // undici's own timers bound the call (an AbortSignal per call cost measurable CPU).
-      const response = await this.pool(origin).request({ method, path, headers: flat(headers), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      const response = await this.pool(origin).request({
+        method,
+        path,
+        headers: flat(headers),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
       const declared = Number(response.headers['content-length'] ?? 0);
       if (declared > this.options.maxBodyBytes) {
         response.body.destroy();
