@@ -18,7 +18,7 @@ function run(command, args) {
 
 if (!existsSync(`${root}/node_modules/.package-lock.json`)) {
   say('installing npm dependencies ...');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  run('bash', ['scripts/install-deps.sh']);
 }
 
 if (!process.env.NATS_URL || !process.env.REDIS_URL) {
