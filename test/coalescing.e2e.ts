@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { JetStreamProvider } from '#libs/service';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { burst, get, warm } from './support/client.js';
+import { burst, burstAgent, get, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
 
 // A policy that never flushes on its own: only the envelope does, so every
@@ -32,6 +35,33 @@ describe('coalescing through one ingress', () => {
       expect(reply.headers['content-type']).toBe('application/json');
       expect(reply.headers['x-batchgate']).toBe('coalesced');
       expect(JSON.parse(reply.body)).toMatchObject({ method: 'GET', url: '/items/42?a=1&b=2' });
+    }
+  });
+
+  it('an answer larger than the NATS payload limit reaches every waiter through the Object Store', async () => {
+    const big = randomBytes(3 * 1024 * 1024); // the server's max_payload is 1 MiB
+    fleet.origin.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(big);
+    });
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const response = await request(`${fleet.ingressUrl()}/big/blob`, { dispatcher: burstAgent });
+          return { via: response.headers['x-batchgate'], body: Buffer.from(await response.body.arrayBuffer()) };
+        }),
+      );
+      expect(fleet.origin.callsTo('/big/blob')).toHaveLength(1);
+      for (const reply of replies) {
+        expect(reply.via).toBe('coalesced');
+        expect(reply.body.equals(big)).toBe(true);
+      }
+      const { bodies } = await fleet.workers[0]!.get(JetStreamProvider).whenReady();
+      const stored = [];
+      for await (const info of await bodies.list()) stored.push(info.size);
+      expect(stored).toContain(big.length);
+    } finally {
+      fleet.origin.handle(undefined);
     }
   });
 
