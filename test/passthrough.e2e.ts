@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,31 @@ describe('pass-through', () => {
   it('Range requests pass through', async () => {
     await Promise.all(Array.from({ length: 3 }, () => get(`${fleet.ingressUrl()}/ranged`, { range: 'bytes=0-9' })));
     expect(fleet.origin.callsTo('/ranged')).toHaveLength(3);
+  });
+
+  it('tunnels an Upgrade (WebSocket-style) request to the origin and copies bytes both ways', async () => {
+    fleet.origin.onUpgrade((req, socket) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${req.headers.upgrade}\r\nconnection: Upgrade\r\n\r\n`);
+      socket.on('data', (chunk: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), chunk])));
+      socket.on('end', () => socket.end());
+    });
+    const { port } = new URL(fleet.ingressUrl());
+    const socket = connect({ host: '127.0.0.1', port: Number(port) });
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /socket HTTP/1.1\r\nhost: gateway\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n');
+    const until = Date.now() + 5000;
+    while (!Buffer.concat(received).toString().includes('\r\n\r\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(Buffer.concat(received).toString()).toMatch(/^HTTP\/1.1 101 Switching Protocols/);
+    received.length = 0;
+    socket.write('ping');
+    while (Buffer.concat(received).toString() !== 'echo:ping' && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(Buffer.concat(received).toString()).toBe('echo:ping');
+    socket.destroy();
+    const upgraded = fleet.origin.callsTo('/socket');
+    expect(upgraded).toHaveLength(1);
+    expect(upgraded[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
   });
 
   it('streams a large response body back to the client', async () => {

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface RecordedCall {
   method: string;
@@ -20,6 +21,8 @@ export class CountingOrigin {
   readonly calls: RecordedCall[] = [];
   delayMs = 0;
   private handler: OriginHandler | undefined;
+  private upgradeHandler: ((req: IncomingMessage, socket: Duplex) => void) | undefined;
+  private readonly upgraded = new Set<Duplex>();
 
   private constructor(private readonly server: Server) {}
 
@@ -29,6 +32,13 @@ export class CountingOrigin {
     origin.delayMs = delayMs;
     server.keepAliveTimeout = 30_000;
     server.on('request', (req, res) => void origin.serve(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      origin.calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.alloc(0) });
+      origin.upgraded.add(socket);
+      socket.once('close', () => origin.upgraded.delete(socket));
+      if (origin.upgradeHandler) origin.upgradeHandler(req, socket);
+      else socket.destroy();
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return origin;
   }
@@ -45,7 +55,13 @@ export class CountingOrigin {
     this.handler = handler;
   }
 
+  /** Accepts Upgrade requests with `handler` (recorded as calls too). */
+  onUpgrade(handler: (req: IncomingMessage, socket: Duplex) => void): void {
+    this.upgradeHandler = handler;
+  }
+
   async close(): Promise<void> {
+    for (const socket of this.upgraded) socket.destroy();
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
   }

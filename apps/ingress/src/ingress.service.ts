@@ -1,5 +1,6 @@
-import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
+import type { Duplex } from 'node:stream';
 import { Counter, Gauge, Registry } from '#libs/metrics';
 import type { RouteTable } from '#libs/config';
 import { parsePolicyDocument } from '#libs/config';
@@ -20,12 +21,14 @@ const DRAIN_MS = 10_000;
 
 /** The ingress's parts, wired once, with their lifecycle. */
 @Injectable()
-export class IngressService implements OnModuleInit, OnApplicationShutdown {
+export class IngressService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly origins: OriginPool;
   readonly log: RequestLog;
   readonly coalescer: Coalescer;
   /** The live route table: the KV policy document once one exists, the routes file until then. */
   routes: RouteTable;
+  /** Open Upgrade tunnels (client side); closed before the HTTP server stops. */
+  readonly tunnels = new Set<Duplex>();
   private readonly liveRoutes: LiveConfig<RouteTable>;
 
   constructor(
@@ -94,6 +97,11 @@ export class IngressService implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     this.coalescer.start();
     this.liveRoutes.start();
+  }
+
+  /** Long-lived tunnels would hold the HTTP server open forever: close them first. */
+  beforeApplicationShutdown(): void {
+    for (const socket of this.tunnels) socket.destroy();
   }
 
   /** Drains: parked waiters are answered (or reach their deadline) before the pools close. */

@@ -42,7 +42,7 @@ export async function passThrough(
  * Upgrade requests (WebSocket and the like) are tunnelled: the request head
  * is replayed to the origin and bytes are copied both ways until either side closes.
  */
-export function tunnelUpgrade(upstream: string, req: IncomingMessage, socket: Duplex, head: Buffer, forward: HeaderList): void {
+export function tunnelUpgrade(upstream: string, req: IncomingMessage, socket: Duplex, head: Buffer, forward: HeaderList): Duplex {
   const origin = new URL(upstream);
   const port = Number(origin.port || (origin.protocol === 'https:' ? 443 : 80));
   const upstreamSocket =
@@ -54,6 +54,9 @@ export function tunnelUpgrade(upstream: string, req: IncomingMessage, socket: Du
     upstreamSocket.destroy();
   };
   upstreamSocket.once('error', fail);
+  // A tunnel lives and dies as one: whichever side closes takes the other with it.
+  socket.once('close', () => upstreamSocket.destroy());
+  upstreamSocket.once('close', () => socket.destroy());
   socket.once('error', () => upstreamSocket.destroy());
   upstreamSocket.once(origin.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
     upstreamSocket.off('error', fail);
@@ -71,4 +74,5 @@ export function tunnelUpgrade(upstream: string, req: IncomingMessage, socket: Du
     if (head.length > 0) upstreamSocket.write(head);
     socket.pipe(upstreamSocket).pipe(socket);
   });
+  return upstreamSocket;
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { matchRoute } from '#libs/config';
 import { tracerFor } from '#libs/tracing';
 import type { HeaderList } from '#libs/upstream';
@@ -108,9 +108,14 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
   }
 }
 
-/** Upgrade requests bypass Fastify: the raw server hands them to the tunnel. */
+/** Upgrade requests bypass Fastify: the raw server hands them to the tunnel, tracked so shutdown can close them. */
 export function registerUpgrades(server: Server, ingress: IngressService): void {
-  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
-    tunnelUpgrade(ingress.config.upstream, req, socket, head, forwardedRequestHeaders(headerList(req), hopOf(req)));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const upstream = tunnelUpgrade(ingress.config.upstream, req, socket, head, forwardedRequestHeaders(headerList(req), hopOf(req)));
+    ingress.tunnels.add(socket);
+    socket.once('close', () => {
+      ingress.tunnels.delete(socket);
+      upstream.destroy();
+    });
   });
 }
