@@ -57,8 +57,7 @@ describe('coalescing through one ingress', () => {
         expect(reply.body.equals(big)).toBe(true);
       }
       const { bodies } = await fleet.workers[0]!.get(JetStreamProvider).whenReady();
-      const stored = [];
-      for await (const info of await bodies.list()) stored.push(info.size);
+      const stored = (await bodies.list()).map((info) => info.size);
       expect(stored).toContain(big.length);
     } finally {
       fleet.origin.handle(undefined);
