@@ -50,6 +50,16 @@ function waitForLine(child, pattern, name, timeoutMs) {
   });
 }
 
+const WATCHDOG = [
+  '"$@" & server=$!',
+  "trap 'kill $server 2>/dev/null' TERM INT",
+  'while kill -0 $server 2>/dev/null; do',
+  '  kill -0 $BATCHGATE_WATCH_PID 2>/dev/null || kill $server',
+  '  sleep 1 & wait $!',
+  'done',
+  'wait $server',
+].join('\n');
+
 /**
  * A supervised infrastructure process that can be stopped and started again on
  * the same port (tests use that to take NATS or Redis away and bring it back).
@@ -65,7 +75,12 @@ class InfraProcess {
   }
 
   async start() {
-    const child = spawn(this.binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A small sh watchdog runs the server and stops it once this Node process is
+    // gone, so a test worker that dies abruptly (OOM, SIGKILL) leaks no servers.
+    const child = spawn('sh', ['-c', WATCHDOG, 'infra', this.binary, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BATCHGATE_WATCH_PID: String(process.pid) },
+    });
     this.child = child;
     await waitForLine(child, this.readyPattern, this.name, 15_000);
     // Keep draining output so the pipe never fills and blocks the server.

@@ -4,7 +4,7 @@ import type { DecideRequest } from '#libs/contracts';
 import { create, DecideReplySchema, DecideRequestSchema, SlotBatchSchema, SlotsDecidedSchema } from '#libs/contracts';
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
-import type { FlushStrategy, PolicyDecision, SlotFeatures } from '#libs/policy';
+import type { DecisionContext, FlushStrategy, ObservationScale, PolicyDecision, SlotFeatures } from '#libs/policy';
 import { DecisionColumns, decisionsFromLogits, decodeSlotBatch, observe } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
@@ -33,6 +33,7 @@ interface Decided {
 export class DecideHandler implements OnModuleInit, OnModuleDestroy {
   private unsubscribe: (() => void) | undefined;
   private readonly source: string;
+  private readonly eventSample: number;
 
   constructor(
     @Inject(POLICY_CONFIG) config: PolicyConfig,
@@ -41,6 +42,7 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     private readonly events: EventPublisher,
   ) {
     this.source = `policy/${config.instanceId}`;
+    this.eventSample = config.decisionEventSample;
   }
 
   onModuleInit(): void {
@@ -67,21 +69,26 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     const batch = request.slots ?? create(SlotBatchSchema);
     const { features, byRoute } = decodeSlotBatch(batch);
     const columns = new DecisionColumns(features.length);
+    // Counted per batch, not per decision: a labelled inc() per slot cost more than deciding it.
+    const counts = new Map<string, { strategy: string; action: string; n: number }>();
     for (const [route, indexes] of byRoute) {
-      const decided = await this.decideRoute(
-        book.forRoute(route),
-        indexes.map((i) => features[i]!),
-        book.fallback,
-      );
+      const routeFeatures = indexes.map((i) => features[i]!);
+      const pending = this.decideRoute(book.forRoute(route), routeFeatures, book.fallback);
+      const decided = pending instanceof Promise ? await pending : pending;
       decided.decisions.forEach((decision, k) => {
         columns.set(indexes[k]!, decision, decided.strategy, decided.modelVersion);
-        this.runtime.metrics.decisions.inc({ strategy: decided.strategy, action: decision.action });
+        const key = `${decided.strategy}:${decision.action}`;
+        const count = counts.get(key);
+        if (count) count.n++;
+        else counts.set(key, { strategy: decided.strategy, action: decision.action, n: 1 });
       });
     }
+    for (const { strategy, action, n } of counts.values()) this.runtime.metrics.decisions.inc({ strategy, action }, n);
     const decisionUs = (performance.now() - started) * 1000;
     this.runtime.metrics.latency.observe(decisionUs / 1e6);
     const reply = incoming.respond(DecideReplySchema, { ...columns, decisionUs });
     span.end();
+    if (this.eventSample < 1 && Math.random() >= this.eventSample) return;
     this.events.publish('slot.decided', SlotsDecidedSchema, {
       meta: eventMeta(this.source),
       coordinatorId: request.coordinatorId,
@@ -90,7 +97,8 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  private async decideRoute(entry: BookEntry, features: SlotFeatures[], fallback: FlushStrategy): Promise<Decided> {
+  /** Pure strategies answer synchronously; only the onnxruntime path is awaited. */
+  private decideRoute(entry: BookEntry, features: SlotFeatures[], fallback: FlushStrategy): Decided | Promise<Decided> {
     const context = { random: Math.random, nowMs: Date.now() };
     if (entry.kind === 'strategy')
       return { decisions: entry.strategy.decide(features, context), strategy: entry.strategy.name, modelVersion: '' };
@@ -98,8 +106,17 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
       this.runtime.metrics.fallbacks.inc({ reason: 'no_model' }, features.length);
       return { decisions: fallback.decide(features, context), strategy: fallback.name, modelVersion: '' };
     }
+    return this.decideLearned(entry.scale, features, fallback, context);
+  }
+
+  private async decideLearned(
+    scale: ObservationScale,
+    features: SlotFeatures[],
+    fallback: FlushStrategy,
+    context: DecisionContext,
+  ): Promise<Decided> {
     try {
-      const { logits, version } = await this.runtime.models.infer(observe(features, entry.scale), features.length);
+      const { logits, version } = await this.runtime.models.infer(observe(features, scale), features.length);
       return { decisions: decisionsFromLogits(logits, features.length), strategy: 'ppo', modelVersion: version };
     } catch (error) {
       const reason = error instanceof ModelUnavailableError ? error.reason : 'inference_error';
