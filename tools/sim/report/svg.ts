@@ -1,10 +1,13 @@
 import type { EvalRow, FrontierPoint } from '#libs/sim';
 
 /** Hand-written SVG plots (no native dependencies): latency CDFs and the reduction-vs-p50 frontier. */
-const WIDTH = 760;
+const WIDTH = 820;
 const HEIGHT = 460;
-const MARGIN = { left: 64, right: 190, top: 36, bottom: 52 };
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#000000'];
+const MARGIN = { left: 64, right: 240, top: 36, bottom: 52 };
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+/** The oracle is always black; policies cycle through the palette. */
+const colorOf = (label: string, i: number) => (label === 'oracle' ? '#000000' : COLORS[i % COLORS.length]!);
 
 interface Axis {
   min: number;
@@ -87,7 +90,7 @@ export function latencyCdfSvg(title: string, rows: readonly EvalRow[]): string {
   const sy = scale(y, HEIGHT - MARGIN.bottom, MARGIN.top);
   const legend: [string, string][] = [];
   const body = withData.map((row, i) => {
-    const color = COLORS[i % COLORS.length]!;
+    const color = colorOf(row.policy, i);
     legend.push([row.policy, color]);
     const data = row.latencies!;
     const points: string[] = [];
@@ -136,12 +139,15 @@ export function frontierSvg(title: string, rows: readonly EvalRow[], frontier: r
   const legend: [string, string][] = [['oracle frontier', '#999']];
   points.forEach((p, i) => {
     if (p.reduction < low) return;
-    const color = COLORS[i % COLORS.length]!;
+    const color = colorOf(p.label, i);
     legend.push([p.label, color]);
     body.push(`<circle cx="${sx(p.p50).toFixed(1)}" cy="${sy(p.reduction).toFixed(1)}" r="5" fill="${color}"/>`);
-    body.push(
-      `<text x="${(sx(p.p50) + 7).toFixed(1)}" y="${(sy(p.reduction) - 7).toFixed(1)}" font-size="10" fill="${color}">${esc(p.label)}</text>`,
-    );
+    // Inline labels only while they stay readable; the legend always names every point.
+    if (points.length <= 6) {
+      body.push(
+        `<text x="${(sx(p.p50) + 7).toFixed(1)}" y="${(sy(p.reduction) - 7).toFixed(1)}" font-size="10" fill="${color}">${esc(p.label)}</text>`,
+      );
+    }
   });
   return frame(title, x, y, 'p50 client latency (ms, log scale)', 'upstream reduction (%)', body, legend);
 }

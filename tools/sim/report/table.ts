@@ -19,8 +19,8 @@ export const RESULT_COLUMNS: TableColumn[] = [
   { title: 'avg batch', value: (r) => r.metrics.avgBatch.toFixed(2) },
   { title: 'policy flushes', value: (r) => pct(r.metrics.policyShare, 1) },
   { title: 'cost/req', value: (r) => r.costPerRequest.toFixed(2) },
-  { title: 'gap to oracle @C', value: (r) => pct(r.gap, 1) },
-  { title: 'wait gap to frontier', value: (r) => (Number.isFinite(r.waitGap) ? pct(r.waitGap, 1) : 'n/a') },
+  { title: 'gap to oracle @C', value: (r) => pct(Math.max(0, r.gap), 1) },
+  { title: 'wait gap to frontier', value: (r) => (Number.isFinite(r.waitGap) ? pct(Math.max(0, r.waitGap), 1) : 'n/a') },
 ];
 
 export function textTable(rows: readonly EvalRow[], columns: readonly TableColumn[] = RESULT_COLUMNS): string {
