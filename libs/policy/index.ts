@@ -20,6 +20,8 @@ export {
   decisionsFromLogits,
   observe,
   OBSERVATION_SIZE,
+  OBSERVATION_SIZE_WITH_IDLE,
+  OBSERVATION_WIDTHS,
   qStateIndex,
   readObservationScale,
   validateQTable,

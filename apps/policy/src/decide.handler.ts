@@ -5,7 +5,7 @@ import { create, DecideReplySchema, DecideRequestSchema, SlotBatchSchema, SlotsD
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
 import type { DecisionContext, FlushStrategy, ObservationScale, PolicyDecision, SlotFeatures } from '#libs/policy';
-import { DecisionColumns, decisionsFromLogits, decodeSlotBatch, observe } from '#libs/policy';
+import { DecisionColumns, decisionsFromLogits, decodeSlotBatch } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
@@ -116,7 +116,7 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     context: DecisionContext,
   ): Promise<Decided> {
     try {
-      const { logits, version } = await this.runtime.models.infer(observe(features, scale), features.length);
+      const { logits, version } = await this.runtime.models.infer(features, scale);
       return { decisions: decisionsFromLogits(logits, features.length), strategy: 'ppo', modelVersion: version };
     } catch (error) {
       const reason = error instanceof ModelUnavailableError ? error.reason : 'inference_error';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { decodePolicyModel, encodePolicyModel } from '#libs/onnx';
 import type { SlotFeatures } from '#libs/policy';
-import { decisionsFromLogits, Mlp, observe, OBSERVATION_SIZE, seededRandom } from '#libs/policy';
+import { decisionsFromLogits, Mlp, observe, OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, seededRandom } from '#libs/policy';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ModelRegistry, ModelUnavailableError } from './models.js';
@@ -24,6 +24,8 @@ function registry(shadow = 0) {
   const metrics = new PolicyMetrics(new Registry());
   return { metrics, models: new ModelRegistry(shadow, metrics, quiet) };
 }
+
+const defaultScale = { sizeNorm: undefined, ageNormMs: undefined, p99NormMs: 500, rateNorm: 100 };
 
 const features = (ageMs: number): SlotFeatures => ({
   size: 10,
@@ -51,8 +53,9 @@ describe('policy models', () => {
       upstreamP99Ms: random() * 500,
       requestRate: random() * 400,
     }));
-    const observations = observe(slots, { sizeNorm: 128, ageNormMs: 50, p99NormMs: 500, rateNorm: 100 });
-    const { logits, version } = await models.infer(observations, slots.length);
+    const scale = { sizeNorm: 128, ageNormMs: 50, p99NormMs: 500, rateNorm: 100 };
+    const observations = observe(slots, scale);
+    const { logits, version } = await models.infer(slots, scale);
     const expected = reference.logits(observations, slots.length);
     expect(version).toBe('v1');
     let maxDiff = 0;
@@ -67,10 +70,7 @@ describe('policy models', () => {
     const { models } = registry();
     await models.offer(ageActor(10, 5, 'v1'), 'v1');
     // FLUSH logit = 10 * age/50 - 5: negative below 25 ms, positive above.
-    const { logits } = await models.infer(
-      observe([features(10), features(40)], { sizeNorm: undefined, ageNormMs: undefined, p99NormMs: 500, rateNorm: 100 }),
-      2,
-    );
+    const { logits } = await models.infer([features(10), features(40)], defaultScale);
     expect(Array.from(logits)).toEqual([0, Math.fround(10 * 0.2 - 5), 0, Math.fround(10 * 0.8 - 5)]);
   });
 
@@ -94,23 +94,35 @@ describe('policy models', () => {
     const { models, metrics } = registry(4);
     await models.offer(ageActor(10, 5, 'v1'), 'v1');
     await models.offer(ageActor(0, -5, 'v2'), 'v2'); // always FLUSH
-    const observations = observe([features(10), features(40)], {
-      sizeNorm: undefined,
-      ageNormMs: undefined,
-      p99NormMs: 500,
-      rateNorm: 100,
-    });
-    expect((await models.infer(observations, 2)).version).toBe('v1');
+    const slots = [features(10), features(40)];
+    expect((await models.infer(slots, defaultScale)).version).toBe('v1');
     expect(models.shadowVersion).toBe('v2');
-    expect((await models.infer(observations, 2)).version).toBe('v1');
+    expect((await models.infer(slots, defaultScale)).version).toBe('v1');
     // After 4 shadow decisions, half of which agreed (v1 flushes only the 40 ms slot).
     expect((await metrics.shadowAgreement.get()).values[0]!.value).toBe(0.5);
-    expect((await models.infer(observations, 2)).version).toBe('v2');
+    expect((await models.infer(slots, defaultScale)).version).toBe('v2');
     expect((await metrics.modelVersion.get()).values.map((v) => v.labels.version)).toEqual(['v2']);
+  });
+
+  it('a 5-input model (seed state + idle time) can shadow and replace a 4-input one', async () => {
+    const { models } = registry(2);
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    // FLUSH logit = 10 * idle/50 - 1: flush once nobody joined for 5 ms.
+    const weights = new Float32Array(2 * OBSERVATION_SIZE_WITH_IDLE);
+    weights[OBSERVATION_SIZE_WITH_IDLE + 4] = 10;
+    const idleActor = encodePolicyModel(
+      new Mlp([{ inputs: 5, outputs: 2, activation: 'linear', weights, bias: new Float32Array([0, -1]) }]),
+    );
+    expect(await models.offer(idleActor, 'idle')).toBe(true);
+    const quiet = { ...features(10), idleMs: 8 };
+    await models.infer([quiet, quiet], defaultScale);
+    const { logits, version } = await models.infer([quiet], defaultScale);
+    expect(version).toBe('idle');
+    expect(logits[1]).toBeCloseTo(10 * (8 / 50) - 1, 5);
   });
 
   it('without any model, inference says so (the caller falls back)', async () => {
     const { models } = registry();
-    await expect(models.infer(new Float32Array(4), 1)).rejects.toBeInstanceOf(ModelUnavailableError);
+    await expect(models.infer([features(1)], defaultScale)).rejects.toBeInstanceOf(ModelUnavailableError);
   });
 });

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import { decodePolicyModel, POLICY_INPUT, POLICY_OUTPUT } from '#libs/onnx';
-import { OBSERVATION_SIZE, seededRandom } from '#libs/policy';
+import type { ObservationScale, SlotFeatures } from '#libs/policy';
+import { observe, OBSERVATION_WIDTHS, seededRandom } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
 import * as ort from 'onnxruntime-node';
 import type { PolicyMetrics } from './policy-metrics.js';
 
-/** A model ready to serve: its ONNX Runtime session and identity. */
+/** A model ready to serve: its ONNX Runtime session, identity and observation width. */
 interface LiveModel {
   version: string;
   sha256: string;
+  inputSize: number;
   session: ort.InferenceSession;
 }
 
@@ -20,10 +22,10 @@ interface Shadow {
 }
 
 /** States every model must answer with finite logits before it may serve (observation range plus margin). */
-const PROBE = (() => {
+function probe(width: number): Float32Array {
   const random = seededRandom(7);
-  return Float32Array.from({ length: 256 * OBSERVATION_SIZE }, () => -0.1 + 1.2 * random());
-})();
+  return Float32Array.from({ length: 256 * width }, () => -0.1 + 1.2 * random());
+}
 
 /** Raised when the active model cannot answer; the caller falls back to a pure strategy. */
 export class ModelUnavailableError extends Error {
@@ -80,13 +82,12 @@ export class ModelRegistry {
     if (this.active?.sha256 === sha256 || this.shadow?.model.sha256 === sha256) return true;
     let model: LiveModel;
     try {
-      const decoded = decodePolicyModel(bytes);
-      if (decoded.network.inputSize !== OBSERVATION_SIZE)
-        throw new Error(`takes ${decoded.network.inputSize} inputs, not ${OBSERVATION_SIZE}`);
+      const { inputSize } = decodePolicyModel(bytes).network;
+      if (!OBSERVATION_WIDTHS.includes(inputSize))
+        throw new Error(`takes ${inputSize} inputs, not one of ${OBSERVATION_WIDTHS.join(', ')}`);
       const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] });
-      model = { version, sha256, session };
-      const probe = await this.run(model, PROBE, PROBE.length / OBSERVATION_SIZE);
-      if (!finite(probe)) throw new Error('produces non-finite logits on the probe batch');
+      model = { version, sha256, inputSize, session };
+      if (!finite(await this.run(model, probe(inputSize), 256))) throw new Error('produces non-finite logits on the probe batch');
     } catch (error) {
       this.metrics.modelLoadFailures.inc({ reason: error instanceof Error && /non-finite/.test(error.message) ? 'nan' : 'invalid' });
       this.logger.error({ err: error, version }, 'rejected a policy model; the current one stays live');
@@ -101,13 +102,14 @@ export class ModelRegistry {
     return true;
   }
 
-  /** WAIT/FLUSH logits of the live model for a batch of observations (one session.run). */
-  async infer(observations: Float32Array, batch: number): Promise<{ logits: Float32Array; version: string }> {
+  /** WAIT/FLUSH logits of the live model for a batch of slots (one session.run), observed at the model's width. */
+  async infer(slots: readonly SlotFeatures[], scale: ObservationScale): Promise<{ logits: Float32Array; version: string }> {
     const active = this.active;
     if (!active) throw new ModelUnavailableError('no_model', 'no policy model is loaded');
+    const batch = slots.length;
     let logits: Float32Array;
     try {
-      logits = await this.run(active, observations, batch);
+      logits = await this.run(active, observe(slots, scale, active.inputSize), batch);
     } catch (error) {
       throw new ModelUnavailableError('inference_error', (error as Error).message);
     }
@@ -115,7 +117,7 @@ export class ModelRegistry {
       this.rollback(active);
       throw new ModelUnavailableError('nan', `model ${active.version} produced a non-finite logit`);
     }
-    if (this.shadow) await this.compare(this.shadow, observations, batch, logits);
+    if (this.shadow) await this.compare(this.shadow, observe(slots, scale, this.shadow.model.inputSize), batch, logits);
     return { logits, version: active.version };
   }
 
@@ -125,7 +127,7 @@ export class ModelRegistry {
   }
 
   private async run(model: LiveModel, observations: Float32Array, batch: number): Promise<Float32Array> {
-    const result = await model.session.run({ [POLICY_INPUT]: new ort.Tensor('float32', observations, [batch, OBSERVATION_SIZE]) });
+    const result = await model.session.run({ [POLICY_INPUT]: new ort.Tensor('float32', observations, [batch, model.inputSize]) });
     const data = result[POLICY_OUTPUT]?.data;
     if (!(data instanceof Float32Array)) throw new Error(`model returned no float32 ${POLICY_OUTPUT}`);
     return data;

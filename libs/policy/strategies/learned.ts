@@ -15,7 +15,11 @@ export interface ObservationScale {
   rateNorm: number;
 }
 
+/** The seed's 4-feature state. */
 export const OBSERVATION_SIZE = 4;
+/** The seed's state plus the time since the last waiter joined: lets a policy see a burst end. */
+export const OBSERVATION_SIZE_WITH_IDLE = 5;
+export const OBSERVATION_WIDTHS: readonly number[] = [OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE];
 
 export function readObservationScale(p: StrategyParams): ObservationScale {
   return {
@@ -29,15 +33,20 @@ export function readObservationScale(p: StrategyParams): ObservationScale {
 /**
  * Seed 000's state: [batch_size/128, batch_age_ms/50, log1p(upstream_p99_ms)/log1p(500),
  * tanh(request_rate/100)], size and age clipped to 1 as the seed's normaliser did.
+ * Width 5 appends idle_ms/50 (clipped to 1): how long since the last waiter joined.
  */
-export function observe(slots: readonly SlotFeatures[], scale: ObservationScale): Float32Array {
-  const out = new Float32Array(slots.length * OBSERVATION_SIZE);
+export function observe(slots: readonly SlotFeatures[], scale: ObservationScale, width = OBSERVATION_SIZE): Float32Array {
+  if (!OBSERVATION_WIDTHS.includes(width))
+    throw new StrategyConfigError(`no observation has ${width} features (known: ${OBSERVATION_WIDTHS.join(', ')})`);
+  const out = new Float32Array(slots.length * width);
   slots.forEach((s, i) => {
-    const o = i * OBSERVATION_SIZE;
+    const o = i * width;
+    const ageNorm = scale.ageNormMs ?? s.batchTimeoutMs;
     out[o] = Math.min(s.size / (scale.sizeNorm ?? s.maxBatchSize), 1);
-    out[o + 1] = Math.min(s.ageMs / (scale.ageNormMs ?? s.batchTimeoutMs), 1);
+    out[o + 1] = Math.min(s.ageMs / ageNorm, 1);
     out[o + 2] = Math.log1p(Math.max(0, s.upstreamP99Ms)) / Math.log1p(scale.p99NormMs);
     out[o + 3] = Math.tanh(s.requestRate / scale.rateNorm);
+    if (width === OBSERVATION_SIZE_WITH_IDLE) out[o + 4] = Math.min(s.idleMs / ageNorm, 1);
   });
   return out;
 }
@@ -59,11 +68,11 @@ export function decisionsFromLogits(logits: Float32Array, batch: number): Policy
 export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): FlushStrategy {
   const scale = readObservationScale(p);
   if (!network) throw new StrategyConfigError('ppo needs a model; none is loaded');
-  if (network.inputSize !== OBSERVATION_SIZE)
-    throw new StrategyConfigError(`ppo model takes ${network.inputSize} inputs, expected ${OBSERVATION_SIZE}`);
+  if (!OBSERVATION_WIDTHS.includes(network.inputSize))
+    throw new StrategyConfigError(`ppo model takes ${network.inputSize} inputs, expected one of ${OBSERVATION_WIDTHS.join(', ')}`);
   return {
     name: 'ppo',
-    decide: (slots) => decisionsFromLogits(network.logits(observe(slots, scale), slots.length), slots.length),
+    decide: (slots) => decisionsFromLogits(network.logits(observe(slots, scale, network.inputSize), slots.length), slots.length),
   };
 }
 
