@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNats } from '#infra';
-import { SERVICE_NODE_ARGS, startStack } from '#stack';
+import { POLICY_NODE_ARGS, startStack } from '#stack';
 import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
 import { Bus, SUBJECTS } from '#libs/nats';
 import type { SlotToDecide } from '#libs/policy';
@@ -60,7 +60,7 @@ async function decisionLatency(): Promise<string[]> {
     routes,
     ['routes:', ...STRATEGIES.flatMap(([name, spec]) => [`  - name: ${name}`, `    match: /${name}/`, `    policy: "${spec}"`])].join('\n'),
   );
-  const policy = spawn(process.execPath, [...SERVICE_NODE_ARGS, 'dist/apps/policy/src/main.js'], {
+  const policy = spawn(process.execPath, [...POLICY_NODE_ARGS, 'dist/apps/policy/src/main.js'], {
     env: { ...process.env, NATS_URL: nats.url, BATCHGATE_ROUTES_FILE: routes, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_HTTP_PORT: '0' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -11,4 +11,4 @@ export function startStack(options?: {
   originDelayMs?: number;
   nodeArgs?: string[];
 }): Promise<Stack>;
-export const SERVICE_NODE_ARGS: string[];
+export const POLICY_NODE_ARGS: string[];

@@ -11,11 +11,11 @@ import { freePort, startNats, startRedis } from './infra.mjs';
 const root = new URL('..', import.meta.url).pathname;
 
 /**
- * Node flags for every service. A 64 MB young generation makes scavenges
+ * Node flags of the policy service. A 64 MB young generation makes scavenges
  * rarer: at 100 slots per decide the default one paused the policy 3-10 ms
  * every ~60 ms, which was the whole decision p99 (measured with --trace-gc).
  */
-export const SERVICE_NODE_ARGS = ['--max-semi-space-size=64'];
+export const POLICY_NODE_ARGS = ['--max-semi-space-size=64'];
 
 async function portOr(preferred) {
   const { createServer } = await import('node:net');
@@ -103,7 +103,8 @@ export async function startStack({
     const spawnService = async (name, script, extra, readyUrl, args = []) => {
       const file = join(logDir, `${name}.log`);
       const out = createWriteStream(file);
-      const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, join(root, script), ...args], {
+      const flags = script.includes('/policy/') ? POLICY_NODE_ARGS : [];
+      const child = spawn(process.execPath, [...flags, ...nodeArgs, join(root, script), ...args], {
         env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
