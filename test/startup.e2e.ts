@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+// Runs the built services as real processes (npm test builds before the suites run).
+const run = (service: string, env: Record<string, string>) =>
+  spawnSync(process.execPath, [`dist/apps/${service}/src/main.js`], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+
+describe('start-up with bad settings', () => {
+  it('the build exists', () => {
+    expect(existsSync('dist/apps/ingress/src/main.js')).toBe(true);
+  });
+
+  it('a service with bad settings exits 78 naming every bad setting, without a stack trace', () => {
+    const result = run('ingress', { BATCHGATE_UPSTREAM: 'ftp://origin', BATCHGATE_MAX_BATCH_SIZE: 'lots', BATCHGATE_PORT: '99999' });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('batchgate ingress: invalid configuration');
+    expect(result.stderr).toContain('BATCHGATE_UPSTREAM must be a http or https URL (got "ftp://origin")');
+    expect(result.stderr).toContain('BATCHGATE_MAX_BATCH_SIZE must be an integer between 1 and 100000 (got "lots")');
+    expect(result.stderr).toContain('BATCHGATE_PORT must be an integer between 0 and 65535 (got "99999")');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unknown strategy or parameter is refused at start, naming the setting', () => {
+    const policy = run('policy', { BATCHGATE_POLICY_STRATEGY: 'fixed_timer:window=3' });
+    expect(policy.status).toBe(78);
+    expect(policy.stderr).toContain('BATCHGATE_POLICY_STRATEGY: fixed_timer has no parameter(s) window');
+    const coordinator = run('coordinator', { BATCHGATE_FALLBACK_STRATEGY: 'warp_speed' });
+    expect(coordinator.status).toBe(78);
+    expect(coordinator.stderr).toContain('BATCHGATE_FALLBACK_STRATEGY: unknown strategy "warp_speed"');
+  });
+
+  it('a routes file with a mistake is refused at start with the file and the route', () => {
+    const result = run('policy', { BATCHGATE_ROUTES_FILE: 'test/fixtures/bad-routes.yaml' });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('BATCHGATE_ROUTES_FILE test/fixtures/bad-routes.yaml: routes[1]: match must be a path prefix');
+  });
+});
