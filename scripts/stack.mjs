@@ -188,7 +188,8 @@ export async function startStack({
     }
     for (const { name, child } of children) {
       child.once('exit', (code, signal) => {
-        if (signal !== 'SIGTERM' && code !== 0)
+        // Ctrl-C reaches the whole process group: SIGINT and SIGTERM exits are a shutdown, not a crash.
+        if (signal !== 'SIGTERM' && signal !== 'SIGINT' && code !== 0)
           log(`${name} exited (${signal ?? code}); its log: ${join(logDir, `${name}.log`)}\n${tail(join(logDir, `${name}.log`))}`);
       });
     }
