@@ -2,12 +2,12 @@ import type { Route } from '#libs/config';
 import type { FetchResult } from '#libs/contracts';
 import type { Counter } from '#libs/metrics';
 import type { FlushStrategy } from '#libs/policy';
-import { envelopeReason, FeatureBook } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { CoalescingKey } from './coalescing-key.js';
 import type { DirectCall } from './direct-call.js';
 import { toAnswer } from './direct-call.js';
+import { LocalFlusher } from './fallback.js';
 import type { FleetEvents, FleetLink } from './fleet-link.js';
 import type { LocalSlot, SlotRequest } from './local-slot.js';
 import { isJoinable } from './local-slot.js';
@@ -34,7 +34,6 @@ export interface CoalescerDeps {
 }
 
 const SWEEP_MS = 25;
-const LOCAL_TICK_MS = 1;
 const RESULT_GRACE_MS = 1000;
 
 const GATEWAY_TIMEOUT: Answer = {
@@ -61,13 +60,13 @@ export class Coalescer implements FleetEvents {
   private readonly bySlotId = new Map<string, LocalSlot>();
   private readonly live = new Set<LocalSlot>();
   private readonly unreported = new Set<LocalSlot>();
-  private readonly local = new Set<LocalSlot>();
-  private readonly features = new FeatureBook();
+  private readonly local: LocalFlusher;
   private sweeper: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
-  private localTicker: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: CoalescerDeps) {}
+  constructor(private readonly deps: CoalescerDeps) {
+    this.local = new LocalFlusher(deps.fallback, (slot) => this.callDirect(slot));
+  }
 
   start(): void {
     this.deps.fleet.listen(this);
@@ -77,7 +76,7 @@ export class Coalescer implements FleetEvents {
   stop(): void {
     clearInterval(this.sweeper);
     clearTimeout(this.reporter);
-    clearInterval(this.localTicker);
+    this.local.stop();
     this.deps.fleet.close();
   }
 
@@ -94,13 +93,13 @@ export class Coalescer implements FleetEvents {
 
   admit(waiter: Waiter, key: CoalescingKey, route: Route, request: SlotRequest): void {
     const now = waiter.arrivedAtMs;
-    this.features.recordArrivals(key.key, now);
+    this.local.recordArrival(key.key, now);
     const existing = this.byKey.get(key.key);
     if (existing && isJoinable(existing)) {
       existing.waiters.push(waiter);
       existing.lastArrivalMs = now;
       if (existing.phase === 'open') this.queueReport(existing);
-      if (existing.phase === 'local' && existing.waiters.length >= route.envelope.maxBatchSize) this.flushLocal(existing);
+      if (existing.phase === 'local') this.local.checkSize(existing);
       return;
     }
     const slot: LocalSlot = {
@@ -218,53 +217,11 @@ export class Coalescer implements FleetEvents {
   }
 
   /** Local-only coalescing: the embedded envelope and strategy decide, this process calls the origin. */
+  /** Local-only coalescing: the embedded envelope and strategy decide, this process calls the origin. */
   private goLocal(slot: LocalSlot, reason: string): void {
     this.deps.fallbacks.inc({ reason });
     slot.phase = 'local';
     this.local.add(slot);
-    this.localTicker ??= setInterval(() => this.localTick(), LOCAL_TICK_MS);
-    if (slot.waiters.length >= slot.route.envelope.maxBatchSize) this.flushLocal(slot);
-  }
-
-  private localTick(): void {
-    const now = performance.now();
-    const open: LocalSlot[] = [];
-    for (const slot of this.local) {
-      const reason = envelopeReason({
-        size: slot.waiters.length,
-        ageMs: now - slot.openedAtMs,
-        maxBatchSize: slot.route.envelope.maxBatchSize,
-        batchTimeoutMs: slot.route.envelope.batchTimeoutMs,
-      });
-      if (reason) this.flushLocal(slot);
-      else open.push(slot);
-    }
-    if (open.length > 0) {
-      const view = (slot: LocalSlot) => ({
-        key: slot.key,
-        route: slot.route.name,
-        openedAtMs: slot.openedAtMs,
-        lastArrivalMs: slot.lastArrivalMs,
-        size: slot.waiters.length,
-        batchTimeoutMs: slot.route.envelope.batchTimeoutMs,
-        maxBatchSize: slot.route.envelope.maxBatchSize,
-      });
-      const depth = open.reduce((sum, slot) => sum + slot.waiters.length, 0);
-      const decisions = this.deps.fallback.decide(
-        open.map((slot) => this.features.features(view(slot), now, depth)),
-        { random: Math.random, nowMs: now },
-      );
-      decisions.forEach((decision, i) => decision.action === 'flush' && this.flushLocal(open[i]!));
-    }
-    if (this.local.size === 0) {
-      clearInterval(this.localTicker);
-      this.localTicker = undefined;
-    }
-  }
-
-  private flushLocal(slot: LocalSlot): void {
-    this.local.delete(slot);
-    this.callDirect(slot);
   }
 
   private closeToNewWaiters(slot: LocalSlot): void {
