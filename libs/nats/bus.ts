@@ -1,7 +1,8 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { connect, createInbox, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
+import { connect, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
+import { NoRespondersError, RequestMux, RequestTimeoutError } from './request-mux.js';
 import type { Context } from '@opentelemetry/api';
 import { contextFromHeaders, traceHeaders } from './trace-headers.js';
 
@@ -19,21 +20,7 @@ export class BusUnavailableError extends Error {
   }
 }
 
-/** No reply within the request's timeout. */
-export class RequestTimeoutError extends Error {
-  constructor(subject: string, timeoutMs: number) {
-    super(`no reply on ${subject} within ${timeoutMs} ms`);
-    this.name = 'RequestTimeoutError';
-  }
-}
-
-/** Nobody subscribes to the subject (the server said 503). */
-export class NoRespondersError extends Error {
-  constructor(subject: string) {
-    super(`no responders on ${subject}`);
-    this.name = 'NoRespondersError';
-  }
-}
+export { NoRespondersError, RequestTimeoutError };
 
 export type RequestFailure = 'unavailable' | 'timeout' | 'error';
 
@@ -43,12 +30,6 @@ export function requestFailure(error: unknown): RequestFailure {
     return 'unavailable';
   if (error instanceof RequestTimeoutError || error instanceof natsErrors.TimeoutError) return 'timeout';
   return 'error';
-}
-
-interface PendingRequest {
-  resolve: (msg: Msg) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
 }
 
 /** A decoded inbound message with its trace context and a typed responder. */
@@ -95,15 +76,7 @@ export class Bus {
   private readonly listeners = new Set<(connected: boolean) => void>();
   /** Messages dropped because NATS was down, for the metrics. */
   droppedPublishes = 0;
-  /**
-   * Request/reply over one inbox subscription of our own. nats.js v3's
-   * request() builds an Error (with a stack) on every successful reply when it
-   * cancels the settled request; on the join/decide/fetch hot paths that
-   * showed up in profiles, so requests are multiplexed here instead.
-   */
-  private inbox: string | undefined;
-  private readonly pending = new Map<string, PendingRequest>();
-  private nextToken = 0;
+  private readonly requests = new RequestMux();
 
   private constructor(private readonly options: BusOptions) {}
 
@@ -147,57 +120,10 @@ export class Bus {
   ): Promise<MessageShape<R>> {
     if (!this.nc || !this.online) throw new BusUnavailableError('not connected');
     const data = toBinary(requestSchema, create(requestSchema, message));
-    const reply = await this.roundTrip(this.nc, subject, data, timeoutMs, traceHeaders(ctx));
+    const reply = await this.requests.send(this.nc, subject, data, timeoutMs, traceHeaders(ctx));
     const error = reply.headers?.get('bg-error');
     if (error) throw new Error(`${subject} answered with an error: ${error}`);
     return fromBinary(replySchema, reply.data);
-  }
-
-  private roundTrip(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number, headers: MsgHdrs | undefined): Promise<Msg> {
-    if (!this.inbox) {
-      const inbox = createInbox();
-      nc.subscribe(`${inbox}.*`, { callback: (_error, msg) => this.settle(msg) });
-      this.inbox = inbox;
-    }
-    const token = (this.nextToken++).toString(36);
-    return new Promise<Msg>((resolve, reject) => {
-      // Timers run before the I/O poll phase: on a busy loop a reply that arrived
-      // in time may still be unread when the timer fires. setImmediate runs after
-      // the next poll, so such a reply settles the request first.
-      const timer = setTimeout(
-        () =>
-          setImmediate(() => {
-            if (!this.pending.delete(token)) return;
-            reject(new RequestTimeoutError(subject, timeoutMs));
-          }),
-        timeoutMs,
-      );
-      this.pending.set(token, {
-        resolve,
-        reject: (error) => reject(error.name === 'NoRespondersError' ? new NoRespondersError(subject) : error),
-        timer,
-      });
-      nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
-    });
-  }
-
-  private settle(msg: Msg): void {
-    const token = msg.subject.slice((this.inbox?.length ?? 0) + 1);
-    const request = this.pending.get(token);
-    if (!request) return;
-    this.pending.delete(token);
-    clearTimeout(request.timer);
-    // The server answers a request nobody subscribes to with an empty 503 status message.
-    if (msg.data.length === 0 && msg.headers?.code === 503) request.reject(new NoRespondersError(msg.subject));
-    else request.resolve(msg);
-  }
-
-  private failPending(reason: string): void {
-    for (const request of this.pending.values()) {
-      clearTimeout(request.timer);
-      request.reject(new BusUnavailableError(reason));
-    }
-    this.pending.clear();
   }
 
   /** Subscribes (now, or as soon as NATS is up) with a decoding, error-logging handler. */
@@ -225,7 +151,7 @@ export class Bus {
     const nc = this.nc;
     this.nc = undefined;
     this.online = false;
-    this.failPending('bus closed');
+    this.requests.failAll(new BusUnavailableError('bus closed'));
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 
@@ -323,7 +249,7 @@ export class Bus {
     // The iterator ends when the connection closes for good.
     if (this.nc === nc) {
       this.nc = undefined;
-      this.inbox = undefined;
+      this.requests.reset();
       this.setOnline(false);
       for (const registration of this.registrations) registration.subscription = undefined;
       if (!this.stopped) void this.retryForever();
@@ -333,7 +259,7 @@ export class Bus {
   private setOnline(online: boolean): void {
     if (this.online === online) return;
     this.online = online;
-    if (!online) this.failPending('NATS disconnected');
+    if (!online) this.requests.failAll(new BusUnavailableError('NATS disconnected'));
     this.options.logger.info({ url: this.options.url }, online ? 'NATS connected' : 'NATS disconnected');
     for (const listener of this.listeners) listener(online);
   }
