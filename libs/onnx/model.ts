@@ -38,7 +38,10 @@ export function encodePolicyModel(network: Mlp, metadata: Record<string, string>
     .varint(MODEL.irVersion, IR_VERSION)
     .string(MODEL.producerName, 'batchgate')
     .string(MODEL.producerVersion, '1')
-    .string(MODEL.docString, 'Flush policy actor: WAIT/FLUSH logits from the 4-feature slot observation (argmax to act).');
+    .string(
+      MODEL.docString,
+      `Flush policy actor: WAIT/FLUSH logits from the ${network.inputSize}-feature slot observation (argmax to act).`,
+    );
   model.message(MODEL.graph, (graph) => writeGraph(graph, network));
   model.message(MODEL.opsetImport, (o) => o.string(OPSET_ID.domain, '').varint(OPSET_ID.version, OPSET));
   for (const [key, value] of Object.entries({ version: network.version, ...metadata })) {

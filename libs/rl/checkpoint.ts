@@ -1,4 +1,4 @@
-import { seededRandom } from '#libs/policy';
+import { OBSERVATION_SIZE, seededRandom } from '#libs/policy';
 import type { PpoConfig } from './ppo.js';
 import { ActorCritic } from './ppo.js';
 import type { RewardConfig } from './rewards.js';
@@ -7,6 +7,8 @@ import type { RewardConfig } from './rewards.js';
 export interface PpoCheckpoint {
   format: 'batchgate-ppo-checkpoint/v1';
   version: string;
+  /** Features per observation (4 or 5); absent in checkpoints written before the width was configurable, which are 4. */
+  inputs?: number;
   hidden: number[];
   actor: number[];
   critic: number[];
@@ -17,10 +19,14 @@ export interface PpoCheckpoint {
   training: { scenario: string; seed: number; steps: number; validation: number };
 }
 
-export function toCheckpoint(model: ActorCritic, meta: Omit<PpoCheckpoint, 'format' | 'hidden' | 'actor' | 'critic'>): PpoCheckpoint {
+export function toCheckpoint(
+  model: ActorCritic,
+  meta: Omit<PpoCheckpoint, 'format' | 'inputs' | 'hidden' | 'actor' | 'critic'>,
+): PpoCheckpoint {
   return {
     format: 'batchgate-ppo-checkpoint/v1',
     ...meta,
+    inputs: model.observationSize,
     hidden: model.actor.layers.slice(0, -1).map((l) => l.outputs),
     actor: Array.from(model.actor.params),
     critic: Array.from(model.critic.params),
@@ -30,7 +36,14 @@ export function toCheckpoint(model: ActorCritic, meta: Omit<PpoCheckpoint, 'form
 export function fromCheckpoint(checkpoint: PpoCheckpoint): ActorCritic {
   if (checkpoint.format !== 'batchgate-ppo-checkpoint/v1') throw new Error(`not a PPO checkpoint (format ${String(checkpoint.format)})`);
   // The initial weights are overwritten; any seed will do.
-  const model = new ActorCritic(checkpoint.hidden, seededRandom(0));
+  // Checkpoints from before idleInputGain existed have none (1).
+  const model = new ActorCritic(
+    checkpoint.hidden,
+    seededRandom(0),
+    0.5,
+    checkpoint.inputs ?? OBSERVATION_SIZE,
+    (checkpoint.ppo as Partial<PpoConfig>).idleInputGain ?? 1,
+  );
   if (checkpoint.actor.length !== model.actor.params.length || checkpoint.critic.length !== model.critic.params.length) {
     throw new Error('checkpoint weights do not match its layer sizes');
   }

@@ -23,6 +23,13 @@ export class DenseNet {
   readonly layers: LayerShape[];
   readonly params: Float64Array;
   readonly grads: Float64Array;
+  /**
+   * Fixed per-input multipliers applied before the first layer (undefined = 1):
+   * a preconditioner, so a feature whose useful range is narrow gets
+   * proportionally larger effective steps. toMlp() folds it into the first
+   * layer's weights, so the exported network reads the unscaled input.
+   */
+  inputGain: Float64Array | undefined;
   private outputs: Float64Array[] = [];
   private input: Float64Array<ArrayBufferLike> = new Float64Array(0);
   private batch = 0;
@@ -65,6 +72,11 @@ export class DenseNet {
 
   /** input: [batch x inputs]; keeps activations for backward(). */
   forward(input: Float64Array, batch: number): Float64Array {
+    const gain = this.inputGain;
+    if (gain) {
+      const n = this.inputSize;
+      input = input.map((v, k) => v * gain[k % n]!);
+    }
     this.input = input;
     this.batch = batch;
     this.outputs = [];
@@ -135,13 +147,17 @@ export class DenseNet {
 
   /** The network as the policy lib's float32 Mlp: what the simulator evaluates and ONNX exports. */
   toMlp(version: string): Mlp {
-    const layers: DenseLayer[] = this.layers.map((layer) => ({
-      inputs: layer.inputs,
-      outputs: layer.outputs,
-      activation: layer.activation,
-      weights: Float32Array.from(this.params.subarray(layer.weightAt, layer.weightAt + layer.inputs * layer.outputs)),
-      bias: Float32Array.from(this.params.subarray(layer.biasAt, layer.biasAt + layer.outputs)),
-    }));
+    const gain = this.inputGain;
+    const layers: DenseLayer[] = this.layers.map((layer, l) => {
+      const weights = this.params.subarray(layer.weightAt, layer.weightAt + layer.inputs * layer.outputs);
+      return {
+        inputs: layer.inputs,
+        outputs: layer.outputs,
+        activation: layer.activation,
+        weights: Float32Array.from(l === 0 && gain ? weights.map((w, k) => w * gain[k % layer.inputs]!) : weights),
+        bias: Float32Array.from(this.params.subarray(layer.biasAt, layer.biasAt + layer.outputs)),
+      };
+    });
     return new Mlp(layers, version);
   }
 }

@@ -1,5 +1,5 @@
 import type { FlushStrategy, ObservationScale, PolicyDecision } from '#libs/policy';
-import { observe, OBSERVATION_SIZE } from '#libs/policy';
+import { observe, OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, OBSERVATION_WIDTHS } from '#libs/policy';
 import type { Random } from '#libs/sim';
 import { Adam, clipGradNorm } from './adam.js';
 import { DenseNet } from './dense.js';
@@ -27,6 +27,15 @@ export interface PpoConfig {
    * first flushes over the slot's lifetime.
    */
   initialFlushProbability: number;
+  /**
+   * Training-side preconditioning of the idle feature (5-feature observation
+   * only): the networks read idle x this gain, and the exported actor has it
+   * folded into its first layer, so the served model reads `observe`'s
+   * min(idle_ms/batch_timeout_ms, 1) unchanged. The decisive idle times
+   * (a few ms) are a few hundredths of that feature; with Adam's per-weight
+   * step a gain lets the weights on it grow as fast as the others'.
+   */
+  idleInputGain: number;
 }
 
 export const SEED_PPO: PpoConfig = {
@@ -42,15 +51,31 @@ export const SEED_PPO: PpoConfig = {
   maxGradNorm: 0.5,
   hidden: [64, 64],
   initialFlushProbability: 0.5,
+  idleInputGain: 1,
 };
 
-/** Separate actor and critic MLPs (the seed's net_arch pi=[64,64], vf=[64,64], tanh). */
+/**
+ * Separate actor and critic MLPs (the seed's net_arch pi=[64,64], vf=[64,64], tanh)
+ * over an observation of `observationSize` features: the seed's 4, or 5 with
+ * the idle time (see `observe` in libs/policy). The width is the actor's input size.
+ */
 export class ActorCritic {
   readonly actor: DenseNet;
   readonly critic: DenseNet;
 
-  constructor(hidden: readonly number[], random: Random, initialFlushProbability = 0.5) {
-    const sizes = [OBSERVATION_SIZE, ...hidden];
+  constructor(
+    hidden: readonly number[],
+    random: Random,
+    initialFlushProbability = 0.5,
+    observationSize = OBSERVATION_SIZE,
+    idleInputGain = 1,
+  ) {
+    if (!OBSERVATION_WIDTHS.includes(observationSize))
+      throw new Error(`no observation has ${observationSize} features (known: ${OBSERVATION_WIDTHS.join(', ')})`);
+    if (!(idleInputGain > 0)) throw new Error(`idleInputGain must be > 0 (got ${idleInputGain})`);
+    if (idleInputGain !== 1 && observationSize !== OBSERVATION_SIZE_WITH_IDLE)
+      throw new Error(`idleInputGain applies to the ${OBSERVATION_SIZE_WITH_IDLE}-feature observation only`);
+    const sizes = [observationSize, ...hidden];
     const tanh = hidden.map(() => 'tanh' as const);
     const gains = hidden.map(() => Math.SQRT2);
     this.actor = new DenseNet([...sizes, 2], [...tanh, 'linear']).initOrthogonal([...gains, 0.01], random);
@@ -58,6 +83,16 @@ export class ActorCritic {
     // logit(FLUSH) - logit(WAIT) = log(p / (1 - p)).
     const head = this.actor.layers.at(-1)!;
     this.actor.params[head.biasAt + FLUSH_ACTION] = Math.log(initialFlushProbability / (1 - initialFlushProbability));
+    if (idleInputGain !== 1) {
+      const gain = Float64Array.from({ length: observationSize }, (_, i) => (i === OBSERVATION_SIZE_WITH_IDLE - 1 ? idleInputGain : 1));
+      this.actor.inputGain = gain;
+      this.critic.inputGain = gain;
+    }
+  }
+
+  /** Features per observation (4 or 5). */
+  get observationSize(): number {
+    return this.actor.inputSize;
   }
 }
 
@@ -83,7 +118,8 @@ export function samplingStrategy(model: ActorCritic, scale: ObservationScale, le
   return {
     name: 'ppo-sampling',
     decide(slots) {
-      const obs = observe(slots, scale);
+      const width = model.observationSize;
+      const obs = observe(slots, scale, width);
       const x = Float64Array.from(obs);
       const logits = model.actor.forward(x, slots.length);
       const values = model.critic.forward(x, slots.length);
@@ -93,7 +129,7 @@ export function samplingStrategy(model: ActorCritic, scale: ObservationScale, le
         const pFlush = 1 / (1 + Math.exp(wait - flush));
         const action = random() < pFlush ? FLUSH_ACTION : WAIT_ACTION;
         ledger.pending.push({
-          obs: obs.slice(i * OBSERVATION_SIZE, (i + 1) * OBSERVATION_SIZE),
+          obs: obs.slice(i * width, (i + 1) * width),
           logProb: logSoftmax(wait, flush, action),
           value: values[i]!,
         });
@@ -106,6 +142,9 @@ export function samplingStrategy(model: ActorCritic, scale: ObservationScale, le
 /** A rollout flattened for the update. */
 export interface Rollout {
   size: number;
+  /** Features per observation. */
+  width: number;
+  /** [size x width], row-major. */
   obs: Float64Array;
   actions: Uint8Array;
   logProbs: Float64Array;
@@ -113,12 +152,13 @@ export interface Rollout {
   returns: Float64Array;
 }
 
-/** GAE(lambda) along each key's trajectory (`next` links), then flattening. */
-export function buildRollout(steps: readonly Step<PpoExtra>[], gamma: number, lambda: number): Rollout {
+/** GAE(lambda) along each key's trajectory (`next` links), then flattening; `width` is the observation's. */
+export function buildRollout(steps: readonly Step<PpoExtra>[], gamma: number, lambda: number, width = OBSERVATION_SIZE): Rollout {
   const n = steps.length;
   const rollout: Rollout = {
     size: n,
-    obs: new Float64Array(n * OBSERVATION_SIZE),
+    width,
+    obs: new Float64Array(n * width),
     actions: new Uint8Array(n),
     logProbs: new Float64Array(n),
     advantages: new Float64Array(n),
@@ -131,7 +171,8 @@ export function buildRollout(steps: readonly Step<PpoExtra>[], gamma: number, la
     const delta = step.reward + gamma * nextValue - step.extra.value;
     rollout.advantages[s] = delta + (next === undefined ? 0 : gamma * lambda * rollout.advantages[next]!);
     rollout.returns[s] = rollout.advantages[s]! + step.extra.value;
-    rollout.obs.set(step.extra.obs, s * OBSERVATION_SIZE);
+    if (step.extra.obs.length !== width) throw new Error(`step observation has ${step.extra.obs.length} features, rollout ${width}`);
+    rollout.obs.set(step.extra.obs, s * width);
     rollout.actions[s] = step.action;
     rollout.logProbs[s] = step.extra.logProb;
   }
@@ -182,8 +223,11 @@ export class PpoLearner {
   private minibatch(rollout: Rollout, index: number[]): UpdateStats {
     const { clipRange, entCoef, vfCoef, maxGradNorm } = this.config;
     const m = index.length;
-    const x = new Float64Array(m * OBSERVATION_SIZE);
-    index.forEach((s, b) => x.set(rollout.obs.subarray(s * OBSERVATION_SIZE, (s + 1) * OBSERVATION_SIZE), b * OBSERVATION_SIZE));
+    const width = rollout.width;
+    if (width !== this.model.observationSize)
+      throw new Error(`rollout has ${width} features, the model takes ${this.model.observationSize}`);
+    const x = new Float64Array(m * width);
+    index.forEach((s, b) => x.set(rollout.obs.subarray(s * width, (s + 1) * width), b * width));
     // SB3 normalises advantages per minibatch.
     const adv = index.map((s) => rollout.advantages[s]!);
     const mean = adv.reduce((a, b) => a + b, 0) / m;

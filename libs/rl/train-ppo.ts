@@ -2,7 +2,7 @@ import type { FlushStrategy, PolicyNetwork } from '#libs/policy';
 import { createStrategy, readObservationScale, StrategyParams } from '#libs/policy';
 import { simulate, stream } from '#libs/sim';
 import { Ledger } from './ledger.js';
-import type { PpoConfig, PpoExtra, UpdateStats } from './ppo.js';
+import type { PpoConfig, PpoExtra, Rollout, UpdateStats } from './ppo.js';
 import { ActorCritic, buildRollout, PpoLearner, samplingStrategy } from './ppo.js';
 import type { RewardConfig } from './rewards.js';
 import type { TrainingEpisode, TrainingSource } from './training-traffic.js';
@@ -12,6 +12,11 @@ export interface PpoTraining {
   sources: TrainingSource[];
   reward: RewardConfig;
   ppo: PpoConfig;
+  /**
+   * Features per observation: 4 (the seed's state, default) or 5 (plus the idle
+   * time since the last waiter joined); `observe` in libs/policy builds both.
+   */
+  observationSize?: number;
   /** Decisions (environment steps) to train for. */
   totalSteps: number;
   seed: number;
@@ -56,7 +61,13 @@ const STREAM_ACTIONS = 103;
 const STREAM_MINIBATCH = 104;
 
 export function trainPpo(t: PpoTraining): PpoResult {
-  const model = new ActorCritic(t.ppo.hidden, stream(t.seed, STREAM_INIT), t.ppo.initialFlushProbability);
+  const model = new ActorCritic(
+    t.ppo.hidden,
+    stream(t.seed, STREAM_INIT),
+    t.ppo.initialFlushProbability,
+    t.observationSize,
+    t.ppo.idleInputGain,
+  );
   const learner = new PpoLearner(model, t.ppo, stream(t.seed, STREAM_MINIBATCH));
   const episodes = stream(t.seed, STREAM_EPISODES);
   const actions = stream(t.seed, STREAM_ACTIONS);
@@ -66,7 +77,7 @@ export function trainPpo(t: PpoTraining): PpoResult {
   let steps = 0;
   let episodeCount = 0;
   for (let updates = 1; steps < t.totalSteps; updates++) {
-    const collected: ReturnType<typeof buildRollout>[] = [];
+    const collected: Rollout[] = [];
     const perRequest: number[] = [];
     let size = 0;
     while (size < t.ppo.nSteps) {
@@ -76,12 +87,12 @@ export function trainPpo(t: PpoTraining): PpoResult {
       ledger.finish();
       episodeCount++;
       if (ledger.steps.length === 0) continue;
-      collected.push(buildRollout(ledger.steps, t.ppo.gamma, t.ppo.gaeLambda));
+      collected.push(buildRollout(ledger.steps, t.ppo.gamma, t.ppo.gaeLambda, model.observationSize));
       perRequest.push(ledger.steps.reduce((sum, s) => sum + s.reward, 0) / Math.max(1, episode.trace.t.length));
       size += ledger.steps.length;
     }
     steps += size;
-    const stats = learner.update(concatRollouts(collected));
+    const stats = learner.update(concatRollouts(collected, model.observationSize));
     let validation: number | undefined;
     if (updates % t.validateEvery === 0 || steps >= t.totalSteps) {
       validation = validate(model.actor.toMlp('v'), t);
@@ -135,11 +146,12 @@ function pinRate(strategy: FlushStrategy, ratePerSec: number | undefined): Flush
   };
 }
 
-function concatRollouts(parts: ReturnType<typeof buildRollout>[]): ReturnType<typeof buildRollout> {
+function concatRollouts(parts: Rollout[], width: number): Rollout {
   const size = parts.reduce((n, p) => n + p.size, 0);
-  const out = {
+  const out: Rollout = {
     size,
-    obs: new Float64Array(size * 4),
+    width,
+    obs: new Float64Array(size * width),
     actions: new Uint8Array(size),
     logProbs: new Float64Array(size),
     advantages: new Float64Array(size),
@@ -147,7 +159,7 @@ function concatRollouts(parts: ReturnType<typeof buildRollout>[]): ReturnType<ty
   };
   let at = 0;
   for (const p of parts) {
-    out.obs.set(p.obs, at * 4);
+    out.obs.set(p.obs, at * width);
     out.actions.set(p.actions, at);
     out.logProbs.set(p.logProbs, at);
     out.advantages.set(p.advantages, at);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { PpoConfig, RewardConfig, TrainingSource } from '#libs/rl';
 import { costReward, SEED_PPO, seedReward } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
+import { OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE } from '#libs/policy';
 import { parseTraceJsonl, SCENARIOS } from '#libs/sim';
 import { positive, UsageError } from './scenario-args.js';
 
@@ -15,6 +16,7 @@ export const TRAINING_OPTIONS = {
   'episode-ms': { type: 'string', default: '5000' },
   seed: { type: 'string', default: '1' },
   'ppo-set': { type: 'string', multiple: true },
+  observation: { type: 'string', default: 'seed' },
 } as const;
 
 export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + request-ms waited (what the oracle minimises), seed: seed 000's reward as coded
@@ -23,8 +25,21 @@ export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + reque
   --mix m                  share of episodes drawn from the other built-in scenarios (default 0)
   --trace file.jsonl       also train on windows of a recorded trace (repeatable)
   --episode-ms ms          traffic per episode (default 5000)   --seed n   (default 1)
+  --observation seed|idle  PPO input: seed = the seed's 4 features (size, age, p99, rate); idle = those plus the time since
+                           the last waiter joined, min(idle_ms/batch_timeout_ms, 1) (5 inputs)
   --ppo-set key=value      override a PPO hyper-parameter (learningRate, nSteps, batchSize, nEpochs, gamma, gaeLambda,
-                           clipRange, entCoef, vfCoef, maxGradNorm, initialFlushProbability); defaults are the seed's SB3 ones`;
+                           clipRange, entCoef, vfCoef, maxGradNorm, initialFlushProbability, idleInputGain); defaults are the
+                           seed's SB3 ones; idleInputGain (idle observation only) scales the idle input in training and is
+                           folded into the exported first layer`;
+
+/** Observation widths by --observation name (libs/policy `observe` builds both). */
+export const OBSERVATIONS: Record<string, number> = { seed: OBSERVATION_SIZE, idle: OBSERVATION_SIZE_WITH_IDLE };
+
+export function observationSizeOf(name: string): number {
+  const size = OBSERVATIONS[name];
+  if (size === undefined) throw new UsageError(`--observation must be ${Object.keys(OBSERVATIONS).join(' or ')} (got "${name}")`);
+  return size;
+}
 
 /** SB3's defaults (the seed's) with --ppo-set overrides. */
 export function ppoConfig(pairs: readonly string[]): PpoConfig {

@@ -8,7 +8,7 @@ import { evaluateScenario, meanBySeed } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { csv, markdownTable, textTable } from '../report/table.js';
 import { integer, loadScenario, seedList, UsageError } from '../scenario-args.js';
-import { ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
+import { observationSizeOf, ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
 
 export const ABLATE_HELP = `ablate [ppo|qlearning] [--scenario seed-bursty] [--reward seed|cost] [--steps 150000 | --episodes 200] [--seeds 1,2,3] [--out dir]
 ${TRAINING_HELP}
@@ -38,6 +38,9 @@ export async function ablateCommand(argv: string[]): Promise<void> {
   const seed = integer('--seed', values.seed);
   const episodeMs = integer('--episode-ms', values['episode-ms']);
   const ppo = ppoConfig(values['ppo-set'] ?? []);
+  const observationSize = observationSizeOf(values.observation);
+  if (algorithm === 'qlearning' && values.observation !== 'seed')
+    throw new UsageError("--observation is PPO's: the Q table buckets the seed's size, age and rate");
   const variants: [string, RewardConfig][] = [
     ['full reward', full],
     ...rewardTerms(full).map((t): [string, RewardConfig] => [`without ${t}`, withoutTerm(full, t)]),
@@ -53,6 +56,7 @@ export async function ablateCommand(argv: string[]): Promise<void> {
         sources,
         reward,
         ppo,
+        observationSize,
         totalSteps: steps,
         seed,
         episodeMs,

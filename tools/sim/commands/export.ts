@@ -1,12 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { compareWithOnnxRuntime, encodePolicyModel, IR_VERSION, OPSET, POLICY_INPUT, POLICY_OUTPUT } from '#libs/onnx';
+import { OBSERVATION_SIZE_WITH_IDLE } from '#libs/policy';
 import type { PpoCheckpoint } from '#libs/rl';
 import { fromCheckpoint } from '#libs/rl';
 import { UsageError } from '../scenario-args.js';
 
 export const EXPORT_HELP = `export <checkpoint.json> [--out model.onnx] [--version name] [--samples 1000] [--note text]
-  Writes the PPO actor as ONNX (input "obs" [batch_size,4] float32, output "action_logits" [batch_size,2], opset 17),
+  Writes the PPO actor as ONNX (input "obs" [batch_size,4 or 5] float32, output "action_logits" [batch_size,2], opset 17),
   runs it in onnxruntime-node against the in-process network on random states, and writes <out>.json with the
   max abs diff. The metadata names the ppo strategy parameters the model expects.`;
 
@@ -33,6 +34,19 @@ export async function exportCommand(argv: string[]): Promise<void> {
   );
 }
 
+const SEED_OBSERVATION = [
+  'min(size/max_batch_size,1)',
+  'min(age_ms/batch_timeout_ms,1)',
+  'log1p(upstream_p99_ms)/log1p(500)',
+  'tanh(request_rate/100)',
+];
+
+/** The observation a model of this input width reads (as libs/policy `observe` builds it), for its metadata. */
+function observationOf(width: number): string {
+  const features = width === OBSERVATION_SIZE_WITH_IDLE ? [...SEED_OBSERVATION, 'min(idle_ms/batch_timeout_ms,1)'] : SEED_OBSERVATION;
+  return `[${features.join(', ')}]`;
+}
+
 /** Writes <path> (ONNX) and <path without .onnx>.json (metadata + onnxruntime verification); returns the max abs diff. */
 export async function exportModel(
   checkpoint: PpoCheckpoint,
@@ -44,7 +58,7 @@ export async function exportModel(
   const metadata = {
     strategy: 'ppo',
     strategy_params: JSON.stringify(checkpoint.strategyParams),
-    observation: '[min(size/max_batch_size,1), min(age_ms/batch_timeout_ms,1), log1p(upstream_p99_ms)/log1p(500), tanh(request_rate/100)]',
+    observation: observationOf(network.inputSize),
     actions: '[WAIT, FLUSH] logits; act by argmax',
     training_scenario: checkpoint.training.scenario,
     training_seed: String(checkpoint.training.seed),
@@ -57,7 +71,7 @@ export async function exportModel(
     version: checkpoint.version,
     kind: 'ppo',
     onnx: path.split('/').at(-1),
-    input: { name: POLICY_INPUT, shape: ['batch_size', 4], type: 'float32' },
+    input: { name: POLICY_INPUT, shape: ['batch_size', network.inputSize], type: 'float32' },
     output: { name: POLICY_OUTPUT, shape: ['batch_size', 2], type: 'float32' },
     opset: OPSET,
     irVersion: IR_VERSION,

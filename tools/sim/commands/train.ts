@@ -7,7 +7,7 @@ import { SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable, validationEpisodes
 import type { Scenario } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { integer, loadScenario, UsageError } from '../scenario-args.js';
-import { ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
+import { observationSizeOf, ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
 import { exportModel } from './export.js';
 
 export const TRAIN_HELP = `train ppo|qlearning [--scenario seed-bursty|<file.json>] [--call-cost ms] [--steps 300000 | --episodes 200]
@@ -37,7 +37,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const sources = await trainingSources(scenario, values);
   const seed = integer('--seed', values.seed);
   const episodeMs = integer('--episode-ms', values['episode-ms']);
-  const version = values.version ?? `${algorithm}-${scenario.name}-${values.reward}-s${seed}`;
+  const observationSize = observationSizeOf(values.observation);
+  if (algorithm === 'qlearning' && values.observation !== 'seed')
+    throw new UsageError("--observation is PPO's: the Q table buckets the seed's size, age and rate");
+  const observationTag = values.observation === 'seed' ? '' : `-${values.observation}`;
+  const version = values.version ?? `${algorithm}-${scenario.name}-${values.reward}${observationTag}-s${seed}`;
   const out = values.out ?? join('.run', 'sim', `train-${version}`);
   await mkdir(out, { recursive: true });
   const training = { scenario: scenario.name, scenarioSpec: scenario, seed, reward, sources: sources.map(describeSource), episodeMs };
@@ -80,6 +84,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     sources,
     reward,
     ppo,
+    observationSize,
     totalSteps,
     seed,
     episodeMs,
@@ -115,7 +120,13 @@ export async function trainCommand(argv: string[]): Promise<void> {
   });
   await writeFile(join(out, 'best.json'), JSON.stringify(best));
   await writeFile(join(out, 'history.json'), JSON.stringify(history, null, 1));
-  await exportModel(best, join(out, `${version}.onnx`), { ...training, ppo, totalSteps, bestValidation: result.bestValidation });
+  await exportModel(best, join(out, `${version}.onnx`), {
+    ...training,
+    observation: values.observation,
+    ppo,
+    totalSteps,
+    bestValidation: result.bestValidation,
+  });
   reportReward(reward, result.bestValidation, scenario);
 }
 
