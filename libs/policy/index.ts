@@ -22,6 +22,7 @@ export {
   OBSERVATION_SIZE,
   OBSERVATION_SIZE_WITH_IDLE,
   OBSERVATION_WIDTHS,
+  qStateCount,
   qStateIndex,
   readObservationScale,
   validateQTable,

@@ -5,7 +5,7 @@ import { Mlp } from './network.js';
 import { seededRandom } from './random.js';
 import { createStrategy } from './registry.js';
 import { targetBatchSize } from './strategies/cost-aware.js';
-import { observe } from './strategies/learned.js';
+import { observe, qStateCount } from './strategies/learned.js';
 import type { QTable } from './strategies/learned.js';
 import type { SlotFeatures } from './types.js';
 
@@ -169,6 +169,22 @@ describe('learned strategies', () => {
     const strategy = createStrategy({ name: 'qlearning', params: {} }, { qTable: table });
     const decisions = strategy.decide([slot({ ageMs: 10 }), slot({ ageMs: 30 }), slot({ size: 100 })], context);
     expect(decisions.map((d) => d.action)).toEqual(['wait', 'flush', 'flush']);
+  });
+
+  it('qlearning with idle edges adds the time since the last joiner to the state; tables without them keep the seed state', () => {
+    // size: one bucket; age < 0.5 / >= 0.5; idle < 0.06 (3 ms of 50) / >= 0.06. [age][idle][action]
+    const table: QTable = { version: 'idle', sizeEdges: [], ageEdges: [0.5], rateEdges: [], idleEdges: [0.06], rateNorm: 100, values: [] };
+    table.values = [1, 0, 0, 1, 0, 1, 0, 1];
+    const strategy = createStrategy({ name: 'qlearning', params: {} }, { qTable: table });
+    const young = [slot({ ageMs: 10, idleMs: 2.9 }), slot({ ageMs: 10, idleMs: 3 }), slot({ ageMs: 30, idleMs: 0 })];
+    expect(strategy.decide(young, context).map((d) => d.action)).toEqual(['wait', 'flush', 'flush']);
+    expect(qStateCount(table)).toBe(4);
+    const { idleEdges: _, ...seedState } = table;
+    expect(qStateCount(seedState)).toBe(2);
+    expect(() => createStrategy({ name: 'qlearning', params: {} }, { qTable: seedState })).toThrow(/must hold 4 finite values/);
+    expect(() => createStrategy({ name: 'qlearning', params: {} }, { qTable: { ...table, idleEdges: [0.1, 0.05] } })).toThrow(
+      /idleEdges must be ascending/,
+    );
   });
 
   it('rejects unknown strategies and parameters with a reason', () => {

@@ -13,7 +13,7 @@ export { ActorCritic, buildRollout, PpoLearner, samplingStrategy, SEED_PPO } fro
 export type { PpoConfig, PpoExtra, Rollout, UpdateStats } from './ppo.js';
 export { trainPpo, validate } from './train-ppo.js';
 export type { PpoProgress, PpoResult, PpoTraining } from './train-ppo.js';
-export { emptyQTable, SEED_QLEARNING, trainQTable } from './qlearning.js';
+export { emptyQTable, IDLE_EDGES, SEED_QLEARNING, trainQTable } from './qlearning.js';
 export type { QTraining } from './qlearning.js';
 export { drawEpisode, jitterScenario, validationEpisodes } from './training-traffic.js';
 export type { TrainingEpisode, TrainingSource } from './training-traffic.js';

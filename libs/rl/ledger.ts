@@ -14,7 +14,23 @@ export interface Step<X> {
   done: boolean;
   /** Index of the same key's next step, once known (-1 if none). */
   next: number;
+  /** Simulated time of the decision. */
+  atMs: number;
+  /** Time until the same key's next decision (0 until known, and at the end of a trajectory). */
+  dtMs: number;
   extra: X;
+}
+
+/**
+ * The discount from a step to its successor. With `discountMs` = 0 one gamma
+ * per decision (SB3's, the seed's); with `discountMs` > 0 gamma per that much
+ * simulated time. Per decision, a policy that keeps slots open longer makes
+ * more decisions and so pushes every later cost further away: waiting is
+ * subsidised by the discount itself. Per unit of time the next burst's costs
+ * weigh the same whatever the slot before it did.
+ */
+export function stepDiscount(step: Pick<Step<unknown>, 'dtMs'>, gamma: number, discountMs: number): number {
+  return discountMs > 0 ? gamma ** (step.dtMs / discountMs) : gamma;
 }
 
 interface KeyState<X> {
@@ -73,7 +89,7 @@ export class Ledger<X> implements SimObserver {
     keys.forEach((key, i) => {
       const state = this.state(key);
       const action = decisions[i]!.action === 'flush' ? FLUSH_ACTION : WAIT_ACTION;
-      const step: Step<X> = { key, action, reward: 0, done: false, next: -1, extra: this.pending[i]! };
+      const step: Step<X> = { key, action, reward: 0, done: false, next: -1, atMs: nowMs, dtMs: 0, extra: this.pending[i]! };
       if (this.reward.kind === 'cost') {
         this.accrue(state, nowMs);
         // Cost before a key's first decision (arrival to first tick) rolls into that decision's reward.
@@ -88,6 +104,7 @@ export class Ledger<X> implements SimObserver {
       this.steps.push(step);
       if (state.last) {
         state.last.next = this.steps.length - 1;
+        state.last.dtMs = nowMs - state.last.atMs;
         this.onFinal?.(state.last, step);
       }
       state.last = step;

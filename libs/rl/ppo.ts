@@ -4,7 +4,7 @@ import type { Random } from '#libs/sim';
 import { Adam, clipGradNorm } from './adam.js';
 import { DenseNet } from './dense.js';
 import type { Ledger, Step } from './ledger.js';
-import { FLUSH_ACTION, WAIT_ACTION } from './ledger.js';
+import { FLUSH_ACTION, stepDiscount, WAIT_ACTION } from './ledger.js';
 
 /** PPO hyper-parameters; defaults are the seed's (SB3 2.3.0 PPO as configured in seed 000). */
 export interface PpoConfig {
@@ -13,6 +13,8 @@ export interface PpoConfig {
   batchSize: number;
   nEpochs: number;
   gamma: number;
+  /** 0: gamma per decision (SB3's); > 0: gamma per this many simulated ms (see stepDiscount). */
+  discountMs: number;
   gaeLambda: number;
   clipRange: number;
   entCoef: number;
@@ -44,6 +46,7 @@ export const SEED_PPO: PpoConfig = {
   batchSize: 64,
   nEpochs: 10,
   gamma: 0.99,
+  discountMs: 0,
   gaeLambda: 0.95,
   clipRange: 0.2,
   entCoef: 0.01,
@@ -153,7 +156,13 @@ export interface Rollout {
 }
 
 /** GAE(lambda) along each key's trajectory (`next` links), then flattening; `width` is the observation's. */
-export function buildRollout(steps: readonly Step<PpoExtra>[], gamma: number, lambda: number, width = OBSERVATION_SIZE): Rollout {
+export function buildRollout(
+  steps: readonly Step<PpoExtra>[],
+  gamma: number,
+  lambda: number,
+  width = OBSERVATION_SIZE,
+  discountMs = 0,
+): Rollout {
   const n = steps.length;
   const rollout: Rollout = {
     size: n,
@@ -168,8 +177,9 @@ export function buildRollout(steps: readonly Step<PpoExtra>[], gamma: number, la
     const step = steps[s]!;
     const next = step.done || step.next < 0 ? undefined : step.next;
     const nextValue = next === undefined ? 0 : steps[next]!.extra.value;
-    const delta = step.reward + gamma * nextValue - step.extra.value;
-    rollout.advantages[s] = delta + (next === undefined ? 0 : gamma * lambda * rollout.advantages[next]!);
+    const discount = stepDiscount(step, gamma, discountMs);
+    const delta = step.reward + discount * nextValue - step.extra.value;
+    rollout.advantages[s] = delta + (next === undefined ? 0 : discount * lambda * rollout.advantages[next]!);
     rollout.returns[s] = rollout.advantages[s]! + step.extra.value;
     if (step.extra.obs.length !== width) throw new Error(`step observation has ${step.extra.obs.length} features, rollout ${width}`);
     rollout.obs.set(step.extra.obs, s * width);

@@ -1,8 +1,8 @@
 import type { FlushStrategy, QTable } from '#libs/policy';
-import { qStateIndex } from '#libs/policy';
+import { qStateCount, qStateIndex } from '#libs/policy';
 import type { Random } from '#libs/sim';
 import { simulate, stream } from '#libs/sim';
-import { FLUSH_ACTION, Ledger, WAIT_ACTION } from './ledger.js';
+import { FLUSH_ACTION, Ledger, stepDiscount, WAIT_ACTION } from './ledger.js';
 import type { Step } from './ledger.js';
 import type { RewardConfig } from './rewards.js';
 import type { TrainingSource } from './training-traffic.js';
@@ -22,11 +22,15 @@ export interface QTraining {
   seed: number;
   alpha: number;
   gamma: number;
+  /** 0: gamma per decision tick (as below); > 0: gamma per this many simulated ms (see stepDiscount). */
+  discountMs: number;
   epsilonStart: number;
   epsilonEnd: number;
   sizeEdges: number[];
   ageEdges: number[];
   rateEdges: number[];
+  /** Idle-time edges (fractions of the timeout); absent = the seed's size/age/rate state. */
+  idleEdges?: number[];
   rateNorm: number;
   version: string;
   onEpisode?: (progress: { episode: number; epsilon: number; rewardPerRequest: number; visitedStates: number }) => void;
@@ -37,6 +41,7 @@ export const SEED_QLEARNING = {
   episodeMs: 5000,
   alpha: 0.2,
   gamma: 0.99,
+  discountMs: 0,
   epsilonStart: 0.25,
   epsilonEnd: 0.02,
   // Fractions of max_batch_size and of the timeout; finer where flush decisions happen (young slots).
@@ -47,15 +52,22 @@ export const SEED_QLEARNING = {
   rateNorm: 100,
 } as const;
 
-export function emptyQTable(t: Pick<QTraining, 'sizeEdges' | 'ageEdges' | 'rateEdges' | 'rateNorm' | 'version'>): QTable {
-  const states = (t.sizeEdges.length + 1) * (t.ageEdges.length + 1) * (t.rateEdges.length + 1);
+/**
+ * Idle-time edges for `--observation idle`: 1..6, 8, 10, 15 ms of a 50 ms
+ * timeout. Burst ends show as a few ms without a joiner, so the fine
+ * buckets are at the start.
+ */
+export const IDLE_EDGES: readonly number[] = [1, 2, 3, 4, 5, 6, 8, 10, 15].map((ms) => ms / 50);
+
+export function emptyQTable(t: Pick<QTraining, 'sizeEdges' | 'ageEdges' | 'rateEdges' | 'idleEdges' | 'rateNorm' | 'version'>): QTable {
   return {
     version: t.version,
     sizeEdges: [...t.sizeEdges],
     ageEdges: [...t.ageEdges],
     rateEdges: [...t.rateEdges],
+    ...(t.idleEdges ? { idleEdges: [...t.idleEdges] } : {}),
     rateNorm: t.rateNorm,
-    values: new Array<number>(states * 2).fill(0),
+    values: new Array<number>(qStateCount(t) * 2).fill(0),
   };
 }
 
@@ -70,7 +82,7 @@ export function trainQTable(t: QTraining): QTable {
   const update = (step: Step<number>, next: Step<number> | undefined) => {
     const at = step.extra * 2 + step.action;
     const future = next ? Math.max(table.values[next.extra * 2]!, table.values[next.extra * 2 + 1]!) : 0;
-    table.values[at]! += t.alpha * (step.reward + t.gamma * future - table.values[at]!);
+    table.values[at]! += t.alpha * (step.reward + stepDiscount(step, t.gamma, t.discountMs) * future - table.values[at]!);
   };
   for (let episode = 0; episode < t.episodes; episode++) {
     const epsilon = t.epsilonStart + ((t.epsilonEnd - t.epsilonStart) * episode) / Math.max(1, t.episodes - 1);

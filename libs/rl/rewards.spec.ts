@@ -4,7 +4,7 @@ import { costPerRequest, generateTrace, simulate, summarize } from '#libs/sim';
 import type { SimConfig } from '#libs/sim';
 import type { StrategySpec } from '#libs/config';
 import { describe, expect, it } from 'vitest';
-import { Ledger } from './ledger.js';
+import { Ledger, stepDiscount } from './ledger.js';
 import { costReward, seedFlushReward, seedReward, seedWaitReward, withoutTerm } from './rewards.js';
 
 const config: SimConfig = {
@@ -58,6 +58,31 @@ describe('cost reward', () => {
       // One trajectory per key, linked step to step, ending once.
       expect(ledger.steps.filter((s) => s.done).length).toBe(new Set(trace.key).size);
     }
+  });
+
+  it('records the time to the next decision of the key, and discounts per decision or per simulated ms', () => {
+    const trace = generateTrace(
+      {
+        process: { kind: 'mmpp', baseRatePerSec: 5, burstRatePerSec: 1500, meanBurstMs: 10, meanGapMs: 300 },
+        popularity: { kind: 'single' },
+        durationMs: 3000,
+      },
+      4,
+    );
+    const ledger = new Ledger<undefined>(costReward(300));
+    simulate(trace, recorded(createStrategy({ name: 'fixed_timer', params: { window_ms: 5 } }), ledger), config, ledger);
+    ledger.finish();
+    for (const step of ledger.steps) {
+      const next = step.next >= 0 ? ledger.steps[step.next] : undefined;
+      expect(step.dtMs).toBe(next ? next.atMs - step.atMs : 0);
+    }
+    // Inside a slot the key decides every tick; between slots the gap is the silence before the next arrival.
+    const gaps = ledger.steps.map((s) => s.dtMs);
+    expect(gaps.filter((g) => g === config.tickMs).length).toBeGreaterThan(ledger.steps.length / 2);
+    expect(Math.max(...gaps)).toBeGreaterThan(100);
+    expect(stepDiscount({ dtMs: 250 }, 0.99, 0)).toBe(0.99);
+    expect(stepDiscount({ dtMs: 250 }, 0.999, 1)).toBeCloseTo(0.999 ** 250, 12);
+    expect(stepDiscount({ dtMs: 1 }, 0.999, 1)).toBeCloseTo(0.999, 12);
   });
 
   it('charges the forced-flush penalty only when the envelope flushes', () => {

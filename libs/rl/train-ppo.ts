@@ -87,7 +87,7 @@ export function trainPpo(t: PpoTraining): PpoResult {
       ledger.finish();
       episodeCount++;
       if (ledger.steps.length === 0) continue;
-      collected.push(buildRollout(ledger.steps, t.ppo.gamma, t.ppo.gaeLambda, model.observationSize));
+      collected.push(buildRollout(ledger.steps, t.ppo.gamma, t.ppo.gaeLambda, model.observationSize, t.ppo.discountMs));
       perRequest.push(ledger.steps.reduce((sum, s) => sum + s.reward, 0) / Math.max(1, episode.trace.t.length));
       size += ledger.steps.length;
     }

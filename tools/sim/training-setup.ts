@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { PpoConfig, RewardConfig, TrainingSource } from '#libs/rl';
-import { costReward, SEED_PPO, seedReward } from '#libs/rl';
+import { costReward, IDLE_EDGES, SEED_PPO, SEED_QLEARNING, seedReward } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
 import { OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE } from '#libs/policy';
 import { parseTraceJsonl, SCENARIOS } from '#libs/sim';
@@ -16,6 +16,7 @@ export const TRAINING_OPTIONS = {
   'episode-ms': { type: 'string', default: '5000' },
   seed: { type: 'string', default: '1' },
   'ppo-set': { type: 'string', multiple: true },
+  'q-set': { type: 'string', multiple: true },
   observation: { type: 'string', default: 'seed' },
 } as const;
 
@@ -25,15 +26,30 @@ export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + reque
   --mix m                  share of episodes drawn from the other built-in scenarios (default 0)
   --trace file.jsonl       also train on windows of a recorded trace (repeatable)
   --episode-ms ms          traffic per episode (default 5000)   --seed n   (default 1)
-  --observation seed|idle  PPO input: seed = the seed's 4 features (size, age, p99, rate); idle = those plus the time since
-                           the last waiter joined, min(idle_ms/batch_timeout_ms, 1) (5 inputs)
+  --observation seed|idle  seed = the seed's state (PPO: size, age, p99, rate; Q table: size, age, rate buckets); idle = that
+                           plus the time since the last waiter joined, min(idle_ms/batch_timeout_ms, 1) (PPO: 5 inputs;
+                           Q table: an idle dimension with buckets at 1..6, 8, 10, 15 ms of a 50 ms timeout)
   --ppo-set key=value      override a PPO hyper-parameter (learningRate, nSteps, batchSize, nEpochs, gamma, gaeLambda,
                            clipRange, entCoef, vfCoef, maxGradNorm, initialFlushProbability, idleInputGain); defaults are the
                            seed's SB3 ones; idleInputGain (idle observation only) scales the idle input in training and is
-                           folded into the exported first layer`;
+                           folded into the exported first layer; discountMs > 0 discounts gamma per that many simulated ms
+                           instead of per decision
+  --q-set key=value        override a Q-learning setting (alpha, gamma, discountMs, epsilonStart, epsilonEnd, rateNorm)`;
 
 /** Observation widths by --observation name (libs/policy `observe` builds both). */
 export const OBSERVATIONS: Record<string, number> = { seed: OBSERVATION_SIZE, idle: OBSERVATION_SIZE_WITH_IDLE };
+
+/** Seed 001's Q-learning settings with --q-set overrides and the Q table's buckets for an --observation name. */
+export function qLearningSetup(observation: string, pairs: readonly string[]) {
+  observationSizeOf(observation);
+  return {
+    ...withNumbers(SEED_QLEARNING, pairs, 'Q-learning'),
+    sizeEdges: [...SEED_QLEARNING.sizeEdges],
+    ageEdges: [...SEED_QLEARNING.ageEdges],
+    rateEdges: [...SEED_QLEARNING.rateEdges],
+    ...(observation === 'idle' ? { idleEdges: [...IDLE_EDGES] } : {}),
+  };
+}
 
 export function observationSizeOf(name: string): number {
   const size = OBSERVATIONS[name];
@@ -43,13 +59,20 @@ export function observationSizeOf(name: string): number {
 
 /** SB3's defaults (the seed's) with --ppo-set overrides. */
 export function ppoConfig(pairs: readonly string[]): PpoConfig {
-  const out: PpoConfig = { ...SEED_PPO };
+  return withNumbers(SEED_PPO, pairs, 'PPO');
+}
+
+/** Numeric key=value overrides of a settings object (unknown keys, non-numbers and arrays are refused). */
+function withNumbers<T extends object>(base: T, pairs: readonly string[], what: string): T {
+  const out = { ...base } as Record<string, unknown>;
   for (const pair of pairs) {
     const [key = '', value = ''] = pair.split('=');
-    if (!Object.hasOwn(SEED_PPO, key) || key === 'hidden') throw new UsageError(`unknown PPO setting "${key}"`);
-    (out as unknown as Record<string, number>)[key] = Number(value);
+    if (!Object.hasOwn(base, key) || typeof out[key] !== 'number') throw new UsageError(`unknown ${what} setting "${key}"`);
+    const n = Number(value);
+    if (value === '' || !Number.isFinite(n)) throw new UsageError(`${what} setting ${key} needs a number (got "${value}")`);
+    out[key] = n;
   }
-  return out;
+  return out as T;
 }
 
 export function rewardOf(kind: string, scenario: Scenario, forcedPenalty: string): RewardConfig {

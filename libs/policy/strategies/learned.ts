@@ -76,7 +76,7 @@ export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): Flus
   };
 }
 
-/** A tabular Q function over bucketed normalised (size, age, rate) -> [Q(WAIT), Q(FLUSH)]. */
+/** A tabular Q function over bucketed normalised (size, age, rate[, idle]) -> [Q(WAIT), Q(FLUSH)]. */
 export interface QTable {
   version: string;
   /** Ascending bucket edges on size/max_batch, age/timeout and tanh(rate/rate_norm). */
@@ -84,7 +84,12 @@ export interface QTable {
   ageEdges: number[];
   rateEdges: number[];
   rateNorm: number;
-  /** Flattened [size][age][rate][action]. */
+  /**
+   * Optional ascending edges on idle/timeout (time since the last waiter joined);
+   * absent = the seed's 3-feature state (tables written before idle existed).
+   */
+  idleEdges?: number[];
+  /** Flattened [size][age][rate][idle][action]. */
   values: number[];
 }
 
@@ -98,12 +103,26 @@ export function qStateIndex(table: QTable, slot: SlotFeatures): number {
   const size = bucketOf(slot.size / slot.maxBatchSize, table.sizeEdges);
   const age = bucketOf(slot.ageMs / slot.batchTimeoutMs, table.ageEdges);
   const rate = bucketOf(Math.tanh(slot.requestRate / table.rateNorm), table.rateEdges);
-  return (size * (table.ageEdges.length + 1) + age) * (table.rateEdges.length + 1) + rate;
+  const index = (size * (table.ageEdges.length + 1) + age) * (table.rateEdges.length + 1) + rate;
+  if (!table.idleEdges) return index;
+  return index * (table.idleEdges.length + 1) + bucketOf(slot.idleMs / slot.batchTimeoutMs, table.idleEdges);
+}
+
+/** States of a table with these edges (the values hold two per state). */
+export function qStateCount(table: Pick<QTable, 'sizeEdges' | 'ageEdges' | 'rateEdges' | 'idleEdges'>): number {
+  const idle = table.idleEdges ? table.idleEdges.length + 1 : 1;
+  return (table.sizeEdges.length + 1) * (table.ageEdges.length + 1) * (table.rateEdges.length + 1) * idle;
 }
 
 export function validateQTable(table: QTable): void {
-  const states = (table.sizeEdges.length + 1) * (table.ageEdges.length + 1) * (table.rateEdges.length + 1);
-  if (table.values.length !== states * 2 || !table.values.every(Number.isFinite)) {
+  const edges = { sizeEdges: table.sizeEdges, ageEdges: table.ageEdges, rateEdges: table.rateEdges, idleEdges: table.idleEdges ?? [] };
+  for (const [name, list] of Object.entries(edges)) {
+    if (!Array.isArray(list) || !list.every((v, i) => Number.isFinite(v) && (i === 0 || v > list[i - 1]!))) {
+      throw new StrategyConfigError(`Q table ${table.version}: ${name} must be ascending finite numbers`);
+    }
+  }
+  const states = qStateCount(table);
+  if (!Array.isArray(table.values) || table.values.length !== states * 2 || !table.values.every(Number.isFinite)) {
     throw new StrategyConfigError(`Q table ${table.version} must hold ${states * 2} finite values`);
   }
 }

@@ -8,7 +8,15 @@ import { evaluateScenario, meanBySeed } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { csv, markdownTable, textTable } from '../report/table.js';
 import { integer, loadScenario, seedList, UsageError } from '../scenario-args.js';
-import { observationSizeOf, ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
+import {
+  observationSizeOf,
+  ppoConfig,
+  qLearningSetup,
+  rewardOf,
+  TRAINING_HELP,
+  TRAINING_OPTIONS,
+  trainingSources,
+} from '../training-setup.js';
 
 export const ABLATE_HELP = `ablate [ppo|qlearning] [--scenario seed-bursty] [--reward seed|cost] [--steps 150000 | --episodes 200] [--seeds 1,2,3] [--out dir]
 ${TRAINING_HELP}
@@ -39,8 +47,6 @@ export async function ablateCommand(argv: string[]): Promise<void> {
   const episodeMs = integer('--episode-ms', values['episode-ms']);
   const ppo = ppoConfig(values['ppo-set'] ?? []);
   const observationSize = observationSizeOf(values.observation);
-  if (algorithm === 'qlearning' && values.observation !== 'seed')
-    throw new UsageError("--observation is PPO's: the Q table buckets the seed's size, age and rate");
   const variants: [string, RewardConfig][] = [
     ['full reward', full],
     ...rewardTerms(full).map((t): [string, RewardConfig] => [`without ${t}`, withoutTerm(full, t)]),
@@ -70,10 +76,7 @@ export async function ablateCommand(argv: string[]): Promise<void> {
     } else {
       const episodes = integer('--episodes', values.episodes);
       const table = trainQTable({
-        ...SEED_QLEARNING,
-        sizeEdges: [...SEED_QLEARNING.sizeEdges],
-        ageEdges: [...SEED_QLEARNING.ageEdges],
-        rateEdges: [...SEED_QLEARNING.rateEdges],
+        ...qLearningSetup(values.observation, values['q-set'] ?? []),
         episodes,
         episodeMs,
         sources,

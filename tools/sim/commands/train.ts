@@ -7,7 +7,15 @@ import { SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable, validationEpisodes
 import type { Scenario } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { integer, loadScenario, UsageError } from '../scenario-args.js';
-import { observationSizeOf, ppoConfig, rewardOf, TRAINING_HELP, TRAINING_OPTIONS, trainingSources } from '../training-setup.js';
+import {
+  observationSizeOf,
+  ppoConfig,
+  qLearningSetup,
+  rewardOf,
+  TRAINING_HELP,
+  TRAINING_OPTIONS,
+  trainingSources,
+} from '../training-setup.js';
 import { exportModel } from './export.js';
 
 export const TRAIN_HELP = `train ppo|qlearning [--scenario seed-bursty|<file.json>] [--call-cost ms] [--steps 300000 | --episodes 200]
@@ -38,8 +46,6 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const seed = integer('--seed', values.seed);
   const episodeMs = integer('--episode-ms', values['episode-ms']);
   const observationSize = observationSizeOf(values.observation);
-  if (algorithm === 'qlearning' && values.observation !== 'seed')
-    throw new UsageError("--observation is PPO's: the Q table buckets the seed's size, age and rate");
   const observationTag = values.observation === 'seed' ? '' : `-${values.observation}`;
   const version = values.version ?? `${algorithm}-${scenario.name}-${values.reward}${observationTag}-s${seed}`;
   const out = values.out ?? join('.run', 'sim', `train-${version}`);
@@ -49,10 +55,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     const episodes = integer('--episodes', values.episodes);
     const bar = new ProgressBar(episodes);
     const table = trainQTable({
-      ...SEED_QLEARNING,
-      sizeEdges: [...SEED_QLEARNING.sizeEdges],
-      ageEdges: [...SEED_QLEARNING.ageEdges],
-      rateEdges: [...SEED_QLEARNING.rateEdges],
+      ...qLearningSetup(values.observation, values['q-set'] ?? []),
       episodes,
       episodeMs,
       sources,
