@@ -179,7 +179,7 @@ describe('learned strategies', () => {
     const young = [slot({ ageMs: 10, idleMs: 2.9 }), slot({ ageMs: 10, idleMs: 3 }), slot({ ageMs: 30, idleMs: 0 })];
     expect(strategy.decide(young, context).map((d) => d.action)).toEqual(['wait', 'flush', 'flush']);
     expect(qStateCount(table)).toBe(4);
-    const { idleEdges: _, ...seedState } = table;
+    const seedState: QTable = { ...table, idleEdges: undefined };
     expect(qStateCount(seedState)).toBe(2);
     expect(() => createStrategy({ name: 'qlearning', params: {} }, { qTable: seedState })).toThrow(/must hold 4 finite values/);
     expect(() => createStrategy({ name: 'qlearning', params: {} }, { qTable: { ...table, idleEdges: [0.1, 0.05] } })).toThrow(
