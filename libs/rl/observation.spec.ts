@@ -1,8 +1,7 @@
 import { decodePolicyModel, encodePolicyModel, compareWithOnnxRuntime } from '#libs/onnx';
 import { createStrategy, observe, OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, seededRandom } from '#libs/policy';
 import type { SlotFeatures } from '#libs/policy';
-import { SCENARIOS, simulate } from '#libs/sim';
-import type { Scenario } from '#libs/sim';
+import { simulate } from '#libs/sim';
 import { describe, expect, it } from 'vitest';
 import type { PpoCheckpoint } from './checkpoint.js';
 import { fromCheckpoint, toCheckpoint } from './checkpoint.js';
@@ -11,18 +10,10 @@ import type { PpoExtra } from './ppo.js';
 import { ActorCritic, buildRollout, SEED_PPO, samplingStrategy } from './ppo.js';
 import { costReward } from './rewards.js';
 import { trainPpo } from './train-ppo.js';
+import { smallBursty } from './small-scenario.spec-support.js';
 import { validationEpisodes } from './training-traffic.js';
 
-const small: Scenario = {
-  ...SCENARIOS['seed-bursty']!,
-  name: 'small-bursty',
-  traffic: {
-    process: { kind: 'mmpp', baseRatePerSec: 10, burstRatePerSec: 1500, meanBurstMs: 15, meanGapMs: 120 },
-    popularity: { kind: 'single' },
-    durationMs: 1500,
-  },
-  callCostMs: 200,
-};
+const small = smallBursty(1500);
 const reward = costReward(small.callCostMs, { forcedPenaltyMs: 50 });
 const scale = { sizeNorm: undefined, ageNormMs: undefined, p99NormMs: 500, rateNorm: 100 };
 

@@ -1,6 +1,5 @@
 import { createStrategy, seededRandom } from '#libs/policy';
-import { SCENARIOS, costPerRequest, simulate, summarize } from '#libs/sim';
-import type { Scenario } from '#libs/sim';
+import { costPerRequest, simulate, summarize } from '#libs/sim';
 import { describe, expect, it } from 'vitest';
 import type { PpoCheckpoint } from './checkpoint.js';
 import { fromCheckpoint, toCheckpoint } from './checkpoint.js';
@@ -11,19 +10,10 @@ import { ActorCritic, SEED_PPO, samplingStrategy } from './ppo.js';
 import { SEED_QLEARNING, trainQTable } from './qlearning.js';
 import { costReward } from './rewards.js';
 import { trainPpo } from './train-ppo.js';
+import { smallBursty } from './small-scenario.spec-support.js';
 import { validationEpisodes } from './training-traffic.js';
 
-/** A small bursty scenario: cheap to simulate, with a clear best policy (wait out the burst). */
-const small: Scenario = {
-  ...SCENARIOS['seed-bursty']!,
-  name: 'small-bursty',
-  traffic: {
-    process: { kind: 'mmpp', baseRatePerSec: 10, burstRatePerSec: 1500, meanBurstMs: 15, meanGapMs: 120 },
-    popularity: { kind: 'single' },
-    durationMs: 4000,
-  },
-  callCostMs: 200,
-};
+const small = smallBursty(4000);
 
 describe('DenseNet', () => {
   it('backpropagates the exact gradient (checked against finite differences)', () => {
