@@ -86,7 +86,7 @@ async function decisionLatency(): Promise<string[]> {
       `${'strategy'.padEnd(16)}${SIZES.map((n) => `${`${n} slot${n > 1 ? 's' : ''}: p50 / p99 µs`.padStart(28)}`).join('')}   in-service µs (100 slots, mean)`,
     );
     for (const [route] of STRATEGIES) {
-      if (route === 'ppo' && !existsSync('fixtures/models/ppo-v1.onnx')) continue;
+      if (route === 'ppo' && !existsSync('fixtures/models/ppo-v2.onnx')) continue;
       if (route === 'qlearning' && !existsSync('fixtures/models/qtable-v1.json')) continue;
       const cells: string[] = [];
       let inService = 0;

@@ -5,7 +5,7 @@ import type { QTable } from '#libs/policy';
 import { validateQTable } from '#libs/policy';
 import type { PolicyEntry, Scenario } from '#libs/sim';
 
-export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v1.onnx';
+export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v2.onnx';
 export const DEFAULT_QTABLE = 'fixtures/models/qtable-v1.json';
 
 /** The rows of the seed's results table (plus ours), in the order the issue lists them. */
