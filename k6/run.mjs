@@ -25,6 +25,7 @@ const runs = suites.flatMap((suite) =>
   suite === '04'
     ? [
         [suite, 'cost_aware', 'cost_aware'],
+        [suite, 'ppo', 'ppo'],
         [suite, 'fixed_timer', 'fixed_timer:window_ms=50'],
       ]
     : [[suite, undefined, undefined]],
@@ -64,6 +65,10 @@ for (const [suite, label, strategy] of runs) {
         env: { ...process.env, K6_SCALE: process.env.K6_SCALE ?? '1' },
       },
     );
+    // Who flushed the slots (policy / timeout / size_cap / fallback), from the fleet metrics.
+    const metrics = await fetch(stack.urls.metrics).then((r) => r.text());
+    const flushes = metrics.split('\n').filter((line) => line.startsWith('batch_flush_total{'));
+    console.log(`flushes by reason: ${flushes.map((line) => line.replace('batch_flush_total', '')).join('  ') || 'none'}`);
   } finally {
     await stack.stop();
   }
