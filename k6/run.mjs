@@ -43,6 +43,7 @@ for (const [suite, label, strategy] of runs) {
   if (strategy) env.BATCHGATE_POLICY_STRATEGY = strategy;
   const stack = await startStack({ env, runDir: join(root, '.run/k6') });
   try {
+    const before = await settledFlushes(stack.urls.metrics);
     const out = join(results, `${name}${label ? `.${label}` : ''}.json`);
     console.log(`\n== ${name}${label ? ` (${label})` : ''}`);
     spawnSync(
@@ -65,11 +66,32 @@ for (const [suite, label, strategy] of runs) {
         env: { ...process.env, K6_SCALE: process.env.K6_SCALE ?? '1' },
       },
     );
-    // Who flushed the slots (policy / timeout / size_cap / fallback), from the fleet metrics.
-    const metrics = await fetch(stack.urls.metrics).then((r) => r.text());
-    const flushes = metrics.split('\n').filter((line) => line.startsWith('batch_flush_total{'));
-    console.log(`flushes by reason: ${flushes.map((line) => line.replace('batch_flush_total', '')).join('  ') || 'none'}`);
+    // Who flushed this run's slots (policy / timeout / size_cap / fallback): the fleet metrics'
+    // change over the run (the recorder replays the events of earlier runs in the same store).
+    const after = await flushesByReason(stack.urls.metrics);
+    const counts = Object.entries(after).map(([reason, n]) => `${reason} ${n - (before[reason] ?? 0)}`);
+    console.log(`flushes by reason: ${counts.join(', ') || 'none'}`);
   } finally {
     await stack.stop();
   }
+}
+
+/** batch_flush_total by reason from the telemetry service's Prometheus text. */
+async function flushesByReason(url) {
+  const text = await fetch(url).then((r) => r.text());
+  const counts = {};
+  for (const match of text.matchAll(/^batch_flush_total\{reason="(\w+)"\} (\d+)/gm)) counts[match[1]] = Number(match[2]);
+  return counts;
+}
+
+/** The counts once the recorder has caught up with the stored events (two equal reads 500 ms apart). */
+async function settledFlushes(url) {
+  let last = await flushesByReason(url);
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = await flushesByReason(url);
+    if (JSON.stringify(now) === JSON.stringify(last)) return now;
+    last = now;
+  }
+  return last;
 }
