@@ -32,6 +32,8 @@ export interface PpoTraining {
    * value (req/s) in training observations, while serving sees the live rate.
    */
   pinnedRatePerSec?: number;
+  /** Continue from this model (fine-tuning, e.g. with another reward) instead of fresh weights. */
+  initial?: ActorCritic;
   onUpdate?: (progress: PpoProgress) => void;
   /** Called after each validation with the current (not the best) model: where checkpoints are written. */
   onValidate?: (model: ActorCritic, progress: PpoProgress) => void;
@@ -61,13 +63,11 @@ const STREAM_ACTIONS = 103;
 const STREAM_MINIBATCH = 104;
 
 export function trainPpo(t: PpoTraining): PpoResult {
-  const model = new ActorCritic(
-    t.ppo.hidden,
-    stream(t.seed, STREAM_INIT),
-    t.ppo.initialFlushProbability,
-    t.observationSize,
-    t.ppo.idleInputGain,
-  );
+  const model =
+    t.initial ??
+    new ActorCritic(t.ppo.hidden, stream(t.seed, STREAM_INIT), t.ppo.initialFlushProbability, t.observationSize, t.ppo.idleInputGain);
+  if (t.initial && t.observationSize !== undefined && t.initial.observationSize !== t.observationSize)
+    throw new Error(`the initial model reads ${t.initial.observationSize} features, training asks for ${t.observationSize}`);
   const learner = new PpoLearner(model, t.ppo, stream(t.seed, STREAM_MINIBATCH));
   const episodes = stream(t.seed, STREAM_EPISODES);
   const actions = stream(t.seed, STREAM_ACTIONS);

@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { PpoProgress, RewardConfig, TrainingSource } from '#libs/rl';
-import { SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable, validationEpisodes } from '#libs/rl';
+import type { PpoCheckpoint, PpoProgress, RewardConfig, TrainingSource } from '#libs/rl';
+import { fromCheckpoint, SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable, validationEpisodes } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { integer, loadScenario, UsageError } from '../scenario-args.js';
@@ -20,6 +20,7 @@ import { exportModel } from './export.js';
 
 export const TRAIN_HELP = `train ppo|qlearning [--scenario seed-bursty|<file.json>] [--call-cost ms] [--steps 300000 | --episodes 200]
      [--version ppo-v1] [--out dir] [--pin-rate 50 (train with the rate feature pinned, as seed 000 did)] [--ppo-set key=value]...
+     [--init checkpoint.json (PPO: fine-tune a trained model, e.g. under another reward)]
 ${TRAINING_HELP}
   PPO writes checkpoints, best.json, <version>.onnx and <version>.json (metadata incl. the onnxruntime max abs diff);
   Q-learning writes <version>.json in the QTable format the policy service loads.`;
@@ -34,6 +35,7 @@ const OPTIONS = {
   out: { type: 'string' },
   'validation-seeds': { type: 'string', default: '1001,1002' },
   'pin-rate': { type: 'string' },
+  init: { type: 'string' },
 } as const;
 
 export async function trainCommand(argv: string[]): Promise<void> {
@@ -51,6 +53,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const out = values.out ?? join('.run', 'sim', `train-${version}`);
   await mkdir(out, { recursive: true });
   const training = { scenario: scenario.name, scenarioSpec: scenario, seed, reward, sources: sources.map(describeSource), episodeMs };
+  if (algorithm === 'qlearning' && values.init)
+    throw new UsageError('--init fine-tunes a PPO checkpoint; Q-learning starts from an empty table');
   if (algorithm === 'qlearning') {
     const episodes = integer('--episodes', values.episodes);
     const bar = new ProgressBar(episodes);
@@ -95,6 +99,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     validation,
     validateEvery: 5,
     ...(values['pin-rate'] ? { pinnedRatePerSec: Number(values['pin-rate']) } : {}),
+    ...(values.init ? { initial: fromCheckpoint(JSON.parse(await readFile(values.init, 'utf8')) as PpoCheckpoint) } : {}),
     onUpdate: (p) => {
       history.push(p);
       bar.update(
