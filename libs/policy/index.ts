@@ -21,10 +21,12 @@ export {
   observe,
   OBSERVATION_SIZE,
   OBSERVATION_SIZE_WITH_IDLE,
+  OBSERVATION_SIZE_WITH_SHORT_IDLE,
   OBSERVATION_WIDTHS,
   qStateCount,
   qStateIndex,
   readObservationScale,
+  SHORT_IDLE_MS,
   validateQTable,
 } from './strategies/learned.js';
 export type { ObservationScale, QTable } from './strategies/learned.js';

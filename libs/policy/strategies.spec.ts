@@ -145,6 +145,16 @@ describe('learned strategies', () => {
     expect(Array.from(obs)).toEqual([1, 0.5, 1, Math.fround(Math.tanh(1))]);
   });
 
+  it('observe() appends idle/timeout (width 5) and idle/10 ms (width 6), each clipped to 1', () => {
+    const scale = { sizeNorm: undefined, ageNormMs: undefined, p99NormMs: 500, rateNorm: 100 };
+    const slots = [slot({ ageMs: 40, idleMs: 3 }), slot({ ageMs: 49, idleMs: 49 }), slot({ ageMs: 60, idleMs: 60 })];
+    const idle = (width: number, feature: number) => Array.from(observe(slots, scale, width)).filter((_, i) => i % width === feature);
+    expect(idle(5, 4)).toEqual([0.06, 0.98, 1].map(Math.fround));
+    expect(idle(6, 4)).toEqual([0.06, 0.98, 1].map(Math.fround));
+    expect(idle(6, 5)).toEqual([0.3, 1, 1].map(Math.fround));
+    expect(() => observe(slots, scale, 7)).toThrow(/no observation has 7 features/);
+  });
+
   it('ppo flushes when the FLUSH logit wins and reports softmax probability', () => {
     // One linear layer: FLUSH logit = 10 * age_ratio - 5, WAIT logit = 0.
     const network = new Mlp([

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { PpoConfig, RewardConfig, TrainingSource } from '#libs/rl';
 import { costReward, IDLE_EDGES, SEED_PPO, SEED_QLEARNING, seedReward } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
-import { OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE } from '#libs/policy';
+import { OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, OBSERVATION_SIZE_WITH_SHORT_IDLE } from '#libs/policy';
 import { parseTraceJsonl, SCENARIOS } from '#libs/sim';
 import { positive, UsageError } from './scenario-args.js';
 
@@ -28,7 +28,8 @@ export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + reque
   --episode-ms ms          traffic per episode (default 5000)   --seed n   (default 1)
   --observation seed|idle  seed = the seed's state (PPO: size, age, p99, rate; Q table: size, age, rate buckets); idle = that
                            plus the time since the last waiter joined, min(idle_ms/batch_timeout_ms, 1) (PPO: 5 inputs;
-                           Q table: an idle dimension with buckets at 1..6, 8, 10, 15 ms of a 50 ms timeout)
+                           Q table: an idle dimension with buckets at 1..6, 8, 10, 15 ms of a 50 ms timeout);
+                           idle-short (PPO) = idle plus min(idle_ms/10, 1) (6 inputs)
   --ppo-set key=value      override a PPO hyper-parameter (learningRate, nSteps, batchSize, nEpochs, gamma, gaeLambda,
                            clipRange, entCoef, vfCoef, maxGradNorm, initialFlushProbability, idleInputGain); defaults are the
                            seed's SB3 ones; idleInputGain (idle observation only) scales the idle input in training and is
@@ -37,7 +38,11 @@ export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + reque
   --q-set key=value        override a Q-learning setting (alpha, gamma, discountMs, epsilonStart, epsilonEnd, rateNorm)`;
 
 /** Observation widths by --observation name (libs/policy `observe` builds both). */
-export const OBSERVATIONS: Record<string, number> = { seed: OBSERVATION_SIZE, idle: OBSERVATION_SIZE_WITH_IDLE };
+export const OBSERVATIONS: Record<string, number> = {
+  seed: OBSERVATION_SIZE,
+  idle: OBSERVATION_SIZE_WITH_IDLE,
+  'idle-short': OBSERVATION_SIZE_WITH_SHORT_IDLE,
+};
 
 /** Seed 001's Q-learning settings with --q-set overrides and the Q table's buckets for an --observation name. */
 export function qLearningSetup(observation: string, pairs: readonly string[]) {

@@ -19,7 +19,10 @@ export interface ObservationScale {
 export const OBSERVATION_SIZE = 4;
 /** The seed's state plus the time since the last waiter joined: lets a policy see a burst end. */
 export const OBSERVATION_SIZE_WITH_IDLE = 5;
-export const OBSERVATION_WIDTHS: readonly number[] = [OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE];
+/** ...plus a short-range idle feature that saturates at SHORT_IDLE_MS, where burst ends are told apart. */
+export const OBSERVATION_SIZE_WITH_SHORT_IDLE = 6;
+export const SHORT_IDLE_MS = 10;
+export const OBSERVATION_WIDTHS: readonly number[] = [OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, OBSERVATION_SIZE_WITH_SHORT_IDLE];
 
 export function readObservationScale(p: StrategyParams): ObservationScale {
   return {
@@ -33,7 +36,9 @@ export function readObservationScale(p: StrategyParams): ObservationScale {
 /**
  * Seed 000's state: [batch_size/128, batch_age_ms/50, log1p(upstream_p99_ms)/log1p(500),
  * tanh(request_rate/100)], size and age clipped to 1 as the seed's normaliser did.
- * Width 5 appends idle_ms/50 (clipped to 1): how long since the last waiter joined.
+ * Width 5 appends idle_ms/50 (clipped to 1): how long since the last waiter joined;
+ * width 6 also idle_ms/10 ms (clipped to 1), fine where burst ends are decided and
+ * flat beyond, so the long-idle range does not swamp the network's inputs.
  */
 export function observe(slots: readonly SlotFeatures[], scale: ObservationScale, width = OBSERVATION_SIZE): Float32Array {
   if (!OBSERVATION_WIDTHS.includes(width))
@@ -46,7 +51,8 @@ export function observe(slots: readonly SlotFeatures[], scale: ObservationScale,
     out[o + 1] = Math.min(s.ageMs / ageNorm, 1);
     out[o + 2] = Math.log1p(Math.max(0, s.upstreamP99Ms)) / Math.log1p(scale.p99NormMs);
     out[o + 3] = Math.tanh(s.requestRate / scale.rateNorm);
-    if (width === OBSERVATION_SIZE_WITH_IDLE) out[o + 4] = Math.min(s.idleMs / ageNorm, 1);
+    if (width >= OBSERVATION_SIZE_WITH_IDLE) out[o + 4] = Math.min(s.idleMs / ageNorm, 1);
+    if (width >= OBSERVATION_SIZE_WITH_SHORT_IDLE) out[o + 5] = Math.min(s.idleMs / SHORT_IDLE_MS, 1);
   });
   return out;
 }

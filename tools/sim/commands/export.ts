@@ -1,13 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { compareWithOnnxRuntime, encodePolicyModel, IR_VERSION, OPSET, POLICY_INPUT, POLICY_OUTPUT } from '#libs/onnx';
-import { OBSERVATION_SIZE_WITH_IDLE } from '#libs/policy';
+import { OBSERVATION_SIZE, SHORT_IDLE_MS } from '#libs/policy';
 import type { PpoCheckpoint } from '#libs/rl';
 import { fromCheckpoint } from '#libs/rl';
 import { UsageError } from '../scenario-args.js';
 
 export const EXPORT_HELP = `export <checkpoint.json> [--out model.onnx] [--version name] [--samples 1000] [--note text]
-  Writes the PPO actor as ONNX (input "obs" [batch_size,4 or 5] float32, output "action_logits" [batch_size,2], opset 17),
+  Writes the PPO actor as ONNX (input "obs" [batch_size,4|5|6] float32, output "action_logits" [batch_size,2], opset 17),
   runs it in onnxruntime-node against the in-process network on random states, and writes <out>.json with the
   max abs diff. The metadata names the ppo strategy parameters the model expects.`;
 
@@ -43,7 +43,8 @@ const SEED_OBSERVATION = [
 
 /** The observation a model of this input width reads (as libs/policy `observe` builds it), for its metadata. */
 function observationOf(width: number): string {
-  const features = width === OBSERVATION_SIZE_WITH_IDLE ? [...SEED_OBSERVATION, 'min(idle_ms/batch_timeout_ms,1)'] : SEED_OBSERVATION;
+  const idle = ['min(idle_ms/batch_timeout_ms,1)', `min(idle_ms/${SHORT_IDLE_MS},1)`];
+  const features = [...SEED_OBSERVATION, ...idle.slice(0, width - OBSERVATION_SIZE)];
   return `[${features.join(', ')}]`;
 }
 
