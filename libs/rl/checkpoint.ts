@@ -7,7 +7,7 @@ import type { RewardConfig } from './rewards.js';
 export interface PpoCheckpoint {
   format: 'batchgate-ppo-checkpoint/v1';
   version: string;
-  /** Features per observation (4 or 5); absent in checkpoints written before the width was configurable, which are 4. */
+  /** Features per observation; absent in checkpoints written before the width was configurable, which are 4. */
   inputs?: number;
   hidden: number[];
   actor: number[];

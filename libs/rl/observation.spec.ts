@@ -61,7 +61,8 @@ describe('PPO observation width', () => {
     expect(() => new ActorCritic([8], seededRandom(1), 0.5, OBSERVATION_SIZE, 10)).toThrow(/5-feature observation only/);
   });
 
-  const meta0 = () => ({
+  /** Traffic and validation shared by the training runs below. */
+  const training = () => ({
     sources: [{ weight: 1, scenario: small, jitter: 1.5 }],
     episodeMs: 1000,
     strategyParams: {},
@@ -71,23 +72,12 @@ describe('PPO observation width', () => {
 
   it('trains a 5-input network that checkpoints, exports to ONNX and serves as the ppo strategy', async () => {
     const ppo = { ...SEED_PPO, nSteps: 512, nEpochs: 2, hidden: [16, 16], initialFlushProbability: 0.05, idleInputGain: 10 };
-    const result = trainPpo({
-      sources: [{ weight: 1, scenario: small, jitter: 1.5 }],
-      reward,
-      ppo,
-      observationSize: OBSERVATION_SIZE_WITH_IDLE,
-      totalSteps: 1000,
-      seed: 3,
-      episodeMs: 1000,
-      strategyParams: {},
-      validation: validationEpisodes([small], [101]),
-      validateEvery: 1,
-    });
+    const result = trainPpo({ ...training(), reward, ppo, observationSize: OBSERVATION_SIZE_WITH_IDLE, totalSteps: 1000, seed: 3 });
     expect(result.model.actor.inputSize).toBe(5);
     expect(result.model.critic.inputSize).toBe(5);
 
     // Fine-tuning (--init) continues from the trained weights, with the same width only.
-    const base = { ...meta0(), ppo, observationSize: OBSERVATION_SIZE_WITH_IDLE, totalSteps: 600, seed: 4 };
+    const base = { ...training(), ppo, observationSize: OBSERVATION_SIZE_WITH_IDLE, totalSteps: 600, seed: 4 };
     const tuned = trainPpo({ ...base, reward: costReward(small.callCostMs, { forcedPenaltyMs: 400 }), initial: result.model });
     expect(tuned.model).toBe(result.model);
     expect(() => trainPpo({ ...base, reward, initial: new ActorCritic([16, 16], seededRandom(5)) })).toThrow(

@@ -59,7 +59,7 @@ export const SEED_PPO: PpoConfig = {
 
 /**
  * Separate actor and critic MLPs (the seed's net_arch pi=[64,64], vf=[64,64], tanh)
- * over an observation of `observationSize` features: the seed's 4, or 5 with
+ * over an observation of `observationSize` features: the seed's 4, or more with
  * the idle time (see `observe` in libs/policy). The width is the actor's input size.
  */
 export class ActorCritic {
@@ -93,7 +93,7 @@ export class ActorCritic {
     }
   }
 
-  /** Features per observation (4 or 5). */
+  /** Features per observation (one of OBSERVATION_WIDTHS). */
   get observationSize(): number {
     return this.actor.inputSize;
   }

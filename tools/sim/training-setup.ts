@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PpoConfig, RewardConfig, TrainingSource } from '#libs/rl';
-import { costReward, IDLE_EDGES, SEED_PPO, SEED_QLEARNING, seedReward } from '#libs/rl';
+import { costReward, IDLE_EDGES, SEED_PPO, SEED_QLEARNING, seedReward, validationEpisodes } from '#libs/rl';
+import type { TrainingEpisode } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
 import { OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, OBSERVATION_SIZE_WITH_SHORT_IDLE } from '#libs/policy';
 import { parseTraceJsonl, SCENARIOS } from '#libs/sim';
@@ -46,7 +47,8 @@ export const OBSERVATIONS: Record<string, number> = {
 
 /** Seed 001's Q-learning settings with --q-set overrides and the Q table's buckets for an --observation name. */
 export function qLearningSetup(observation: string, pairs: readonly string[]) {
-  observationSizeOf(observation);
+  if (observation !== 'seed' && observation !== 'idle')
+    throw new UsageError(`Q tables bucket the seed's state or that plus idle time: --observation seed or idle (got "${observation}")`);
   return {
     ...withNumbers(SEED_QLEARNING, pairs, 'Q-learning'),
     sizeEdges: [...SEED_QLEARNING.sizeEdges],
@@ -114,4 +116,10 @@ export async function trainingSources(
     sources.push({ weight: ((1 - mix) * 0.5) / traces.length, scenario, trace: parseTraceJsonl(await readFile(path, 'utf8')), name: path });
   }
   return sources;
+}
+
+/** Validation episodes for PPO model selection: the scenario's traffic, at most 20 s per seed. */
+export function validationSet(scenario: Scenario, seeds: readonly number[]): TrainingEpisode[] {
+  const durationMs = Math.min(20_000, scenario.traffic.durationMs);
+  return validationEpisodes([{ ...scenario, traffic: { ...scenario.traffic, durationMs } }], seeds);
 }

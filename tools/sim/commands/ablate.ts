@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RewardConfig } from '#libs/rl';
-import { rewardTerms, SEED_QLEARNING, trainPpo, trainQTable, validationEpisodes, withoutTerm } from '#libs/rl';
+import { rewardTerms, SEED_QLEARNING, trainPpo, trainQTable, withoutTerm } from '#libs/rl';
 import type { EvalRow, PolicyEntry } from '#libs/sim';
 import { evaluateScenario, meanBySeed } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
@@ -16,6 +16,7 @@ import {
   TRAINING_HELP,
   TRAINING_OPTIONS,
   trainingSources,
+  validationSet,
 } from '../training-setup.js';
 
 export const ABLATE_HELP = `ablate [ppo|qlearning] [--scenario seed-bursty] [--reward seed|cost] [--steps 150000 | --episodes 200] [--seeds 1,2,3] [--out dir]
@@ -51,13 +52,13 @@ export async function ablateCommand(argv: string[]): Promise<void> {
     ['full reward', full],
     ...rewardTerms(full).map((t): [string, RewardConfig] => [`without ${t}`, withoutTerm(full, t)]),
   ];
+  const validation = algorithm === 'ppo' ? validationSet(scenario, [1001, 1002]) : [];
   const policies: PolicyEntry[] = [];
   for (const [label, reward] of variants) {
     console.log(`training ${algorithm} with ${label}`);
     if (algorithm === 'ppo') {
       const steps = integer('--steps', values.steps);
       const bar = new ProgressBar(steps);
-      const validation = validationEpisodes([{ ...scenario, traffic: { ...scenario.traffic, durationMs: 20_000 } }], [1001, 1002]);
       const result = trainPpo({
         sources,
         reward,

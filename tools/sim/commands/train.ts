@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PpoCheckpoint, PpoProgress, RewardConfig, TrainingSource } from '#libs/rl';
-import { fromCheckpoint, SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable, validationEpisodes } from '#libs/rl';
+import { fromCheckpoint, SEED_QLEARNING, toCheckpoint, trainPpo, trainQTable } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
 import { ProgressBar } from '../progress.js';
 import { integer, loadScenario, UsageError } from '../scenario-args.js';
@@ -15,6 +15,7 @@ import {
   TRAINING_HELP,
   TRAINING_OPTIONS,
   trainingSources,
+  validationSet,
 } from '../training-setup.js';
 import { exportModel } from './export.js';
 
@@ -80,10 +81,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   }
   const ppo = ppoConfig(values['ppo-set'] ?? []);
   const totalSteps = integer('--steps', values.steps);
-  const validation = validationEpisodes(
-    [{ ...scenario, traffic: { ...scenario.traffic, durationMs: Math.min(20_000, scenario.traffic.durationMs) } }],
-    values['validation-seeds'].split(',').map(Number),
-  );
+  const validation = validationSet(scenario, values['validation-seeds'].split(',').map(Number));
   const bar = new ProgressBar(totalSteps);
   const history: PpoProgress[] = [];
   const strategyParams: Record<string, number> = {};
