@@ -1,4 +1,4 @@
-import type { StrategyModels } from '#libs/policy';
+import type { FlushStrategy, StrategyModels } from '#libs/policy';
 import { createStrategy } from '#libs/policy';
 import type { StrategySpec } from '#libs/config';
 import type { FrontierPoint } from './frontier.js';
@@ -7,6 +7,7 @@ import type { RunMetrics } from './metrics.js';
 import { costPerRequest, summarize } from './metrics.js';
 import type { Scenario } from './scenarios.js';
 import { simConfigOf } from './scenarios.js';
+import type { SimObserver } from './simulator.js';
 import { simulate } from './simulator.js';
 import type { Trace } from './trace.js';
 import { generateTrace } from './traffic.js';
@@ -16,6 +17,11 @@ export interface PolicyEntry {
   label: string;
   spec: StrategySpec;
   models?: StrategyModels;
+  /**
+   * Analysis policies that are not a route's strategy (the Bayes-optimal
+   * bound): builds a fresh strategy, and the observer that feeds it, per run.
+   */
+  instantiate?: () => { strategy: FlushStrategy; observer?: SimObserver };
 }
 
 /** One policy on one seed of one scenario. */
@@ -84,7 +90,10 @@ export function evaluateScenario(
     });
     for (const policy of policies) {
       options.onProgress?.(done++, total, `${policy.label} seed ${seed}`);
-      const result = simulate(trace, createStrategy(policy.spec, policy.models), config);
+      const made = policy.instantiate?.();
+      const result = made
+        ? simulate(trace, made.strategy, config, made.observer)
+        : simulate(trace, createStrategy(policy.spec, policy.models), config);
       rows.push(row(policy.label, summarize(result), result.latencyMs));
     }
     options.onProgress?.(done++, total, `oracle seed ${seed}`);

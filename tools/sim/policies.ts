@@ -4,6 +4,7 @@ import { loadPolicyModel } from '#libs/onnx';
 import type { QTable } from '#libs/policy';
 import { validateQTable } from '#libs/policy';
 import type { PolicyEntry, Scenario } from '#libs/sim';
+import { beliefPolicy, onOffModelOf, planOnOff } from '#libs/sim';
 
 export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v2.onnx';
 export const DEFAULT_QTABLE = 'fixtures/models/qtable-v1.json';
@@ -78,6 +79,7 @@ async function resolvePolicy(name: string, scenario: Scenario, models: ModelPath
     default: {
       const spec = parseStrategySpec(name);
       if (typeof spec === 'string') throw new Error(`policy "${name}": ${spec}`);
+      if (spec.name === BAYES) return bayesPolicy(name, spec.params, scenario);
       if (spec.name === 'ppo') {
         const { network, metadata } = await loadModel(models.ppo);
         return { label: name, spec: { name: 'ppo', params: { ...strategyParamsOf(metadata), ...spec.params } }, models: { network } };
@@ -86,6 +88,44 @@ async function resolvePolicy(name: string, scenario: Scenario, models: ModelPath
       return { label: name, spec };
     }
   }
+}
+
+const BAYES = 'bayes';
+
+/**
+ * "bayes[:call_cost_ms=..][:forced_penalty_ms=...]": the Bayes-optimal causal
+ * policy for the scenario's on-off traffic (libs/sim/bayes.ts) — an analysis
+ * row, not a route strategy: it knows the traffic's parameters. Planned at the
+ * scenario's price unless told; the forced penalty (default: one call) makes
+ * it flush on its own instead of leaving slots to the envelope.
+ */
+function bayesPolicy(name: string, params: Record<string, number>, scenario: Scenario): PolicyEntry {
+  const known = ['call_cost_ms', 'forced_penalty_ms', 'logit_step'];
+  const unknown = Object.keys(params).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new Error(`policy "${name}": unknown parameter(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  const model = onOffModelOf(scenario.traffic.process);
+  if (!model || scenario.traffic.popularity.kind !== 'single') {
+    throw new Error(`policy "${name}": needs one-key on-off (mmpp) traffic; scenario ${scenario.name} is not`);
+  }
+  const callCostMs = params.call_cost_ms ?? scenario.callCostMs;
+  const plan = planOnOff(model, {
+    callCostMs,
+    forcedPenaltyMs: params.forced_penalty_ms ?? callCostMs,
+    batchTimeoutMs: scenario.batchTimeoutMs,
+    maxBatchSize: scenario.maxBatchSize,
+    tickMs: scenario.tickMs,
+    ...(params.logit_step !== undefined ? { logitStep: params.logit_step } : {}),
+  });
+  return {
+    label: `Bayes-optimal causal (${[
+      `C=${callCostMs}`,
+      ...Object.entries(params)
+        .filter(([k]) => k !== 'call_cost_ms')
+        .map(([k, v]) => `${k}=${v}`),
+    ].join(', ')})`,
+    spec: { name: BAYES, params: { call_cost_ms: callCostMs, forced_penalty_ms: plan.options.forcedPenaltyMs } },
+    instantiate: () => beliefPolicy(plan),
+  };
 }
 
 /** The ppo strategy parameters the model was trained with (observation scale), from its metadata. */

@@ -23,7 +23,8 @@ export const EVAL_OPTIONS = {
 
 export const EVAL_HELP = `eval [--scenario seed-bursty|<file.json>] [--seeds 1,2,3] [--policies ${SEED_ROWS.join(',')}]
      [--policy <strategy spec>]... [--ppo ${DEFAULT_PPO_MODEL}] [--qtable ${DEFAULT_QTABLE}] [--call-cost ms] [--duration-ms ms] [--out dir]
-  Every policy on every seed of a scenario, plus the oracle: table, CSV, JSON, markdown and SVG plots.`;
+  Every policy on every seed of a scenario, plus the oracle: table, CSV, JSON, markdown and SVG plots.
+  --policy bayes[:call_cost_ms=<C>]: the Bayes-optimal causal policy (knows the on-off traffic model; one-key mmpp scenarios).`;
 
 export async function evalCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: EVAL_OPTIONS, allowPositionals: false });
