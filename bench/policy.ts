@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNats } from '#infra';
 import { POLICY_NODE_ARGS, startStack } from '#stack';
+import type { MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
 import { Bus, SUBJECTS } from '#libs/nats';
 import type { SlotToDecide } from '#libs/policy';
@@ -52,6 +53,39 @@ function slots(route: string, count: number, random: () => number): SlotToDecide
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 
+const ECHO_SUBJECT = 'bench.decide.echo';
+
+/** Round trips of `request` to `subject`, after warm-up: sorted µs. */
+async function roundTrips<S extends typeof DecideRequestSchema | typeof DecideReplySchema>(
+  bus: Bus,
+  subject: string,
+  request: MessageInitShape<typeof DecideRequestSchema>,
+  replySchema: S,
+  check: (reply: MessageShape<S>) => void = () => undefined,
+): Promise<number[]> {
+  for (let i = 0; i < 200; i++) await bus.request(subject, DecideRequestSchema, request, replySchema, 1000);
+  const samples: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const started = process.hrtime.bigint();
+    const reply = await bus.request(subject, DecideRequestSchema, request, replySchema, 1000);
+    samples.push(Number(process.hrtime.bigint() - started) / 1000);
+    check(reply);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+const cell = (samples: number[]) => `${quantile(samples, 0.5).toFixed(0)} / ${quantile(samples, 0.99).toFixed(0)}`.padStart(28);
+
+async function floorRow(bus: Bus, random: () => number, label: string): Promise<string> {
+  const cells: string[] = [];
+  for (const size of SIZES) {
+    const request = { coordinatorId: 'bench', slots: encodeSlotBatch(slots('echo', size, random)) };
+    // The client decodes the echoed request as it decodes a reply.
+    cells.push(cell(await roundTrips(bus, ECHO_SUBJECT, request, DecideRequestSchema)));
+  }
+  return `${label.padEnd(16)}${cells.join('')}   ${'-'.padStart(10)}`;
+}
+
 async function decisionLatency(): Promise<string[]> {
   const nats = await startNats();
   const dir = mkdtempSync(join(tmpdir(), 'bench-policy-'));
@@ -64,6 +98,21 @@ async function decisionLatency(): Promise<string[]> {
     env: { ...process.env, NATS_URL: nats.url, BATCHGATE_ROUTES_FILE: routes, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_HTTP_PORT: '0' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  // The transport floor: a process that answers with the request's own bytes.
+  const echo = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { connect } from '@nats-io/transport-node';
+       const nc = await connect({ servers: process.env.NATS_URL });
+       nc.subscribe('${ECHO_SUBJECT}', { callback: (error, msg) => { if (!error) msg.respond(msg.data); } });
+       await nc.flush();
+       console.log('echo ready');`,
+    ],
+    { env: { ...process.env, NATS_URL: nats.url }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise((resolve) => echo.stdout.once('data', resolve));
   const lines: string[] = [];
   try {
     const bus = await Bus.connect({ url: nats.url, name: 'bench-policy', logger: quiet });
@@ -85,6 +134,7 @@ async function decisionLatency(): Promise<string[]> {
     lines.push(
       `${'strategy'.padEnd(16)}${SIZES.map((n) => `${`${n} slot${n > 1 ? 's' : ''}: p50 / p99 µs`.padStart(28)}`).join('')}   in-service µs (100 slots, mean)`,
     );
+    lines.push(await floorRow(bus, random, 'nats echo (floor)'));
     for (const [route] of STRATEGIES) {
       if (route === 'ppo' && !existsSync('fixtures/models/ppo-v2.onnx')) continue;
       if (route === 'qlearning' && !existsSync('fixtures/models/qtable-v1.json')) continue;
@@ -92,25 +142,24 @@ async function decisionLatency(): Promise<string[]> {
       let inService = 0;
       for (const size of SIZES) {
         const request = { coordinatorId: 'bench', slots: encodeSlotBatch(slots(route, size, random)) };
-        for (let i = 0; i < 200; i++) await bus.request(SUBJECTS.decide, DecideRequestSchema, request, DecideReplySchema, 1000);
-        const samples: number[] = [];
         let served = 0;
-        for (let i = 0; i < ROUNDS; i++) {
-          const started = process.hrtime.bigint();
-          const reply = await bus.request(SUBJECTS.decide, DecideRequestSchema, request, DecideReplySchema, 1000);
-          samples.push(Number(process.hrtime.bigint() - started) / 1000);
+        const samples = await roundTrips(bus, SUBJECTS.decide, request, DecideReplySchema, (reply) => {
           served += reply.decisionUs;
           const decider = deciderOf(reply, 0).strategy;
           if (decider !== route) throw new Error(`route ${route} was decided by ${decider}`);
-        }
-        samples.sort((a, b) => a - b);
+        });
         if (size === 100) inService = served / ROUNDS;
-        cells.push(`${quantile(samples, 0.5).toFixed(0)} / ${quantile(samples, 0.99).toFixed(0)}`.padStart(28));
+        cells.push(cell(samples));
       }
       lines.push(`${route.padEnd(16)}${cells.join('')}   ${inService.toFixed(0).padStart(10)}`);
     }
+    lines.push(await floorRow(bus, random, 'echo, again'));
+    lines.push(
+      'floor: a bare responder process sends the request bytes straight back (no decode, no strategy); what a policy row adds over it is the policy service.',
+    );
     await bus.close();
   } finally {
+    echo.kill('SIGTERM');
     policy.kill('SIGTERM');
     await new Promise((resolve) => policy.once('exit', resolve));
     await nats.dispose();
