@@ -19,3 +19,5 @@ export { drawEpisode, jitterScenario, validationEpisodes } from './training-traf
 export type { TrainingEpisode, TrainingSource } from './training-traffic.js';
 export { fromCheckpoint, toCheckpoint } from './checkpoint.js';
 export type { PpoCheckpoint } from './checkpoint.js';
+export { trainImitation } from './imitate.js';
+export type { ImitationProgress, ImitationTraining, Teacher } from './imitate.js';

@@ -7,12 +7,14 @@ import { EXPORT_HELP, exportCommand } from './commands/export.js';
 import { FRONTIER_HELP, frontierCommand } from './commands/frontier.js';
 import { REPLAY_HELP, replayCommand } from './commands/replay.js';
 import { scenariosCommand, TRACE_HELP, traceCommand } from './commands/trace.js';
+import { IMITATE_HELP, imitateCommand } from './commands/imitate.js';
 import { TRAIN_HELP, trainCommand } from './commands/train.js';
 import { UsageError } from './scenario-args.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void> | void> = {
   eval: evalCommand,
   train: trainCommand,
+  imitate: imitateCommand,
   export: exportCommand,
   replay: replayCommand,
   ablate: ablateCommand,
@@ -26,6 +28,7 @@ const HELP = [
   '',
   EVAL_HELP,
   TRAIN_HELP,
+  IMITATE_HELP,
   EXPORT_HELP,
   REPLAY_HELP,
   ABLATE_HELP,

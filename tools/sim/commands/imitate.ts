@@ -1,0 +1,90 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createStrategy } from '#libs/policy';
+import type { ImitationProgress } from '#libs/rl';
+import { costReward, SEED_PPO, toCheckpoint, trainImitation, validationEpisodes } from '#libs/rl';
+import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies } from '../policies.js';
+import { integer, loadScenario, seedList, UsageError } from '../scenario-args.js';
+import { observationSizeOf } from '../training-setup.js';
+import { exportModel } from './export.js';
+
+export const IMITATE_HELP = `imitate --teacher <policy> [--scenario seed-bursty|<file.json>] [--seeds 101-110] [--duration-ms 20000]
+     [--rounds 3] [--epochs 4] [--flush-weight 1] [--observation idle] [--idle-gain 10] [--seed 1] [--version ppo-imitation] [--out dir]
+  Trains the PPO network (same observation, same ONNX export) to reproduce a teacher's decisions by behaviour
+  cloning with DAgger on the scenario's traffic, e.g. --teacher bayes:call_cost_ms=1100 (the Bayes-optimal causal
+  policy, which knows the traffic model; the student sees only the features the coordinator sends).
+  Writes best.json (checkpoint), <version>.onnx and <version>.json.`;
+
+const OPTIONS = {
+  teacher: { type: 'string' },
+  scenario: { type: 'string', default: 'seed-bursty' },
+  seeds: { type: 'string', default: '101,102,103,104,105,106,107,108,109,110' },
+  'duration-ms': { type: 'string', default: '20000' },
+  rounds: { type: 'string', default: '3' },
+  epochs: { type: 'string', default: '4' },
+  'flush-weight': { type: 'string', default: '1' },
+  observation: { type: 'string', default: 'idle' },
+  'idle-gain': { type: 'string', default: '10' },
+  seed: { type: 'string', default: '1' },
+  version: { type: 'string', default: 'ppo-imitation' },
+  out: { type: 'string' },
+} as const;
+
+export async function imitateCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false });
+  if (!values.teacher) throw new UsageError('imitate needs --teacher <policy>, e.g. bayes:call_cost_ms=1100');
+  const scenario = await loadScenario(values.scenario, { durationMs: values['duration-ms'] });
+  const [teacher] = await resolvePolicies([values.teacher], scenario, { ppo: DEFAULT_PPO_MODEL, qtable: DEFAULT_QTABLE });
+  const observationSize = observationSizeOf(values.observation);
+  const idleInputGain = observationSize === 5 ? Number(values['idle-gain']) : 1;
+  const seed = integer('--seed', values.seed);
+  const version = values.version;
+  const out = values.out ?? join('.run', 'sim', `imitate-${version}`);
+  await mkdir(out, { recursive: true });
+  const episodes = validationEpisodes([scenario], seedList(values.seeds));
+  const strategyParams: Record<string, number> = {};
+  const { model, history } = trainImitation({
+    teacher: () => teacher!.instantiate?.() ?? { strategy: createStrategy(teacher!.spec, teacher!.models) },
+    episodes,
+    hidden: SEED_PPO.hidden,
+    observationSize,
+    idleInputGain,
+    strategyParams,
+    rounds: integer('--rounds', values.rounds),
+    epochs: integer('--epochs', values.epochs),
+    flushWeight: positive('--flush-weight', values['flush-weight']),
+    batchSize: 256,
+    learningRate: 1e-3,
+    seed,
+    onRound: (p: ImitationProgress) =>
+      console.log(
+        `round ${p.round}: ${p.samples} samples, student agreed with the teacher on ${(p.agreement * 100).toFixed(2)} %, loss ${p.loss.toFixed(4)}`,
+      ),
+  });
+  const reward = costReward(scenario.callCostMs);
+  const ppo = { ...SEED_PPO, idleInputGain };
+  const checkpoint = toCheckpoint(model, {
+    version,
+    strategyParams,
+    reward,
+    ppo,
+    training: { scenario: scenario.name, seed, steps: history.at(-1)!.samples, validation: NaN },
+  });
+  await writeFile(join(out, 'best.json'), JSON.stringify(checkpoint));
+  await exportModel(checkpoint, join(out, `${version}.onnx`), {
+    method: 'behaviour cloning with DAgger',
+    teacher: teacher!.label,
+    scenario: scenario.name,
+    seeds: values.seeds,
+    durationMs: scenario.traffic.durationMs,
+    observation: values.observation,
+    history,
+  });
+}
+
+function positive(flag: string, text: string): number {
+  const value = Number(text);
+  if (!(value > 0)) throw new UsageError(`${flag} must be a number > 0 (got "${text}")`);
+  return value;
+}
