@@ -136,7 +136,7 @@ async function decisionLatency(): Promise<string[]> {
     );
     lines.push(await floorRow(bus, random, 'nats echo (floor)'));
     for (const [route] of STRATEGIES) {
-      if (route === 'ppo' && !existsSync('fixtures/models/ppo-v2.onnx')) continue;
+      if (route === 'ppo' && !existsSync('fixtures/models/ppo-v3.onnx')) continue;
       if (route === 'qlearning' && !existsSync('fixtures/models/qtable-v1.json')) continue;
       const cells: string[] = [];
       let inService = 0;

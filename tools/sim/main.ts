@@ -4,6 +4,7 @@
 import { ABLATE_HELP, ablateCommand } from './commands/ablate.js';
 import { EVAL_HELP, evalCommand } from './commands/eval.js';
 import { EXPORT_HELP, exportCommand } from './commands/export.js';
+import { FIT_HELP, fitCommand } from './commands/fit.js';
 import { FRONTIER_HELP, frontierCommand } from './commands/frontier.js';
 import { REPLAY_HELP, replayCommand } from './commands/replay.js';
 import { scenariosCommand, TRACE_HELP, traceCommand } from './commands/trace.js';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void> | void> = {
   imitate: imitateCommand,
   export: exportCommand,
   replay: replayCommand,
+  fit: fitCommand,
   ablate: ablateCommand,
   frontier: frontierCommand,
   trace: traceCommand,
@@ -31,6 +33,7 @@ const HELP = [
   IMITATE_HELP,
   EXPORT_HELP,
   REPLAY_HELP,
+  FIT_HELP,
   ABLATE_HELP,
   FRONTIER_HELP,
   TRACE_HELP,

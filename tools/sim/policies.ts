@@ -6,7 +6,7 @@ import { validateQTable } from '#libs/policy';
 import type { PolicyEntry, Scenario } from '#libs/sim';
 import { beliefPolicy, onOffModelOf, planOnOff } from '#libs/sim';
 
-export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v2.onnx';
+export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v3.onnx';
 export const DEFAULT_QTABLE = 'fixtures/models/qtable-v1.json';
 
 /** The rows of the seed's results table (plus ours), in the order the issue lists them. */

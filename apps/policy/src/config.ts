@@ -32,7 +32,7 @@ export function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
     defaultStrategy: strategySection(r, 'BATCHGATE_POLICY_STRATEGY', 'cost_aware'),
     envelope: envelopeSection(r),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
-    modelFile: noneAsEmpty(r.string('BATCHGATE_POLICY_MODEL', 'fixtures/models/ppo-v2.onnx')),
+    modelFile: noneAsEmpty(r.string('BATCHGATE_POLICY_MODEL', 'fixtures/models/ppo-v3.onnx')),
     qTableFile: noneAsEmpty(r.string('BATCHGATE_QTABLE_FILE', 'fixtures/models/qtable-v1.json')),
     shadowDecisions: r.int('BATCHGATE_SHADOW_DECISIONS', 500, { min: 0, max: 10_000_000 }),
     decisionEventSample: r.number('BATCHGATE_DECISION_EVENTS_SAMPLE', 1, { min: 0, max: 1 }),

@@ -44,6 +44,13 @@ export async function imitateCommand(argv: string[]): Promise<void> {
   await mkdir(out, { recursive: true });
   const episodes = validationEpisodes([scenario], seedList(values.seeds));
   const strategyParams: Record<string, number> = {};
+  const fit = {
+    rounds: integer('--rounds', values.rounds),
+    epochs: integer('--epochs', values.epochs),
+    flushWeight: positive('--flush-weight', values['flush-weight']),
+    batchSize: 256,
+    learningRate: 1e-3,
+  };
   const { model, history } = trainImitation({
     teacher: () => teacher!.instantiate?.() ?? { strategy: createStrategy(teacher!.spec, teacher!.models) },
     episodes,
@@ -51,17 +58,15 @@ export async function imitateCommand(argv: string[]): Promise<void> {
     observationSize,
     idleInputGain,
     strategyParams,
-    rounds: integer('--rounds', values.rounds),
-    epochs: integer('--epochs', values.epochs),
-    flushWeight: positive('--flush-weight', values['flush-weight']),
-    batchSize: 256,
-    learningRate: 1e-3,
+    ...fit,
     seed,
     onRound: (p: ImitationProgress) =>
       console.log(
         `round ${p.round}: ${p.samples} samples, student agreed with the teacher on ${(p.agreement * 100).toFixed(2)} %, loss ${p.loss.toFixed(4)}`,
       ),
   });
+  // The checkpoint format is PPO's: its reward is the price the model is judged at, and of the PPO
+  // settings only the network's shape and input gain apply (the fit settings are in the provenance).
   const reward = costReward(scenario.callCostMs);
   const ppo = { ...SEED_PPO, idleInputGain };
   const checkpoint = toCheckpoint(model, {
@@ -73,8 +78,9 @@ export async function imitateCommand(argv: string[]): Promise<void> {
   });
   await writeFile(join(out, 'best.json'), JSON.stringify(checkpoint));
   await exportModel(checkpoint, join(out, `${version}.onnx`), {
-    method: 'behaviour cloning with DAgger',
+    method: 'behaviour cloning with DAgger (not PPO)',
     teacher: teacher!.label,
+    fit,
     scenario: scenario.name,
     seeds: values.seeds,
     durationMs: scenario.traffic.durationMs,

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseTraceJsonl, traceDurationMs } from '#libs/sim';
+import { fitOnOff, parseTraceJsonl, traceDurationMs } from '#libs/sim';
 import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '../policies.js';
 import { list, loadScenario, seedList, UsageError } from '../scenario-args.js';
 import { runEvaluation } from './eval.js';
+import { fittedScenario } from './fit.js';
 
 export const REPLAY_HELP = `replay <trace.jsonl> [--scenario seed-bursty|<file.json>] [--policies ...] [--policy spec]... [--seeds 1] [--call-cost ms] [--out dir]
   Counterfactual on recorded traffic (the telemetry service's JSONL export: {"t_ms","key","route"} per arrival):
@@ -29,10 +30,16 @@ export async function replayCommand(argv: string[]): Promise<void> {
   if (!path) throw new UsageError('replay needs a trace file (JSON Lines: {"t_ms": ..., "key": ..., "route": ...})');
   const trace = parseTraceJsonl(await readFile(path, 'utf8'));
   const base = await loadScenario(values.scenario, { callCostMs: values['call-cost'] });
+  // A one-key trace also gets its on-off traffic fitted, so the Bayes policy (--policy bayes) plans
+  // for the recorded traffic, not the base scenario's (fitted on the same arrivals it is replayed on).
+  const fitted = trace.keys.length === 1 && trace.t.length >= 10 ? fittedScenario(base, trace, fitOnOff(trace), basename(path)) : undefined;
   const scenario = {
     ...base,
+    ...(fitted
+      ? { traffic: fitted.traffic }
+      : { traffic: { ...base.traffic, popularity: { kind: 'zipf' as const, keys: trace.keys.length, exponent: 1 } } }),
     name: `replay:${basename(path)}`,
-    description: `${trace.t.length} recorded arrivals over ${(traceDurationMs(trace) / 1000).toFixed(1)} s on ${trace.keys.length} key(s); envelope, upstream model and C from ${base.name}.`,
+    description: `${trace.t.length} recorded arrivals over ${(traceDurationMs(trace) / 1000).toFixed(1)} s on ${trace.keys.length} key(s); envelope, upstream model and C from ${base.name}.${fitted ? ` ${fitted.description}` : ''}`,
   };
   const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, {
     ppo: values.ppo,
