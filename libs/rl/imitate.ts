@@ -11,6 +11,14 @@ import type { TrainingEpisode } from './training-traffic.js';
 export interface Teacher {
   strategy: FlushStrategy;
   observer?: SimObserver;
+  /**
+   * Per slot of the teacher's last decision, what the other action would have
+   * cost. When given, each sample's loss is weighted by it (normalised to mean
+   * 1 over the data): cost-sensitive imitation, so decisions that matter (the
+   * flush one tick before the envelope) are not averaged away by the many
+   * near-indifferent ticks.
+   */
+  regrets?: () => readonly number[];
 }
 
 export interface ImitationTraining {
@@ -53,6 +61,13 @@ export interface ImitationProgress {
 }
 
 const STREAM_INIT = 201;
+/** Regrets above this (request-ms) count as this much: the envelope's own states report Infinity. */
+const MAX_REGRET = 1e5;
+
+function normalised(values: readonly number[]): Float64Array {
+  const mean = values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
+  return Float64Array.from(values, (v) => (mean > 0 ? v / mean : 1));
+}
 const STREAM_SHUFFLE = 202;
 
 /**
@@ -71,6 +86,7 @@ export function trainImitation(t: ImitationTraining): { model: ActorCritic; hist
   const shuffleRandom = stream(t.seed, STREAM_SHUFFLE);
   const observations: Float32Array[] = [];
   const labels: number[] = [];
+  const costs: number[] = [];
   const history: ImitationProgress[] = [];
 
   for (let round = 1; round <= t.rounds; round++) {
@@ -83,11 +99,13 @@ export function trainImitation(t: ImitationTraining): { model: ActorCritic; hist
         name: 'imitation',
         decide(slots, context) {
           const wanted = teacher.strategy.decide(slots, context);
+          const regrets = teacher.regrets?.();
           const own = student.decide(slots, context);
           const obs = observe(slots, scale, width);
           wanted.forEach((decision, i) => {
             observations.push(obs.slice(i * width, (i + 1) * width));
             labels.push(decision.action === 'flush' ? FLUSH_ACTION : WAIT_ACTION);
+            costs.push(regrets ? Math.min(regrets[i]!, MAX_REGRET) : 1);
             if (own[i]!.action === decision.action) agreed++;
           });
           visited += slots.length;
@@ -96,7 +114,7 @@ export function trainImitation(t: ImitationTraining): { model: ActorCritic; hist
       };
       simulate(episode.trace, runner, episode.config, teacher.observer ?? {});
     }
-    const loss = fit(model, observations, labels, t, optimiser, shuffleRandom);
+    const loss = fit(model, observations, labels, normalised(costs), t, optimiser, shuffleRandom);
     const progress = { round, samples: labels.length, agreement: agreed / Math.max(1, visited), loss };
     history.push(progress);
     t.onRound?.(progress);
@@ -109,6 +127,7 @@ function fit(
   model: ActorCritic,
   observations: readonly Float32Array[],
   labels: readonly number[],
+  sampleWeights: Float64Array,
   t: ImitationTraining,
   optimiser: Adam,
   random: () => number,
@@ -136,7 +155,7 @@ function fit(
         const max = Math.max(wait, flush);
         const pFlush = Math.exp(flush - max) / (Math.exp(wait - max) + Math.exp(flush - max));
         const y = labels[s] === FLUSH_ACTION ? 1 : 0;
-        const w = y === 1 ? (t.flushWeight ?? 1) : 1;
+        const w = sampleWeights[s]! * (y === 1 ? (t.flushWeight ?? 1) : 1);
         loss -= w * Math.log(Math.max(1e-12, y === 1 ? pFlush : 1 - pFlush));
         dLogits[2 * b + FLUSH_ACTION] = (w * (pFlush - y)) / m;
         dLogits[2 * b + WAIT_ACTION] = (w * (1 - pFlush - (1 - y))) / m;

@@ -1,7 +1,7 @@
 import { createStrategy } from '#libs/policy';
 import { describe, expect, it } from 'vitest';
 import type { OnOffModel } from './bayes.js';
-import { beliefPolicy, OnOffFilter, planOnOff, planSaysFlush } from './bayes.js';
+import { beliefPolicy, OnOffFilter, planAdvantage, planOnOff, planSaysFlush } from './bayes.js';
 import { costPerRequest, summarize } from './metrics.js';
 import { oracleRun } from './frontier.js';
 import type { SimConfig } from './simulator.js';
@@ -65,6 +65,19 @@ describe('planOnOff', () => {
       }
     }
     expect(planSaysFlush(dear, 0.5, 3, 20)).toBe(true); // the envelope itself
+  });
+
+  it('reports how much the other action would cost, with the sign of the decision', () => {
+    for (const [belief, size, age] of [
+      [0.95, 8, 3],
+      [0.001, 8, 3],
+      [0.3, 1, 12],
+    ] as const) {
+      const advantage = planAdvantage(plan, belief, size, age);
+      expect(Number.isFinite(advantage)).toBe(true);
+      expect(advantage > 0).toBe(planSaysFlush(plan, belief, size, age));
+    }
+    expect(planAdvantage(plan, 0.5, 3, envelope.batchTimeoutMs)).toBe(Infinity);
   });
 
   it('holds a slot while a burst is on and lets it go once the burst is believed over', () => {

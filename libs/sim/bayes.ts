@@ -300,19 +300,28 @@ function checkPlanOptions(model: OnOffModel, o: Required<BeliefPlanOptions>): vo
   if (!(o.logitMax > o.logitMin && o.logitStep > 0)) bad('need logitMax > logitMin and logitStep > 0');
 }
 
-/** Flush (true) or wait for one slot of a plan, b interpolated between grid points. */
-export function planSaysFlush(plan: BeliefPlan, belief: number, size: number, ageMs: number): boolean {
+/**
+ * Cost of waiting minus cost of flushing for one slot of a plan (request-ms),
+ * b interpolated between grid points: > 0 means flush, and its size is what
+ * the wrong action would cost. Infinity where the envelope flushes anyway.
+ */
+export function planAdvantage(plan: BeliefPlan, belief: number, size: number, ageMs: number): number {
   const { options: o, logits } = plan;
   const T = Math.ceil(o.batchTimeoutMs / o.tickMs);
   const N = o.maxBatchSize;
   const a = Math.floor(ageMs / o.tickMs + 1e-9);
-  if (a >= T || size >= N) return true;
+  if (a >= T || size >= N) return Infinity;
   const B = logits.length;
   const pos = Math.min(B - 1, Math.max(0, (logit(Math.min(1 - 1e-15, Math.max(1e-15, belief))) - o.logitMin) / o.logitStep));
   const lo = Math.min(B - 2, Math.floor(pos));
   const w = pos - lo;
   const row = (a * N + Math.max(1, size)) * B;
-  return (1 - w) * plan.advantage[row + lo]! + w * plan.advantage[row + lo + 1]! > 0;
+  return (1 - w) * plan.advantage[row + lo]! + w * plan.advantage[row + lo + 1]!;
+}
+
+/** Flush (true) or wait for one slot of a plan. */
+export function planSaysFlush(plan: BeliefPlan, belief: number, size: number, ageMs: number): boolean {
+  return planAdvantage(plan, belief, size, ageMs) > 0;
 }
 
 /**
@@ -320,7 +329,12 @@ export function planSaysFlush(plan: BeliefPlan, belief: number, size: number, ag
  * the key's arrivals, so its belief is the exact filter over everything seen
  * up to the tick (causal: nothing after the tick). One key per trace.
  */
-export function beliefPolicy(plan: BeliefPlan): { strategy: FlushStrategy; observer: SimObserver } {
+export function beliefPolicy(plan: BeliefPlan): {
+  strategy: FlushStrategy;
+  observer: SimObserver;
+  /** Per slot of the last decision: what taking the other action would have cost (request-ms, expected). */
+  regrets: () => readonly number[];
+} {
   const tickMs = plan.options.tickMs;
   const filter = new OnOffFilter(plan.model, tickMs);
   const pending: number[] = []; // tick index of each arrival not yet filtered
@@ -349,8 +363,11 @@ export function beliefPolicy(plan: BeliefPlan): { strategy: FlushStrategy; obser
     name: 'bayes_optimal',
     decide(slots: readonly SlotFeatures[], context: DecisionContext): PolicyDecision[] {
       catchUp(context.nowMs);
-      return slots.map((slot) => (planSaysFlush(plan, filter.belief, slot.size, slot.ageMs) ? FLUSH : WAIT));
+      const advantages = slots.map((slot) => planAdvantage(plan, filter.belief, slot.size, slot.ageMs));
+      last = advantages.map(Math.abs);
+      return advantages.map((advantage) => (advantage > 0 ? FLUSH : WAIT));
     },
   };
-  return { strategy, observer };
+  let last: number[] = [];
+  return { strategy, observer, regrets: () => last };
 }

@@ -21,7 +21,7 @@ export interface PolicyEntry {
    * Analysis policies that are not a route's strategy (the Bayes-optimal
    * bound): builds a fresh strategy, and the observer that feeds it, per run.
    */
-  instantiate?: () => { strategy: FlushStrategy; observer?: SimObserver };
+  instantiate?: () => { strategy: FlushStrategy; observer?: SimObserver; regrets?: () => readonly number[] };
 }
 
 /** One policy on one seed of one scenario. */

@@ -19,7 +19,7 @@ export { SCENARIOS, simConfigOf } from './scenarios.js';
 export type { Scenario } from './scenarios.js';
 export { evaluateScenario, meanBySeed, ORACLE_LABEL } from './evaluate.js';
 export type { EvalOptions, EvalRow, PolicyEntry, ScenarioEvaluation } from './evaluate.js';
-export { beliefPolicy, OnOffFilter, onOffModelOf, planOnOff, planSaysFlush } from './bayes.js';
+export { beliefPolicy, OnOffFilter, onOffModelOf, planAdvantage, planOnOff, planSaysFlush } from './bayes.js';
 export type { BeliefPlan, BeliefPlanOptions, OnOffModel } from './bayes.js';
 export { fitOnOff } from './fit.js';
 export type { OnOffFit } from './fit.js';

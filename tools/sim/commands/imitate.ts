@@ -10,10 +10,11 @@ import { observationSizeOf } from '../training-setup.js';
 import { exportModel } from './export.js';
 
 export const IMITATE_HELP = `imitate --teacher <policy> [--scenario seed-bursty|<file.json>] [--seeds 101-110] [--duration-ms 20000]
-     [--rounds 3] [--epochs 4] [--flush-weight 1] [--observation idle] [--idle-gain 10] [--seed 1] [--version ppo-imitation] [--out dir]
+     [--rounds 3] [--epochs 4] [--flush-weight 1] [--regret-weights] [--observation idle] [--idle-gain 10] [--seed 1] [--version ppo-imitation] [--out dir]
   Trains the PPO network (same observation, same ONNX export) to reproduce a teacher's decisions by behaviour
   cloning with DAgger on the scenario's traffic, e.g. --teacher bayes:call_cost_ms=1100 (the Bayes-optimal causal
   policy, which knows the traffic model; the student sees only the features the coordinator sends).
+  --regret-weights weighs each decision by what the teacher says the other action would cost (teachers that report it).
   Writes best.json (checkpoint), <version>.onnx and <version>.json.`;
 
 const OPTIONS = {
@@ -24,6 +25,7 @@ const OPTIONS = {
   rounds: { type: 'string', default: '3' },
   epochs: { type: 'string', default: '4' },
   'flush-weight': { type: 'string', default: '1' },
+  'regret-weights': { type: 'boolean', default: false },
   observation: { type: 'string', default: 'idle' },
   'idle-gain': { type: 'string', default: '10' },
   seed: { type: 'string', default: '1' },
@@ -48,11 +50,15 @@ export async function imitateCommand(argv: string[]): Promise<void> {
     rounds: integer('--rounds', values.rounds),
     epochs: integer('--epochs', values.epochs),
     flushWeight: positive('--flush-weight', values['flush-weight']),
+    regretWeights: values['regret-weights'],
     batchSize: 256,
     learningRate: 1e-3,
   };
   const { model, history } = trainImitation({
-    teacher: () => teacher!.instantiate?.() ?? { strategy: createStrategy(teacher!.spec, teacher!.models) },
+    teacher: () => {
+      const made = teacher!.instantiate?.() ?? { strategy: createStrategy(teacher!.spec, teacher!.models) };
+      return values['regret-weights'] ? made : { strategy: made.strategy, ...(made.observer ? { observer: made.observer } : {}) };
+    },
     episodes,
     hidden: SEED_PPO.hidden,
     observationSize,
