@@ -217,6 +217,11 @@ async function fallbackUnderLoad(): Promise<string[]> {
   }
 }
 
-const report = [...(await decisionLatency()), ...(await fallbackUnderLoad())];
+// PARTS=latency or PARTS=fallback runs one part only.
+const parts = (process.env.PARTS ?? 'latency,fallback').split(',');
+const report = [
+  ...(parts.includes('latency') ? await decisionLatency() : []),
+  ...(parts.includes('fallback') ? await fallbackUnderLoad() : []),
+];
 console.log(`\n${report.join('\n')}`);
 process.exit(0);
