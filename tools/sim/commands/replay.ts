@@ -30,9 +30,14 @@ export async function replayCommand(argv: string[]): Promise<void> {
   if (!path) throw new UsageError('replay needs a trace file (JSON Lines: {"t_ms": ..., "key": ..., "route": ...})');
   const trace = parseTraceJsonl(await readFile(path, 'utf8'));
   const base = await loadScenario(values.scenario, { callCostMs: values['call-cost'] });
-  // A one-key trace also gets its on-off traffic fitted, so the Bayes policy (--policy bayes) plans
-  // for the recorded traffic, not the base scenario's (fitted on the same arrivals it is replayed on).
-  const fitted = trace.keys.length === 1 && trace.t.length >= 10 ? fittedScenario(base, trace, fitOnOff(trace), basename(path)) : undefined;
+  // With --policy bayes a one-key trace gets its on-off traffic fitted, so the Bayes policy plans for
+  // the recorded traffic, not the base scenario's (fitted on the same arrivals it is replayed on).
+  const names = [...list(values.policies), ...(values.policy ?? [])];
+  const wantsBayes = names.some((name) => name === 'bayes' || name.startsWith('bayes:'));
+  const fitted =
+    wantsBayes && trace.keys.length === 1 && trace.t.length >= 10
+      ? fittedScenario(base, trace, fitOnOff(trace), basename(path))
+      : undefined;
   const scenario = {
     ...base,
     ...(fitted
@@ -41,7 +46,7 @@ export async function replayCommand(argv: string[]): Promise<void> {
     name: `replay:${basename(path)}`,
     description: `${trace.t.length} recorded arrivals over ${(traceDurationMs(trace) / 1000).toFixed(1)} s on ${trace.keys.length} key(s); envelope, upstream model and C from ${base.name}.${fitted ? ` ${fitted.description}` : ''}`,
   };
-  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, {
+  const policies = await resolvePolicies(names, scenario, {
     ppo: values.ppo,
     qtable: values.qtable,
   });
