@@ -5,6 +5,7 @@
 // reporting how many decision rounds fell back to the embedded strategy.
 // Prints numbers; no thresholds.
 import autocannon from 'autocannon';
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,9 +113,14 @@ async function decisionLatency(): Promise<string[]> {
     ],
     { env: { ...process.env, NATS_URL: nats.url }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  await new Promise((resolve) => echo.stdout.once('data', resolve));
+  const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
   const lines: string[] = [];
   try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the echo responder did not start within 10 s')), 10_000);
+      echo.stdout.once('data', () => (clearTimeout(timer), resolve(null)));
+      echo.once('exit', (code) => (clearTimeout(timer), reject(new Error(`the echo responder exited (${code})`))));
+    });
     const bus = await Bus.connect({ url: nats.url, name: 'bench-policy', logger: quiet });
     for (
       let i = 0;
@@ -161,7 +167,7 @@ async function decisionLatency(): Promise<string[]> {
   } finally {
     echo.kill('SIGTERM');
     policy.kill('SIGTERM');
-    await new Promise((resolve) => policy.once('exit', resolve));
+    await Promise.all([exited(echo), exited(policy)]);
     await nats.dispose();
   }
   return lines;

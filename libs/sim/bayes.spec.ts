@@ -115,5 +115,6 @@ describe('planOnOff', () => {
     expect(() => planOnOff({ ...model, burstRatePerMs: 0 }, { ...envelope, callCostMs: C })).toThrow(/burst rate/);
     expect(() => planOnOff(model, { ...envelope, callCostMs: C, gamma: 1 })).toThrow(/gamma/);
     expect(() => planOnOff(model, { ...envelope, callCostMs: -1 })).toThrow(/call cost/);
+    expect(() => planOnOff(model, { ...envelope, tickMs: 3, callCostMs: C })).toThrow(/whole number of ticks/);
   });
 });

@@ -295,6 +295,9 @@ function checkPlanOptions(model: OnOffModel, o: Required<BeliefPlanOptions>): vo
   if (!(o.callCostMs > 0)) bad('call cost must be > 0');
   if (!(o.forcedPenaltyMs >= 0)) bad('forced penalty must be >= 0');
   if (!(o.tickMs > 0 && o.batchTimeoutMs >= o.tickMs)) bad('need tick > 0 and timeout >= tick');
+  // Decision ages are whole ticks (0 .. T-1, forced at T); a timeout between ticks would force some slots a tick early.
+  const ticks = o.batchTimeoutMs / o.tickMs;
+  if (Math.abs(ticks - Math.round(ticks)) > 1e-9) bad('the batch timeout must be a whole number of ticks');
   if (!(Number.isInteger(o.maxBatchSize) && o.maxBatchSize >= 2)) bad('max batch size must be an integer >= 2');
   if (!(o.gamma > 0 && o.gamma < 1)) bad('gamma must be in (0, 1)');
   if (!(o.logitMax > o.logitMin && o.logitStep > 0)) bad('need logitMax > logitMin and logitStep > 0');
@@ -338,7 +341,10 @@ export function beliefPolicy(plan: BeliefPlan): {
   const tickMs = plan.options.tickMs;
   const filter = new OnOffFilter(plan.model, tickMs);
   const pending: number[] = []; // tick index of each arrival not yet filtered
-  let filteredTo = 0; // last tick index folded into the belief (traces start at 0, in the stationary mix)
+  // Last tick index folded into the belief. The prior is the phase mix at t = 0 and each filter step is the
+  // interval (tick-1, tick]; tick 0 has no interval before it, so an arrival at exactly t = 0 (a replayed
+  // trace's first) is counted with tick 1's.
+  let filteredTo = 0;
   const catchUp = (nowMs: number) => {
     const now = Math.round(nowMs / tickMs);
     let p = 0;

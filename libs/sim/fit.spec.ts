@@ -19,6 +19,15 @@ describe('fitOnOff', () => {
     expect(model.meanGapMs).toBeLessThan(250 * 1.25);
   });
 
+  it('stays finite when bursts carry hundreds of arrivals per tick', () => {
+    const spec = { baseRatePerSec: 5, burstRatePerSec: 400_000, meanBurstMs: 25, meanGapMs: 5000 };
+    const trace = generateTrace({ process: { kind: 'mmpp', ...spec }, popularity: { kind: 'single' }, durationMs: 60_000 }, 2);
+    const { model, logLikelihood } = fitOnOff(trace);
+    expect(Number.isFinite(logLikelihood)).toBe(true);
+    expect(model.burstRatePerMs).toBeGreaterThan(400 * 0.9);
+    expect(model.burstRatePerMs).toBeLessThan(400 * 1.1);
+  });
+
   it('names what it cannot fit', () => {
     const twoKeys = traceFromArrivals([
       { tMs: 1, key: 'a', route: 'r' },

@@ -44,15 +44,25 @@ export function fitOnOff(trace: Trace, options: { tickMs?: number; key?: number;
   const beta = new Float64Array(2 * T);
   const scale = new Float64Array(T);
   const emission = new Float64Array(2 * T);
+  const shift = new Float64Array(T);
   let logLikelihood = -Infinity;
   let iterations = 0;
   const maxIterations = options.iterations ?? 200;
   const tolerance = options.tolerance ?? 1e-6;
   for (; iterations < maxIterations;) {
     iterations++;
-    for (let s = 0; s < 2; s++) {
-      const logMu = Math.log(mu[s]!);
-      for (let t = 0; t < T; t++) emission[2 * t + s] = Math.exp(counts[t]! * logMu - mu[s]! - logFactorial[counts[t]!]!);
+    // Emissions in log space, shifted per tick by their larger term so neither underflows
+    // (the shift cancels in the scaled passes and is added back to the log-likelihood).
+    const logMu0 = Math.log(mu[0]!);
+    const logMu1 = Math.log(mu[1]!);
+    for (let t = 0; t < T; t++) {
+      const k = counts[t]!;
+      const l0 = k * logMu0 - mu[0]! - logFactorial[k]!;
+      const l1 = k * logMu1 - mu[1]! - logFactorial[k]!;
+      const top = Math.max(l0, l1);
+      shift[t] = top;
+      emission[2 * t] = Math.exp(l0 - top);
+      emission[2 * t + 1] = Math.exp(l1 - top);
     }
     const A = [
       [1 - enter, enter],
@@ -69,7 +79,7 @@ export function fitOnOff(trace: Trace, options: { tickMs?: number; key?: number;
       const a1 = predicted[1]! * emission[2 * t + 1]!;
       const c = a0 + a1;
       scale[t] = c;
-      ll += Math.log(c);
+      ll += Math.log(c) + shift[t]!;
       alpha[2 * t] = a0 / c;
       alpha[2 * t + 1] = a1 / c;
       previous = [alpha[2 * t]!, alpha[2 * t + 1]!];
@@ -120,13 +130,16 @@ export function fitOnOff(trace: Trace, options: { tickMs?: number; key?: number;
     mu = [mu[1]!, mu[0]!];
     [enter, leave] = [leave, enter];
   }
+  const model = {
+    baseRatePerMs: mu[0]! / tickMs,
+    burstRatePerMs: mu[1]! / tickMs,
+    meanBurstMs: -tickMs / Math.log(1 - leave),
+    meanGapMs: -tickMs / Math.log(1 - enter),
+  };
+  if (!Object.values(model).every(Number.isFinite) || !Number.isFinite(logLikelihood))
+    throw new Error(`fitting on-off traffic did not converge to finite parameters (${JSON.stringify(model)})`);
   return {
-    model: {
-      baseRatePerMs: mu[0]! / tickMs,
-      burstRatePerMs: mu[1]! / tickMs,
-      meanBurstMs: -tickMs / Math.log(1 - leave),
-      meanGapMs: -tickMs / Math.log(1 - enter),
-    },
+    model,
     logLikelihood,
     iterations,
     ticks: T,

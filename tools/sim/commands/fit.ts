@@ -22,8 +22,9 @@ export async function fitCommand(argv: string[]): Promise<void> {
   const trace = parseTraceJsonl(await readFile(path, 'utf8'));
   const key = values.key === undefined ? undefined : trace.keys.indexOf(values.key);
   if (key === -1) throw new UsageError(`key "${values.key}" is not in the trace (keys: ${trace.keys.slice(0, 10).join(', ')}...)`);
-  const fit = fitOnOff(trace, key === undefined ? {} : { key });
-  const scenario = fittedScenario(await loadScenario(values.scenario, {}), trace, fit, basename(path), key ?? 0);
+  const base = await loadScenario(values.scenario, {});
+  const fit = fitOnOff(trace, { tickMs: base.tickMs, ...(key === undefined ? {} : { key }) });
+  const scenario = fittedScenario(base, trace, fit, basename(path), key ?? 0);
   console.log(scenario.description);
   if (values.out) {
     await writeFile(values.out, `${JSON.stringify(scenario, null, 2)}\n`);
@@ -45,7 +46,7 @@ export function fittedScenario(base: Scenario, trace: Trace, fit: OnOffFit, sour
     ...base,
     name: `fitted:${source}`,
     description:
-      `On-off traffic fitted to ${source} (key ${trace.keys[key]}, ${fit.ticks} ticks, ${fit.iterations} EM iterations): ` +
+      `On-off traffic fitted to ${source} (in-sample when replayed on it; key ${trace.keys[key]}, ${fit.ticks} ticks, ${fit.iterations} EM iterations): ` +
       `${process.burstRatePerSec.toFixed(0)} req/s for Exp(${m.meanBurstMs.toFixed(1)} ms), then ${process.baseRatePerSec.toFixed(2)} req/s ` +
       `for Exp(${m.meanGapMs.toFixed(1)} ms). Envelope, upstream and C from ${base.name}.`,
     traffic: {

@@ -36,7 +36,7 @@ export async function replayCommand(argv: string[]): Promise<void> {
   const wantsBayes = names.some((name) => name === 'bayes' || name.startsWith('bayes:'));
   const fitted =
     wantsBayes && trace.keys.length === 1 && trace.t.length >= 10
-      ? fittedScenario(base, trace, fitOnOff(trace), basename(path))
+      ? fittedScenario(base, trace, fitOnOff(trace, { tickMs: base.tickMs }), basename(path))
       : undefined;
   const scenario = {
     ...base,
