@@ -4,7 +4,7 @@ import type { SimObserver } from '#libs/sim';
 import { simulate, stream } from '#libs/sim';
 import { Adam, clipGradNorm } from './adam.js';
 import { FLUSH_ACTION, WAIT_ACTION } from './ledger.js';
-import { ActorCritic } from './ppo.js';
+import { ActorCritic, shuffle } from './ppo.js';
 import type { TrainingEpisode } from './training-traffic.js';
 
 /** A policy to imitate, fresh per episode (it may follow the episode's arrivals through its observer). */
@@ -61,6 +61,7 @@ export interface ImitationProgress {
 }
 
 const STREAM_INIT = 201;
+const STREAM_SHUFFLE = 202;
 /** Regrets above this (request-ms) count as this much: the envelope's own states report Infinity. */
 const MAX_REGRET = 1e5;
 
@@ -68,7 +69,6 @@ function normalised(values: readonly number[]): Float64Array {
   const mean = values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
   return Float64Array.from(values, (v) => (mean > 0 ? v / mean : 1));
 }
-const STREAM_SHUFFLE = 202;
 
 /**
  * Behaviour cloning with DAgger: trains the PPO actor network (same
@@ -136,10 +136,7 @@ function fit(
   const order = Array.from({ length: labels.length }, (_, i) => i);
   let loss = 0;
   for (let epoch = 0; epoch < t.epochs; epoch++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    shuffle(order, random);
     loss = 0;
     for (let start = 0; start < order.length; start += t.batchSize) {
       const batch = order.slice(start, start + t.batchSize);

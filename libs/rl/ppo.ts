@@ -287,7 +287,7 @@ export class PpoLearner {
   }
 }
 
-function shuffle(values: number[], random: Random): void {
+export function shuffle(values: number[], random: Random): void {
   for (let i = values.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [values[i], values[j]] = [values[j]!, values[i]!];

@@ -82,6 +82,13 @@ export function onOffModelOf(process: RateProcess): OnOffModel | undefined {
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const logit = (p: number) => Math.log(p / (1 - p));
 
+/** Where a belief falls on the logit grid of B points: the lower point and the weight of the upper one. */
+function gridPosition(o: { logitMin: number; logitStep: number }, B: number, belief: number) {
+  const pos = Math.min(B - 1, Math.max(0, (logit(Math.min(1 - 1e-15, Math.max(1e-15, belief))) - o.logitMin) / o.logitStep));
+  const lo = Math.min(B - 2, Math.floor(pos));
+  return { lo, w: pos - lo };
+}
+
 /** One tick of the exact discrete filter: predict the phase switch, then condition on k arrivals. */
 export class OnOffFilter {
   private readonly stayBurst: number;
@@ -178,10 +185,9 @@ export function planOnOff(model: OnOffModel, options: BeliefPlanOptions): Belief
       const { probability, belief } = filter.step(k, sigmoid(logits[i]!));
       prob[i * K1 + k] = probability;
       total += probability;
-      const pos = Math.min(B - 1, Math.max(0, (logit(Math.min(1 - 1e-15, Math.max(1e-15, belief))) - o.logitMin) / o.logitStep));
-      const lo = Math.min(B - 2, Math.floor(pos));
+      const { lo, w } = gridPosition(o, B, belief);
       target[i * K1 + k] = lo;
-      weight[i * K1 + k] = 1 - (pos - lo);
+      weight[i * K1 + k] = 1 - w;
     }
     for (let k = 0; k <= K; k++) prob[i * K1 + k]! /= total;
   }
@@ -315,9 +321,7 @@ export function planAdvantage(plan: BeliefPlan, belief: number, size: number, ag
   const a = Math.floor(ageMs / o.tickMs + 1e-9);
   if (a >= T || size >= N) return Infinity;
   const B = logits.length;
-  const pos = Math.min(B - 1, Math.max(0, (logit(Math.min(1 - 1e-15, Math.max(1e-15, belief))) - o.logitMin) / o.logitStep));
-  const lo = Math.min(B - 2, Math.floor(pos));
-  const w = pos - lo;
+  const { lo, w } = gridPosition(o, B, belief);
   const row = (a * N + Math.max(1, size)) * B;
   return (1 - w) * plan.advantage[row + lo]! + w * plan.advantage[row + lo + 1]!;
 }

@@ -1,11 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createStrategy } from '#libs/policy';
+import { createStrategy, OBSERVATION_SIZE_WITH_IDLE } from '#libs/policy';
 import type { ImitationProgress } from '#libs/rl';
 import { costReward, SEED_PPO, toCheckpoint, trainImitation, validationEpisodes } from '#libs/rl';
 import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies } from '../policies.js';
-import { integer, loadScenario, seedList, UsageError } from '../scenario-args.js';
+import { integer, loadScenario, positive, seedList, UsageError } from '../scenario-args.js';
 import { observationSizeOf } from '../training-setup.js';
 import { exportModel } from './export.js';
 
@@ -39,7 +39,7 @@ export async function imitateCommand(argv: string[]): Promise<void> {
   const scenario = await loadScenario(values.scenario, { durationMs: values['duration-ms'] });
   const [teacher] = await resolvePolicies([values.teacher], scenario, { ppo: DEFAULT_PPO_MODEL, qtable: DEFAULT_QTABLE });
   const observationSize = observationSizeOf(values.observation);
-  const idleInputGain = observationSize === 5 ? Number(values['idle-gain']) : 1;
+  const idleInputGain = observationSize === OBSERVATION_SIZE_WITH_IDLE ? positive('--idle-gain', values['idle-gain']) : 1;
   const seed = integer('--seed', values.seed);
   const version = values.version;
   const out = values.out ?? join('.run', 'sim', `imitate-${version}`);
@@ -93,10 +93,4 @@ export async function imitateCommand(argv: string[]): Promise<void> {
     observation: values.observation,
     history,
   });
-}
-
-function positive(flag: string, text: string): number {
-  const value = Number(text);
-  if (!(value > 0)) throw new UsageError(`${flag} must be a number > 0 (got "${text}")`);
-  return value;
 }
