@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNats } from '#infra';
+import { realtimePrefix, startNats } from '#infra';
 import { POLICY_NODE_ARGS, startStack } from '#stack';
 import type { MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
@@ -87,32 +87,34 @@ async function floorRow(bus: Bus, random: () => number, label: string): Promise<
   return `${label.padEnd(16)}${cells.join('')}   ${'-'.padStart(10)}`;
 }
 
-async function decisionLatency(): Promise<string[]> {
-  const nats = await startNats();
+async function decisionLatency(prefix: readonly string[]): Promise<string[]> {
+  const nats = await startNats({ prefix });
   const dir = mkdtempSync(join(tmpdir(), 'bench-policy-'));
   const routes = join(dir, 'routes.yaml');
   writeFileSync(
     routes,
     ['routes:', ...STRATEGIES.flatMap(([name, spec]) => [`  - name: ${name}`, `    match: /${name}/`, `    policy: "${spec}"`])].join('\n'),
   );
-  const policy = spawn(process.execPath, [...POLICY_NODE_ARGS, 'dist/apps/policy/src/main.js'], {
+  const node = (...args: string[]) => [...prefix, process.execPath, ...args];
+  const policyCommand = node(...POLICY_NODE_ARGS, 'dist/apps/policy/src/main.js');
+  const policy = spawn(policyCommand[0]!, policyCommand.slice(1), {
     env: { ...process.env, NATS_URL: nats.url, BATCHGATE_ROUTES_FILE: routes, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_HTTP_PORT: '0' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   // The transport floor: a process that answers with the request's own bytes.
-  const echo = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `import { connect } from '@nats-io/transport-node';
-       const nc = await connect({ servers: process.env.NATS_URL });
-       nc.subscribe('${ECHO_SUBJECT}', { callback: (error, msg) => { if (!error) msg.respond(msg.data); } });
-       await nc.flush();
-       console.log('echo ready');`,
-    ],
-    { env: { ...process.env, NATS_URL: nats.url }, stdio: ['ignore', 'pipe', 'inherit'] },
+  const echoCommand = node(
+    '--input-type=module',
+    '-e',
+    `import { connect } from '@nats-io/transport-node';
+     const nc = await connect({ servers: process.env.NATS_URL });
+     nc.subscribe('${ECHO_SUBJECT}', { callback: (error, msg) => { if (!error) msg.respond(msg.data); } });
+     await nc.flush();
+     console.log('echo ready');`,
   );
+  const echo = spawn(echoCommand[0]!, echoCommand.slice(1), {
+    env: { ...process.env, NATS_URL: nats.url },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
   const lines: string[] = [];
   try {
@@ -134,8 +136,14 @@ async function decisionLatency(): Promise<string[]> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const random = seededRandom(11);
+    // The processes' first thousands of requests carry their start (JIT, first collections): not the steady state.
+    const warm = { coordinatorId: 'bench', slots: encodeSlotBatch(slots('cost_aware', 100, random)) };
+    for (let i = 0; i < 2000; i++) {
+      await bus.request(ECHO_SUBJECT, DecideRequestSchema, warm, DecideRequestSchema, 1000);
+      await bus.request(SUBJECTS.decide, DecideRequestSchema, warm, DecideReplySchema, 1000);
+    }
     lines.push(
-      `policy.decide round trip over NATS (coordinator -> policy process -> coordinator), ${ROUNDS} requests per cell after 200 warm-up`,
+      `policy.decide round trip over NATS (coordinator -> policy process -> coordinator), ${schedulingLabel(prefix)}, ${ROUNDS} requests per cell after 2,000 + 200 warm-up`,
     );
     lines.push(
       `${'strategy'.padEnd(16)}${SIZES.map((n) => `${`${n} slot${n > 1 ? 's' : ''}: p50 / p99 µs`.padStart(28)}`).join('')}   in-service µs (100 slots, mean)`,
@@ -173,8 +181,9 @@ async function decisionLatency(): Promise<string[]> {
   return lines;
 }
 
-async function fallbackUnderLoad(): Promise<string[]> {
-  const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, originDelayMs: 20 });
+async function fallbackUnderLoad(prefix: readonly string[]): Promise<string[]> {
+  const env = { ...process.env, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_REALTIME_PRIORITY: prefix.at(-1) ?? '' };
+  const stack = await startStack({ env, originDelayMs: 20 });
   try {
     const gateway = stack.urls.ingresses[0]!;
     const coordinator = Object.entries(stack.urls.services).find(([name]) => name.startsWith('coordinator'))![1];
@@ -192,7 +201,10 @@ async function fallbackUnderLoad(): Promise<string[]> {
       };
     };
     await autocannon({ url: `${gateway}/api/warm`, connections: 20, duration: 2 });
-    const lines = ['', 'fallback rate under coalescing load (npm-start stack, 20 ms origin, autocannon 10 s per row, default policy)'];
+    const lines = [
+      '',
+      `fallback rate under coalescing load (npm-start stack, 20 ms origin, autocannon 10 s per row, default policy), ${schedulingLabel(prefix)}`,
+    ];
     // Closed-loop rows drive the 2-core machine to saturation (every process starved of CPU);
     // fixed-rate rows stay below it, which is what a provisioned deployment sees.
     for (const [workload, keys, connections, rate] of [
@@ -223,11 +235,30 @@ async function fallbackUnderLoad(): Promise<string[]> {
   }
 }
 
-// PARTS=latency or PARTS=fallback runs one part only.
+function schedulingLabel(prefix: readonly string[]): string {
+  return prefix.length > 0 ? `decision path at SCHED_RR ${prefix.at(-1)} (BATCHGATE_REALTIME_PRIORITY)` : 'default scheduler';
+}
+
+// PARTS=latency or PARTS=fallback runs one part only. Each part runs with the
+// default scheduler, then with the decision path at a real-time priority
+// (SCHED=default or SCHED=realtime runs one); the second is skipped, with the
+// reason, where the system refuses real-time scheduling.
 const parts = (process.env.PARTS ?? 'latency,fallback').split(',');
-const report = [
-  ...(parts.includes('latency') ? await decisionLatency() : []),
-  ...(parts.includes('fallback') ? await fallbackUnderLoad() : []),
-];
+const schedules: Array<readonly string[]> = [];
+const report: string[] = [];
+if (process.env.SCHED !== 'realtime') schedules.push([]);
+if (process.env.SCHED !== 'default') {
+  try {
+    schedules.push(realtimePrefix(process.env.BATCHGATE_REALTIME_PRIORITY || '1'));
+  } catch (error) {
+    report.push(`real-time rows skipped: ${(error as Error).message}`);
+  }
+}
+for (const prefix of schedules) {
+  if (parts.includes('latency')) report.push(...(await decisionLatency(prefix)), '');
+}
+for (const prefix of schedules) {
+  if (parts.includes('fallback')) report.push(...(await fallbackUnderLoad(prefix)));
+}
 console.log(`\n${report.join('\n')}`);
 process.exit(0);

@@ -12,6 +12,16 @@ export interface InfraProcess {
 }
 export function findBinary(name: string): string | undefined;
 export function freePort(): Promise<number>;
-export function startNats(options?: { port?: number; storeDir?: string; monitorPort?: number }): Promise<InfraProcess>;
+/** Go runtime settings nats-server is started with (GOGC, GOMEMLIMIT). */
+export const NATS_SERVER_ENV: Readonly<Record<string, string>>;
+/** ['chrt', '-r', priority] for BATCHGATE_REALTIME_PRIORITY, [] when unset; throws naming the setting when invalid or refused. */
+export function realtimePrefix(value: string | undefined): string[];
+export function startNats(options?: {
+  port?: number;
+  storeDir?: string;
+  monitorPort?: number;
+  /** Command prefix, e.g. realtimePrefix(...). */
+  prefix?: readonly string[];
+}): Promise<InfraProcess>;
 export function startRedis(options?: { port?: number }): Promise<InfraProcess>;
 export function ensureInfraBinaries(options?: { log?: (line: string) => void }): string[];

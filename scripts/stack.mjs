@@ -6,9 +6,12 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startNats, startRedis } from './infra.mjs';
+import { freePort, realtimePrefix, startNats, startRedis } from './infra.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
+
+/** The service BATCHGATE_REALTIME_PRIORITY applies to besides nats-server (see realtimePrefix). */
+const DECISION_PATH = ['/policy/'];
 
 /**
  * Node flags of the policy service. A 64 MB young generation makes scavenges
@@ -82,11 +85,14 @@ export async function startStack({
 
   try {
     const shared = { ...env };
+    const realtime = realtimePrefix(env.BATCHGATE_REALTIME_PRIORITY);
+    if (realtime.length > 0) log(`real-time priority ${realtime.at(-1)} (SCHED_RR) for nats-server and the policy`);
     if (!env.NATS_URL) {
       const nats = await startNats({
         port: await portOr(Number(env.BATCHGATE_NATS_PORT ?? 4222)),
         storeDir: join(runDir, `nats-${process.pid}`),
         monitorPort: await portOr(Number(env.BATCHGATE_NATS_MONITOR_PORT ?? 8222)),
+        prefix: realtime,
       });
       started.push(nats);
       shared.NATS_URL = nats.url;
@@ -104,7 +110,10 @@ export async function startStack({
       const file = join(logDir, `${name}.log`);
       const out = createWriteStream(file);
       const flags = script.includes('/policy/') ? POLICY_NODE_ARGS : [];
-      const child = spawn(process.execPath, [...flags, ...nodeArgs, join(root, script), ...args], {
+      // chrt execs node in place, so the child's pid (and its signals) stay the service's.
+      const prefix = DECISION_PATH.some((part) => script.includes(part)) ? realtime : [];
+      const command = [...prefix, process.execPath, ...flags, ...nodeArgs, join(root, script), ...args];
+      const child = spawn(command[0], command.slice(1), {
         env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

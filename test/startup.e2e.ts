@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { realtimePrefix } from '#infra';
 
 // Runs the built services as real processes (npm test builds before the suites run).
 const run = (service: string, env: Record<string, string>) =>
@@ -38,5 +39,20 @@ describe('start-up with bad settings', () => {
     const result = run('policy', { BATCHGATE_ROUTES_FILE: 'test/fixtures/bad-routes.yaml' });
     expect(result.status).toBe(78);
     expect(result.stderr).toContain('BATCHGATE_ROUTES_FILE test/fixtures/bad-routes.yaml: routes[1]: match must be a path prefix');
+  });
+
+  it('the launcher refuses a real-time priority it cannot use, naming the setting', () => {
+    expect(realtimePrefix(undefined)).toEqual([]);
+    expect(() => realtimePrefix('high')).toThrow('BATCHGATE_REALTIME_PRIORITY must be a SCHED_RR priority from 1 to 99, got "high"');
+    expect(() => realtimePrefix('100')).toThrow('BATCHGATE_REALTIME_PRIORITY');
+    // Where the system allows it (root or CAP_SYS_NICE) the prefix runs a command under SCHED_RR.
+    const allowed = spawnSync('chrt', ['-r', '1', 'true']).status === 0;
+    if (allowed) {
+      const [chrt, ...args] = realtimePrefix('1');
+      const shown = spawnSync(chrt!, [...args, 'sh', '-c', 'chrt -p $$'], { encoding: 'utf8' });
+      expect(shown.stdout).toContain('SCHED_RR');
+    } else {
+      expect(() => realtimePrefix('1')).toThrow('it needs root or CAP_SYS_NICE');
+    }
   });
 });
