@@ -44,7 +44,10 @@ export interface Incoming {
   respond<S extends DescMessage>(schema: S, message: MessageInitShape<S>): Uint8Array;
 }
 
-export type Handler<S extends DescMessage> = (message: MessageShape<S>, incoming: Incoming) => void | Promise<void>;
+export type Handler<S extends DescMessage> = DecodedHandler<MessageShape<S>>;
+export type DecodedHandler<T> = (message: T, incoming: Incoming) => void | Promise<void>;
+/** Turns a payload into a message; throwing means the payload is undecodable. */
+export type Decoder<T> = (bytes: Uint8Array) => T;
 
 interface Registration {
   subject: string;
@@ -128,13 +131,18 @@ export class Bus {
 
   /** Subscribes (now, or as soon as NATS is up) with a decoding, error-logging handler. */
   subscribe<S extends DescMessage>(subject: string, schema: S, handler: Handler<S>, queue?: string): () => void {
+    return this.subscribeDecoded(subject, (bytes) => fromBinary(schema, bytes), handler, queue);
+  }
+
+  /** subscribe() with a decoder of the caller's (a hot path that reads the wire form itself). */
+  subscribeDecoded<T>(subject: string, decode: Decoder<T>, handler: DecodedHandler<T>, queue?: string): () => void {
     const registration: Registration = {
       subject,
       queue,
       closed: false,
       callback: (error, msg) => {
         if (error) return this.options.logger.error({ err: error, subject }, 'subscription error');
-        this.dispatch(schema, handler, msg);
+        this.dispatch(decode, handler, msg);
       },
     };
     this.registrations.add(registration);
@@ -155,10 +163,10 @@ export class Bus {
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 
-  private dispatch<S extends DescMessage>(schema: S, handler: Handler<S>, msg: Msg): void {
-    let message: MessageShape<S>;
+  private dispatch<T>(decode: Decoder<T>, handler: DecodedHandler<T>, msg: Msg): void {
+    let message: T;
     try {
-      message = fromBinary(schema, msg.data);
+      message = decode(msg.data);
     } catch (error) {
       this.options.logger.warn({ err: error, subject: msg.subject }, 'dropping undecodable message');
       if (msg.reply) this.replyError(msg, 'undecodable request');

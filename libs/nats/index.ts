@@ -2,7 +2,7 @@
 // trace context in headers), subject names in one place, JetStream
 // provisioning and the non-blocking event publisher.
 export { Bus, BusUnavailableError, NoRespondersError, RequestTimeoutError, requestFailure } from './bus.js';
-export type { BusLogger, BusOptions, Handler, Incoming, RequestFailure } from './bus.js';
+export type { BusLogger, BusOptions, DecodedHandler, Decoder, Handler, Incoming, RequestFailure } from './bus.js';
 export { EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';
 export { CONFIG_KEYS, EVENT_TYPES, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';

@@ -1,7 +1,8 @@
-import { create, DecideReplySchema, FlushAction, fromBinary, SlotBatchSchema, toBinary } from '#libs/contracts';
+import { create, DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary, toBinary } from '#libs/contracts';
 import { describe, expect, it } from 'vitest';
 import type { SlotFeatures } from './types.js';
-import { DecisionColumns, deciderOf, decodeSlotBatch, encodeSlotBatch } from './wire.js';
+import { readDecideRequest } from './decide-reader.js';
+import { DecisionColumns, deciderOf, encodeSlotBatch } from './wire.js';
 
 const features = (size: number): SlotFeatures => ({
   size,
@@ -22,20 +23,14 @@ describe('columnar decide wire', () => {
       { slotId: 'b', route: 'img', features: features(2) },
       { slotId: 'c', route: 'api', features: features(3) },
     ];
-    const wire = fromBinary(SlotBatchSchema, toBinary(SlotBatchSchema, create(SlotBatchSchema, encodeSlotBatch(slots))));
-    expect(wire.routes).toEqual(['api', 'img']);
-    const { features: decoded, byRoute } = decodeSlotBatch(wire);
+    const bytes = toBinary(DecideRequestSchema, create(DecideRequestSchema, { coordinatorId: 'c', slots: encodeSlotBatch(slots) }));
+    expect(fromBinary(DecideRequestSchema, bytes).slots?.routes).toEqual(['api', 'img']);
+    const { features: decoded, byRoute } = readDecideRequest(bytes);
     expect(decoded).toEqual(slots.map((s) => s.features));
     expect([...byRoute]).toEqual([
       ['api', [0, 2]],
       ['img', [1]],
     ]);
-  });
-
-  it('rejects columns of different lengths', () => {
-    const batch = create(SlotBatchSchema, encodeSlotBatch([{ slotId: 'a', route: 'r', features: features(1) }]));
-    batch.ageMs.push(3);
-    expect(() => decodeSlotBatch(batch)).toThrow(/columns differ in length/);
   });
 
   it('tags each decision with its strategy and model version', () => {

@@ -1,4 +1,4 @@
-import type { DecideReply, MessageInitShape, SlotBatch, SlotBatchSchema } from '#libs/contracts';
+import type { DecideReply, MessageInitShape, SlotBatchSchema } from '#libs/contracts';
 import { FlushAction } from '#libs/contracts';
 import type { PolicyDecision, SlotFeatures } from './types.js';
 
@@ -43,44 +43,6 @@ export function encodeSlotBatch(slots: readonly SlotToDecide[]): MessageInitShap
     batch.maxBatchSize[i] = f.maxBatchSize;
   });
   return batch;
-}
-
-/** Slot indexes per route, and each slot's features, from the wire form. */
-export function decodeSlotBatch(batch: SlotBatch): { features: SlotFeatures[]; byRoute: Map<string, number[]> } {
-  const count = batch.size.length;
-  for (const column of [
-    batch.routeIndex,
-    batch.ageMs,
-    batch.upstreamP99Ms,
-    batch.requestRate,
-    batch.queueDepth,
-    batch.observedP99Ms,
-    batch.idleMs,
-    batch.batchTimeoutMs,
-    batch.maxBatchSize,
-  ]) {
-    if (column.length !== count) throw new Error(`slot batch columns differ in length (${column.length} vs ${count})`);
-  }
-  const features = new Array<SlotFeatures>(count);
-  const byRoute = new Map<string, number[]>();
-  for (let i = 0; i < count; i++) {
-    features[i] = {
-      size: batch.size[i]!,
-      ageMs: batch.ageMs[i]!,
-      upstreamP99Ms: batch.upstreamP99Ms[i]!,
-      requestRate: batch.requestRate[i]!,
-      queueDepth: batch.queueDepth[i]!,
-      observedP99Ms: batch.observedP99Ms[i]!,
-      idleMs: batch.idleMs[i]!,
-      batchTimeoutMs: batch.batchTimeoutMs[i]!,
-      maxBatchSize: batch.maxBatchSize[i]!,
-    };
-    const route = batch.routes[batch.routeIndex[i]!] ?? '';
-    const list = byRoute.get(route);
-    if (list) list.push(i);
-    else byRoute.set(route, [i]);
-  }
-  return { features, byRoute };
 }
 
 /** Accumulates a DecideReply: decisions in request order, each tagged with its decider. */

@@ -1,11 +1,10 @@
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
-import type { DecideRequest } from '#libs/contracts';
-import { create, DecideReplySchema, DecideRequestSchema, SlotBatchSchema, SlotsDecidedSchema } from '#libs/contracts';
+import { DecideReplySchema, SlotsDecidedSchema } from '#libs/contracts';
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
-import type { DecisionContext, FlushStrategy, ObservationScale, PolicyDecision, SlotFeatures } from '#libs/policy';
-import { DecisionColumns, decisionsFromLogits, decodeSlotBatch } from '#libs/policy';
+import type { DecideRequestView, DecisionContext, FlushStrategy, ObservationScale, PolicyDecision, SlotFeatures } from '#libs/policy';
+import { DecisionColumns, decisionsFromLogits, readDecideRequest } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
@@ -46,9 +45,9 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.unsubscribe = this.bus.subscribe(
+    this.unsubscribe = this.bus.subscribeDecoded(
       SUBJECTS.decide,
-      DecideRequestSchema,
+      readDecideRequest,
       (request, incoming) => this.decide(request, incoming),
       QUEUES.policy,
     );
@@ -58,32 +57,27 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe?.();
   }
 
-  async decide(request: DecideRequest, incoming: Incoming): Promise<void> {
-    const span = tracer.startSpan(
-      'policy.decide',
-      { attributes: { 'batchgate.slots': request.slots?.size.length ?? 0 } },
-      incoming.context,
-    );
+  async decide(request: DecideRequestView, incoming: Incoming): Promise<void> {
+    const { features, byRoute } = request;
+    const span = tracer.startSpan('policy.decide', { attributes: { 'batchgate.slots': features.length } }, incoming.context);
     const started = performance.now();
     const book = this.runtime.book;
-    const batch = request.slots ?? create(SlotBatchSchema);
-    const { features, byRoute } = decodeSlotBatch(batch);
     const columns = new DecisionColumns(features.length);
-    // Counted per batch, not per decision: a labelled inc() per slot cost more than deciding it.
-    const counts = new Map<string, { strategy: string; action: string; n: number }>();
     for (const [route, indexes] of byRoute) {
       const routeFeatures = indexes.map((i) => features[i]!);
       const pending = this.decideRoute(book.forRoute(route), routeFeatures, book.fallback);
       const decided = pending instanceof Promise ? await pending : pending;
-      decided.decisions.forEach((decision, k) => {
+      let flushes = 0;
+      for (let k = 0; k < indexes.length; k++) {
+        const decision = decided.decisions[k]!;
         columns.set(indexes[k]!, decision, decided.strategy, decided.modelVersion);
-        const key = `${decided.strategy}:${decision.action}`;
-        const count = counts.get(key);
-        if (count) count.n++;
-        else counts.set(key, { strategy: decided.strategy, action: decision.action, n: 1 });
-      });
+        if (decision.action === 'flush') flushes++;
+      }
+      // Counted per route group, not per decision: a labelled inc() per slot cost more than deciding it.
+      const { decisions } = this.runtime.metrics;
+      if (flushes > 0) decisions.inc({ strategy: decided.strategy, action: 'flush' }, flushes);
+      if (flushes < indexes.length) decisions.inc({ strategy: decided.strategy, action: 'wait' }, indexes.length - flushes);
     }
-    for (const { strategy, action, n } of counts.values()) this.runtime.metrics.decisions.inc({ strategy, action }, n);
     const decisionUs = (performance.now() - started) * 1000;
     this.runtime.metrics.latency.observe(decisionUs / 1e6);
     const reply = incoming.respond(DecideReplySchema, { ...columns, decisionUs });
