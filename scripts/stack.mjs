@@ -20,13 +20,17 @@ const DECISION_PATH = ['/policy/'];
  */
 export const POLICY_NODE_ARGS = ['--max-semi-space-size=64'];
 
-async function portOr(preferred) {
+async function isFree(port) {
   const { createServer } = await import('node:net');
   return new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', () => freePort().then(resolve));
-    probe.listen(preferred, '127.0.0.1', () => probe.close(() => resolve(preferred)));
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
+}
+
+async function portOr(preferred) {
+  return (await isFree(preferred)) ? preferred : freePort();
 }
 
 async function waitReady(url, timeoutMs, child) {
@@ -68,6 +72,9 @@ export async function startStack({
   mkdirSync(logDir, { recursive: true });
   const started = [];
   const children = [];
+  // A launcher that dies of an error leaves no services behind (infrastructure has its own watchdog).
+  const orphanGuard = () => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGTERM'));
+  process.once('exit', orphanGuard);
   const stop = async () => {
     await Promise.all(
       children.map(
@@ -81,10 +88,19 @@ export async function startStack({
       ),
     );
     for (const proc of started.reverse()) await proc.dispose();
+    process.off('exit', orphanGuard);
   };
 
+  const count = (name, fallback) => Math.max(1, Number(env[name] ?? fallback));
   try {
     const shared = { ...env };
+    const ingressPorts = Array.from({ length: count('BATCHGATE_INGRESS_REPLICAS', 1) }, (_, i) => Number(env.BATCHGATE_PORT ?? 8080) + i);
+    // The gateway's ports are the user's, so they are not moved; and a process already there would
+    // answer the readiness probe in a new replica's place. Checked before anything starts.
+    for (const port of ingressPorts) {
+      if (!(await isFree(port)))
+        throw new Error(`port ${port} (BATCHGATE_PORT) is in use by another process; stop it or set BATCHGATE_PORT`);
+    }
     const realtime = realtimePrefix(env.BATCHGATE_REALTIME_PRIORITY);
     if (realtime.length > 0) log(`real-time priority ${realtime.at(-1)} (SCHED_RR) for nats-server and the policy`);
     if (!env.NATS_URL) {
@@ -137,7 +153,6 @@ export async function startStack({
       log(`demo origin ${shared.BATCHGATE_UPSTREAM} (no BATCHGATE_UPSTREAM set; ${delay} ms per call)`);
     }
 
-    const count = (name, fallback) => Math.max(1, Number(env[name] ?? fallback));
     let nextHttpPort = await portOr(9101);
     const opsPort = async () => (nextHttpPort = await portOr(nextHttpPort + 1));
     const urls = { ingresses: [], metrics: undefined, services: {} };
@@ -180,9 +195,7 @@ export async function startStack({
       );
       urls.services[`worker-${i}`] = `http://127.0.0.1:${port}`;
     }
-    const basePort = Number(env.BATCHGATE_PORT ?? 8080);
-    for (let i = 0; i < count('BATCHGATE_INGRESS_REPLICAS', 1); i++) {
-      const port = basePort + i;
+    for (const [i, port] of ingressPorts.entries()) {
       await spawnService(
         `ingress-${i}`,
         'dist/apps/ingress/src/main.js',

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
 import { realtimePrefix } from '#infra';
+import { startStack } from '#stack';
 
 // Runs the built services as real processes (npm test builds before the suites run).
 const run = (service: string, env: Record<string, string>) =>
@@ -53,6 +55,22 @@ describe('start-up with bad settings', () => {
       expect(shown.stdout).toContain('SCHED_RR');
     } else {
       expect(() => realtimePrefix('1')).toThrow('it needs root or CAP_SYS_NICE');
+    }
+  });
+
+  it('the launcher refuses a gateway port another process holds, before it starts anything', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as { port: number }).port;
+    const log: string[] = [];
+    try {
+      await expect(
+        startStack({ env: { ...process.env, BATCHGATE_PORT: String(port) }, log: (line: string) => log.push(line) }),
+      ).rejects.toThrow(`port ${port} (BATCHGATE_PORT) is in use by another process`);
+      // Nothing was started: no nats-server, redis-server or origin was announced.
+      expect(log).toEqual([]);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
     }
   });
 });
