@@ -70,7 +70,9 @@ describe('coordinator takeover', () => {
   beforeAll(async () => {
     fleet = await TestFleet.start({
       coordinators: 2,
-      env: { BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000', BATCHGATE_BATCH_TIMEOUT_MS: '1200', BATCHGATE_LEASE_TTL_MS: '300' },
+      // The default lease TTL (1 s): a dead owner's partitions must move before the ingress
+      // gives up on its slots (timeout 300 ms + 2 s grace) and calls the origin itself.
+      env: { BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000', BATCHGATE_BATCH_TIMEOUT_MS: '300' },
     });
     watch = await FlushWatch.start(fleet.nats.url);
     await warm(fleet.ingressUrl(), 10);
@@ -96,6 +98,8 @@ describe('coordinator takeover', () => {
     await pause(20);
 
     await fleet.coordinator(owner).crash();
+    // Every reply coalesced from one origin call: the survivor flushed the slot before the
+    // ingress gave up on it (2.3 s after it opened), which with a 3 x TTL liveness window it did not.
     const replies = await pending;
 
     expect(replies.every((r) => r.status === 200 && r.headers['x-batchgate'] === 'coalesced')).toBe(true);

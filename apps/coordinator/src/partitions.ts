@@ -34,7 +34,8 @@ export interface LeaseOptions {
  * Partition ownership by leases in Redis. Each round (every ttl/3) this
  * coordinator heartbeats, renews what it holds, releases what exceeds its fair
  * share ceil(P / live coordinators) and takes free partitions up to it. A dead
- * coordinator's leases expire and are taken by the others. While Redis is
+ * coordinator's leases expire and are taken by the others within a round
+ * (ttl/3) of their expiry. While Redis is
  * unreachable ownership is frozen: the partitions held keep being served from
  * memory, and nothing new is taken.
  */
@@ -98,7 +99,12 @@ export class PartitionLeases {
       const [, , live] = await this.redis
         .multi()
         .zadd(redisKeys.coordinators, now, owner)
-        .zremrangebyscore(redisKeys.coordinators, '-inf', now - 3 * ttlMs)
+        // A coordinator is live as long as its leases would be: one whose heartbeat is
+        // older than a lease TTL has let its leases lapse, so counting it (as a 3 x TTL
+        // window did) kept the survivors' fair share low and its partitions unowned for
+        // 2-3 s, past the ingress's flush grace. Miscounting a slow one as dead is
+        // harmless: its leases are still held, so nobody can take them.
+        .zremrangebyscore(redisKeys.coordinators, '-inf', now - ttlMs)
         .zcard(redisKeys.coordinators)
         .exec()
         .then((results) => (results ?? []).map(([error, value]) => (error ? 0 : value)));
