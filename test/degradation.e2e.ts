@@ -35,13 +35,20 @@ describe('degradation and recovery', () => {
 
   it('Redis then NATS stopped mid-load: every request is answered, none hangs; both back -> fleet coalescing resumes', async () => {
     const traffic = load(fleet, 16);
+    // Replies and origin calls so far: within each outage, fewer calls than replies means
+    // requests were still coalesced (per process), not just answered.
+    const mark = () => ({ replies: traffic.replies.length, calls: fleet.origin.callsTo('/load/').length });
     await pause(500);
     await fleet.redis.stop();
+    const redisDown = mark();
     await pause(700);
     const duringRedisOutage = traffic.replies.length;
+    const redisOutage = { replies: duringRedisOutage - redisDown.replies, calls: fleet.origin.callsTo('/load/').length - redisDown.calls };
     await fleet.nats.stop();
+    const natsDown = mark();
     await pause(700);
     const duringNatsOutage = traffic.replies.length;
+    const natsOutage = { replies: duringNatsOutage - natsDown.replies, calls: fleet.origin.callsTo('/load/').length - natsDown.calls };
     await fleet.redis.start();
     await fleet.nats.start();
     await pause(1500);
@@ -55,6 +62,10 @@ describe('degradation and recovery', () => {
     const paths = new Set(traffic.replies.map((r) => r.headers['x-batchgate']));
     expect(paths.has('coalesced')).toBe(true);
     expect(paths.has('fallback')).toBe(true);
+    expect(redisOutage.replies).toBeGreaterThan(0);
+    expect(redisOutage.calls).toBeLessThan(redisOutage.replies);
+    expect(natsOutage.replies).toBeGreaterThan(0);
+    expect(natsOutage.calls).toBeLessThan(natsOutage.replies);
 
     // Recovered: 50 + 50 identical requests on two ingresses share one upstream call again.
     const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => get(`${fleet.ingressUrl(i % 2)}/recovered`)));
