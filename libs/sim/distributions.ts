@@ -13,7 +13,7 @@ export function stream(seed: number, purpose: number): Random {
 }
 
 /** Stream purposes: one independent generator each. */
-export const STREAMS = { traffic: 1, keys: 2, upstream: 11, strategy: 12 } as const;
+export const STREAMS = { traffic: 1, keys: 2, upstream: 11, strategy: 12, decisions: 13 } as const;
 
 export function exponential(random: Random, mean: number): number {
   return -Math.log(1 - random()) * mean;

@@ -1,6 +1,8 @@
 import type { FlushReason, FlushStrategy, PolicyDecision, SlotFeatures } from '#libs/policy';
 import { envelopeReason, FeatureBook, RATE_TAU_MS } from '#libs/policy';
 import { tickIndexAtOrAfter } from './clock.js';
+import type { DecisionPath } from './decision-path.js';
+import { replyTiming } from './decision-path.js';
 import { stream, STREAMS } from './distributions.js';
 import type { Trace } from './trace.js';
 import type { UpstreamSpec } from './upstream.js';
@@ -15,6 +17,8 @@ export interface SimConfig {
   /** Seeds the upstream jitter and the strategy's random source (traffic has its own seed). */
   seed: number;
   rateTauMs?: number;
+  /** The decide round trip (delay, one in flight, fallback when late); unset = answered at once. */
+  decisionPath?: DecisionPath;
 }
 
 /** One upstream call: the slot it served and when. `members` index the trace's arrivals. */
@@ -52,6 +56,15 @@ interface OpenSlot {
 
 const FORGET_EVERY_MS = 10_000;
 
+/** A decision round whose answer is on its way (only with a decision path). */
+interface PendingRound {
+  dueAtMs: number;
+  late: boolean;
+  slots: OpenSlot[];
+  features: SlotFeatures[];
+  decisions: PolicyDecision[];
+}
+
 /**
  * Discrete-event run of the live coordinator loop over a trace: one slot per
  * key, arrivals join or open it, and on every tick the envelope is checked
@@ -76,6 +89,8 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
   let tick = 0;
   let now = 0;
   let forgetAt = FORGET_EVERY_MS;
+  let pending: PendingRound | undefined;
+  const replies = config.decisionPath ? stream(config.seed, STREAMS.decisions) : undefined;
 
   const view = (slot: OpenSlot) => ({
     key: trace.keys[slot.key]!,
@@ -150,9 +165,8 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
       if (reason) flush(slot, reason, undefined);
       else asked.push(slot);
     }
-    if (asked.length === 0) return;
-    const depth = asked.reduce((sum, slot) => sum + slot.members.length, 0);
-    const features = asked.map((slot) => book.features(view(slot), now, depth));
+    if (asked.length === 0 || pending) return;
+    const features = featuresOf(asked);
     context.nowMs = now;
     const decisions = strategy.decide(features, context);
     observer.decided?.(
@@ -161,9 +175,44 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
       decisions,
       now,
     );
-    asked.forEach((slot, i) => {
-      if (decisions[i]!.action === 'flush') flush(slot, 'policy', features[i]);
+    if (!config.decisionPath) return apply(asked, features, decisions, 'policy');
+    const timing = replyTiming(config.decisionPath, replies!);
+    pending = { dueAtMs: now + timing.afterMs, late: timing.late, slots: asked, features, decisions };
+  };
+
+  const featuresOf = (slots: readonly OpenSlot[]) => {
+    const depth = slots.reduce((sum, slot) => sum + slot.members.length, 0);
+    return slots.map((slot) => book.features(view(slot), now, depth));
+  };
+
+  const apply = (slots: readonly OpenSlot[], features: SlotFeatures[], decisions: PolicyDecision[], reason: FlushReason) => {
+    slots.forEach((slot, i) => {
+      if (decisions[i]!.action === 'flush') flush(slot, reason, features[i]);
     });
+  };
+
+  /** The pending round's answer arrives (or its deadline passes) at `atMs`, between ticks. */
+  const answer = (round: PendingRound, atMs: number) => {
+    pending = undefined;
+    const tickNow = now;
+    now = atMs;
+    // A slot flushed meanwhile (by the envelope) is no longer the open one for its key.
+    const stillOpen = (slot: OpenSlot) => open.get(slot.key) === slot;
+    if (!round.late) {
+      const kept = round.slots.map((slot, i) => [slot, i] as const).filter(([slot]) => stillOpen(slot));
+      apply(
+        kept.map(([slot]) => slot),
+        kept.map(([, i]) => round.features[i]!),
+        kept.map(([, i]) => round.decisions[i]!),
+        'policy',
+      );
+    } else {
+      const slots = round.slots.filter(stillOpen);
+      const features = featuresOf(slots);
+      context.nowMs = now;
+      apply(slots, features, config.decisionPath!.fallback.decide(features, context), 'fallback');
+    }
+    now = tickNow;
   };
 
   while (next < n || open.size > 0) {
@@ -172,8 +221,10 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
     for (;;) {
       const arrivalAt = next < n ? trace.t[next]! : Infinity;
       const completionAt = completions.length > 0 ? completions[0]! : Infinity;
-      if (Math.min(arrivalAt, completionAt) > now) break;
-      if (completionAt < arrivalAt) complete(completionAt);
+      const answerAt = pending ? pending.dueAtMs : Infinity;
+      if (Math.min(arrivalAt, completionAt, answerAt) > now) break;
+      if (answerAt < arrivalAt && answerAt < completionAt) answer(pending!, answerAt);
+      else if (completionAt < arrivalAt) complete(completionAt);
       else arrive(next++);
     }
     decide();

@@ -1,0 +1,47 @@
+import type { FlushStrategy } from '#libs/policy';
+import type { Random } from './distributions.js';
+import { normal } from './distributions.js';
+
+/**
+ * The policy.decide round trip as the live coordinator lives it, for runs that
+ * should not assume an instant answer: one request in flight at a time (no
+ * new question until the answer or the deadline), the answer applied when it
+ * arrives, and a round whose answer misses the deadline decided by the
+ * embedded strategy at the deadline (flush reason `fallback`). Delays are
+ * lognormal through the measured p50 and p99 (bench:policy), plus a share of
+ * rounds that are late outright: the measured fallback rate, whose stalls
+ * (a descheduled process) are not in a lognormal's tail.
+ */
+export interface DecisionPath {
+  p50Ms: number;
+  p99Ms: number;
+  /** Share of rounds answered after the deadline. */
+  lateShare: number;
+  /** The coordinator's decision deadline (live default 5 ms). */
+  timeoutMs: number;
+  /** The coordinator's embedded strategy (live default fixed_timer:window_ms=20). */
+  fallback: FlushStrategy;
+}
+
+/** When a round's answer is applied, relative to its question, and whether it came in time. */
+export interface ReplyTiming {
+  afterMs: number;
+  late: boolean;
+}
+
+const Z99 = 2.3263478740408408;
+
+export function replyTiming(path: DecisionPath, random: Random): ReplyTiming {
+  const sigma = Math.log(path.p99Ms / path.p50Ms) / Z99;
+  const delay = path.p50Ms * Math.exp(sigma * normal(random));
+  const late = random() < path.lateShare || delay >= path.timeoutMs;
+  return late ? { afterMs: path.timeoutMs, late } : { afterMs: delay, late };
+}
+
+/** Checks a decision path's numbers, naming the bad one. */
+export function checkDecisionPath(path: Omit<DecisionPath, 'fallback'>): void {
+  if (!(path.p50Ms > 0)) throw new Error(`decision delay p50 must be > 0 ms (got ${path.p50Ms})`);
+  if (!(path.p99Ms >= path.p50Ms)) throw new Error(`decision delay p99 must be >= p50 (got ${path.p99Ms} < ${path.p50Ms})`);
+  if (!(path.lateShare >= 0 && path.lateShare <= 1)) throw new Error(`decision late share must be in [0, 1] (got ${path.lateShare})`);
+  if (!(path.timeoutMs > 0)) throw new Error(`decision timeout must be > 0 ms (got ${path.timeoutMs})`);
+}
