@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, warm } from './support/client.js';
+import type { Reply } from './support/client.js';
+import { burstAgent, get, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
+
+/**
+ * GET with the request target sent byte for byte: undici's `request(url)` runs
+ * the URL through WHATWG parsing, which would resolve "%2e%2e" before it left.
+ */
+async function getRaw(origin: string, path: string, headers: Record<string, string>): Promise<Reply> {
+  const response = await burstAgent.request({ origin, path, method: 'GET', headers });
+  return { status: response.statusCode, headers: response.headers, body: await response.body.text() };
+}
 
 describe('auth scopes and private answers', () => {
   let fleet: TestFleet;
@@ -39,6 +49,24 @@ describe('auth scopes and private answers', () => {
     expect(calls).toHaveLength(2);
     expect(calls.map((c) => c.headers.authorization).sort()).toEqual(['Bearer alice', 'Bearer bob']);
     replies.forEach((reply, i) => expect(JSON.parse(reply.body).authorization).toBe(`Bearer ${users[i % 2]}`));
+  });
+
+  it('a dot-segment path that leaves a public route is keyed by the private route it fetches', async () => {
+    // "/public/%2e%2e/private-thing" starts with the public prefix but is fetched as
+    // "/private-thing": keyed as public it would serve one user's answer to another.
+    const users = ['alice', 'bob'];
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        getRaw(fleet.ingressUrl(), '/public/%2e%2e/private-thing', { authorization: `Bearer ${users[i % 2]}` }),
+      ),
+    );
+    const calls = fleet.origin.callsTo('/private-thing');
+    expect(calls.map((c) => c.url)).toEqual(['/private-thing', '/private-thing']);
+    expect(calls.map((c) => c.headers.authorization).sort()).toEqual(['Bearer alice', 'Bearer bob']);
+    replies.forEach((reply, i) => {
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body).authorization).toBe(`Bearer ${users[i % 2]}`);
+    });
   });
 
   it('a Set-Cookie answer on a public route never reaches another scope', async () => {

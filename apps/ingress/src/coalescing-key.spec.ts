@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseRouteTable } from '#libs/config';
 import type { HeaderList } from '#libs/upstream';
 import { classify } from './classify.js';
-import { authScope, coalescingKey, normalizeTarget } from './coalescing-key.js';
+import { authScope, coalescingKey, coalescingKeyFor, normalizeTarget, routeRequest } from './coalescing-key.js';
 
 const keyOf = (url: string, headers: HeaderList = [], options: { vary?: string[]; isPublic?: boolean; method?: string } = {}) =>
   coalescingKey({
@@ -25,6 +26,68 @@ describe('normalizeTarget', () => {
 
   it('drops fragments and empty parameters', () => {
     expect(normalizeTarget('/p?&a=1&&#frag').target).toBe('/p?a=1');
+  });
+
+  it('never climbs above the root and keeps a single leading slash', () => {
+    expect(normalizeTarget('/a/..').path).toBe('/');
+    expect(normalizeTarget('/..').path).toBe('/');
+    expect(normalizeTarget('/.').path).toBe('/');
+    expect(normalizeTarget('/../../etc/passwd').path).toBe('/etc/passwd');
+    expect(normalizeTarget('').path).toBe('/');
+  });
+
+  it('merges runs of slashes in the path but not in the query', () => {
+    expect(normalizeTarget('//a///b/?u=//x').target).toBe('/a/b/?u=//x');
+  });
+});
+
+describe('routeRequest', () => {
+  const table = parseRouteTable(
+    {
+      routes: [
+        { name: 'public', match: '/public/', public: true },
+        { name: 'live', match: '/live/', coalesce: false },
+        { name: 'item', match: '^/items/[0-9]+$', vary: ['Accept-Language'] },
+      ],
+    },
+    { batchTimeoutMs: 50, maxBatchSize: 128 },
+  );
+  const routed = (url: string) => {
+    const { route, request } = routeRequest(table, url);
+    return { route: route.name, fetched: request.target };
+  };
+
+  it.each([
+    ['/public/../me', '/me'],
+    ['/public/./../me', '/me'],
+    ['/public/%2e%2e/me', '/me'],
+    ['/public/%2E%2E/me', '/me'],
+    ['/public/.%2e/me', '/me'],
+    ['/public/%2E./me?b=2&a=1', '/me?a=1&b=2'],
+  ])('%s leaves the public route and is routed as the %s it fetches', (url, fetched) => {
+    expect(routed(url)).toEqual({ route: 'default', fetched });
+  });
+
+  it('routes a path that dot-segments or slashes lead into a route by that route', () => {
+    expect(routed('/other/%2e%2e/public/catalog')).toEqual({ route: 'public', fetched: '/public/catalog' });
+    expect(routed('/x/../live/feed')).toEqual({ route: 'live', fetched: '/live/feed' });
+    expect(routed('//live//feed')).toEqual({ route: 'live', fetched: '/live/feed' });
+    expect(routed('/items//42')).toEqual({ route: 'item', fetched: '/items/42' });
+    expect(routed('/items/%2e/42')).toEqual({ route: 'item', fetched: '/items/42' });
+  });
+
+  it('matches the route on the path only, not on the query', () => {
+    expect(routed('/me?next=/public/x')).toEqual({ route: 'default', fetched: '/me?next=/public/x' });
+  });
+
+  it('keys a dot-segment escape from a public route by auth scope, like the path it fetches', () => {
+    const keyOfRouted = (url: string, user: string) => {
+      const { route, request } = routeRequest(table, url);
+      const fields = { method: 'GET', headers: [['authorization', `Bearer ${user}`]] as HeaderList, partitions: 64 };
+      return coalescingKeyFor(request, { ...fields, vary: route.vary, isPublic: route.public }).key;
+    };
+    expect(keyOfRouted('/public/%2e%2e/me', 'alice')).not.toBe(keyOfRouted('/public/%2e%2e/me', 'bob'));
+    expect(keyOfRouted('/public/%2e%2e/me', 'alice')).toBe(keyOfRouted('/me', 'alice'));
   });
 });
 

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Route, RouteTable } from '#libs/config';
+import { matchRoute } from '#libs/config';
 import type { HeaderList } from '#libs/upstream';
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
@@ -11,19 +13,33 @@ function normalizePercentEncoding(text: string): string {
   });
 }
 
-/** RFC 3986 §5.2.4 remove_dot_segments. */
+/**
+ * Runs of "/" become one. RFC 3986 keeps "//" distinct, but origins often
+ * merge them (nginx does by default): left as is, "//account/me" would miss
+ * an "/account/" route and take a looser one for the same answer.
+ */
+function mergeSlashes(path: string): string {
+  return path.replace(/\/{2,}/g, '/');
+}
+
+/** RFC 3986 §5.2.4 remove_dot_segments, for a path whose slashes are already merged; never climbs above "/". */
 function removeDotSegments(path: string): string {
   const output: string[] = [];
   for (const segment of path.split('/')) {
-    if (segment === '..') {
-      if (output.length > 1) output.pop();
-    } else if (segment !== '.') {
-      output.push(segment);
-    }
+    if (segment === '..') output.pop();
+    else if (segment !== '.' && segment !== '') output.push(segment);
   }
-  const joined = output.join('/');
-  const trailing = path.endsWith('/.') || path.endsWith('/..') ? '/' : '';
-  return (joined.startsWith('/') ? joined : `/${joined}`) + trailing;
+  // A path ending in "/", "/." or "/.." names a directory: keep its trailing slash.
+  const trailing = output.length > 0 && /\/(\.\.?)?$/.test(path) ? '/' : '';
+  return `/${output.join('/')}${trailing}`;
+}
+
+/** A request target after the one normalization that route matching, the key and the upstream call all use. */
+export interface RequestTarget {
+  /** Normalized path: what the route is matched on. */
+  path: string;
+  /** Normalized path + sorted query: what the one upstream request asks for. */
+  target: string;
 }
 
 /**
@@ -31,11 +47,12 @@ function removeDotSegments(path: string): string {
  * query parameters sorted by name (stable, so repeated names keep their
  * order, which origins may rely on).
  */
-export function normalizeTarget(rawUrl: string): { path: string; target: string } {
+export function normalizeTarget(rawUrl: string): RequestTarget {
   const hashless = rawUrl.split('#', 1)[0]!;
   const q = hashless.indexOf('?');
   const rawPath = q === -1 ? hashless : hashless.slice(0, q);
-  const path = removeDotSegments(normalizePercentEncoding(rawPath || '/'));
+  // Percent-decoding first, so "%2e%2e" is a dot-segment like "..".
+  const path = removeDotSegments(mergeSlashes(normalizePercentEncoding(rawPath)));
   if (q === -1) return { path, target: path };
   const params = hashless
     .slice(q + 1)
@@ -47,6 +64,21 @@ export function normalizeTarget(rawUrl: string): { path: string; target: string 
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index))
     .map(({ param }) => param);
   return { path, target: sorted.length > 0 ? `${path}?${sorted.join('&')}` : path };
+}
+
+export interface RoutedRequest {
+  route: Route;
+  request: RequestTarget;
+}
+
+/**
+ * A request's route, chosen from the same normalized path that is keyed and
+ * fetched. Matching the raw path instead let "/public/%2e%2e/me" take the
+ * public route's settings (no auth scope in the key) while fetching "/me".
+ */
+export function routeRequest(routes: RouteTable, rawUrl: string): RoutedRequest {
+  const request = normalizeTarget(rawUrl);
+  return { route: matchRoute(routes, request.path), request };
 }
 
 function digest(text: string): Buffer {
@@ -72,9 +104,9 @@ export interface CoalescingKey {
   scope: string;
 }
 
-export interface KeyInput {
+/** What, besides the target, goes into a key; vary and isPublic come from the route the target matched. */
+export interface KeyFields {
   method: string;
-  url: string;
   headers: HeaderList;
   /** Route's vary list (lower-case, sorted). */
   vary: readonly string[];
@@ -83,21 +115,32 @@ export interface KeyInput {
   partitions: number;
 }
 
+export interface KeyInput extends KeyFields {
+  url: string;
+}
+
 /**
  * DESIGN Flow A step 1: method, normalized path + sorted query, the values
  * of the route's vary headers and, unless the route is public, the auth scope.
  * Equal keys are interchangeable requests; the partition spreads keys over coordinators.
+ * `request` must be the target the route was matched on (routeRequest), so
+ * the route's settings describe what is fetched.
  */
-export function coalescingKey(input: KeyInput): CoalescingKey {
-  const { path, target } = normalizeTarget(input.url);
-  const scope = authScope(input.headers);
-  const varied = input.vary.map(
+export function coalescingKeyFor(request: RequestTarget, fields: KeyFields): CoalescingKey {
+  const { path, target } = request;
+  const scope = authScope(fields.headers);
+  const varied = fields.vary.map(
     (name) =>
-      `${name}:${input.headers
+      `${name}:${fields.headers
         .filter(([n]) => n === name)
         .map(([, v]) => v)
         .join(', ')}`,
   );
-  const hash = digest([input.method, target, ...varied, input.isPublic ? '' : scope].join('\n'));
-  return { key: hash.toString('base64url'), partition: hash.readUInt32BE(0) % input.partitions, target, path, scope };
+  const hash = digest([fields.method, target, ...varied, fields.isPublic ? '' : scope].join('\n'));
+  return { key: hash.toString('base64url'), partition: hash.readUInt32BE(0) % fields.partitions, target, path, scope };
+}
+
+/** The key of a raw URL, for callers with no route table to match (tests); the proxy uses routeRequest + coalescingKeyFor. */
+export function coalescingKey(input: KeyInput): CoalescingKey {
+  return coalescingKeyFor(normalizeTarget(input.url), input);
 }

@@ -1,13 +1,12 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { matchRoute } from '#libs/config';
 import { tracerFor } from '#libs/tracing';
 import type { HeaderList } from '#libs/upstream';
 import { forwardedRequestHeaders } from '#libs/upstream';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { classify } from './classify.js';
-import { coalescingKey } from './coalescing-key.js';
+import { coalescingKeyFor, routeRequest } from './coalescing-key.js';
 import type { IngressService } from './ingress.service.js';
 import { passThrough, tunnelUpgrade } from './passthrough.js';
 import type { Waiter } from './waiter.js';
@@ -61,13 +60,14 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
       { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': url } },
       parent,
     );
-    const route = matchRoute(ingress.routes, url.split('?', 1)[0]!);
+    const { route, request: normalized } = routeRequest(ingress.routes, url);
     const forward = forwardedRequestHeaders(headers, hopOf(raw));
     const classification = classify(method, headers, route.coalesce);
     const arrivedAtMs = performance.now();
     if (classification.kind === 'passthrough') {
       span.setAttribute('batchgate.passthrough', classification.reason);
       const body = (request.body as Readable | undefined) ?? (classification.reason === 'body' ? raw : null);
+      // The raw target, untouched: nothing is shared here, so the origin may resolve it as it likes.
       void context.with(trace.setSpan(parent, span), () =>
         passThrough(ingress.origins, config.upstream, { method, target: url, headers: forward, body }, res).then((status) => {
           span.setAttribute('http.response.status_code', status);
@@ -85,7 +85,7 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
       );
       return;
     }
-    const key = coalescingKey({ method, url, headers, vary: route.vary, isPublic: route.public, partitions: config.partitions });
+    const key = coalescingKeyFor(normalized, { method, headers, vary: route.vary, isPublic: route.public, partitions: config.partitions });
     const waiter: Waiter = {
       res,
       method,
