@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from './env.js';
 import { loadRoutes, matchRoute, parseRouteTable } from './routes.js';
-import { envelopeSection, parseStrategySpec, strategySection, upstreamSection } from './sections.js';
+import { commonSection, envelopeSection, parseStrategySpec, strategySection, upstreamSection } from './sections.js';
 
 const defaults = { batchTimeoutMs: 50, maxBatchSize: 128 };
 
@@ -42,6 +42,72 @@ describe('environment settings', () => {
     expect(() => readConfig({ X: 'fixed_timer:window_ms=soon' }, (r) => strategySection(r, 'X', 'cost_aware'))).toThrow(
       /X must be a strategy like "fixed_timer:window_ms=20" \(parameter "window_ms=soon" is not key=number\)/,
     );
+  });
+});
+
+describe('NATS and trace collector settings', () => {
+  const common = (env: Record<string, string>) => readConfig(env, (r) => commonSection(r, 'test'));
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      common(env);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  };
+
+  it('defaults to the local NATS server and no trace export', () => {
+    expect(common({})).toMatchObject({ natsUrl: 'nats://127.0.0.1:4222', otlpEndpoint: undefined });
+  });
+
+  it.each([
+    'nats://127.0.0.1:4222',
+    'nats://nats:4222',
+    'nats://nats.nats.svc:4222',
+    'tls://nats.example.com:4443',
+    'NATS://nats:4222',
+    'nats://[::1]:4222',
+    '127.0.0.1:4222',
+    'nats',
+    'nats://a:4222,nats://b:4222',
+    'nats://a:4222, tls://b:4443 ,c:4222',
+  ])('accepts NATS_URL=%s as nats.js would dial it', (value) => {
+    expect(common({ NATS_URL: value }).natsUrl).toBe(value);
+  });
+
+  it.each([
+    ['http://nats:8222', '"http://nats:8222": http:// is not a NATS scheme'],
+    ['ws://nats:8080', '"ws://nats:8080": the Node client has no WebSocket transport'],
+    ['wss://nats:443', '"wss://nats:443": the Node client has no WebSocket transport'],
+    ['nats:/nats:4222', '"nats:/nats:4222" is not host:port'],
+    ['nats//nats:4222', '"nats//nats:4222" is not host:port'],
+    ['nats://nats:99999', '"nats://nats:99999" is not a URL or host:port'],
+    ['nats://:4222', '"nats://:4222" is not a URL or host:port'],
+    ['nats://', '"nats://" names no host'],
+    ['nats://a:4222,,nats://b:4222', 'an entry is empty'],
+    ['nats://a:4222,nats://b:4222,', 'an entry is empty'],
+    ['nats://a:4222;nats://b:4222', '"nats://a:4222;nats://b:4222" is not a URL or host:port'],
+  ])('refuses NATS_URL=%s, naming the bad entry', (value, reason) => {
+    expect(problemsOf({ NATS_URL: value })).toEqual([
+      `NATS_URL must be one or more comma-separated nats:// or tls:// URLs or host:port (${reason}) (got "${value}")`,
+    ]);
+  });
+
+  it('accepts an http(s) OTLP endpoint and drops its trailing slash', () => {
+    expect(common({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' }).otlpEndpoint).toBe('http://jaeger:4318');
+    expect(common({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.com/' }).otlpEndpoint).toBe('https://otel.example.com');
+    expect(common({ OTEL_EXPORTER_OTLP_ENDPOINT: '  ' }).otlpEndpoint).toBeUndefined();
+  });
+
+  it.each(['jaeger:4318', 'grpc://jaeger:4317', 'http//jaeger:4318', 'jaeger'])('refuses OTEL_EXPORTER_OTLP_ENDPOINT=%s', (value) => {
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: value })).toEqual([
+      `OTEL_EXPORTER_OTLP_ENDPOINT must be a http or https URL (got "${value}")`,
+    ]);
+  });
+
+  it('reports a bad NATS_URL and a bad OTLP endpoint together', () => {
+    expect(problemsOf({ NATS_URL: 'ws://nats:8080', OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' })).toHaveLength(2);
   });
 });
 

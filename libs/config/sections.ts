@@ -12,10 +12,54 @@ export interface CommonConfig {
 export function commonSection(r: EnvReader, service: string): CommonConfig {
   return {
     instanceId: r.string('BATCHGATE_INSTANCE_ID', `${service}-${randomBytes(3).toString('hex')}`),
-    natsUrl: r.string('NATS_URL', 'nats://127.0.0.1:4222'),
+    natsUrl: natsUrlSetting(r),
     logLevel: r.oneOf('BATCHGATE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'silent']),
-    otlpEndpoint: r.optionalString('OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otlpEndpoint: otlpEndpointSetting(r),
   };
+}
+
+/**
+ * Why one NATS_URL entry would not connect, or undefined when it would. The
+ * bus retries an unreachable server forever, so a typo has to stop start-up.
+ * Accepted is what @nats-io/transport-node's connect() dials: nats:// and
+ * tls:// URLs or a bare host[:port]. connect() rejects ws:// and wss://
+ * (WebSockets need wsconnect()), and strips any other scheme and dials the
+ * host anyway, so "http://nats:8222" (the monitoring port) would hang.
+ */
+function natsServerProblem(entry: string): string | undefined {
+  if (entry === '') return 'an entry is empty';
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(entry)?.[1]?.toLowerCase();
+  if (scheme === 'ws' || scheme === 'wss') return `"${entry}": the Node client has no WebSocket transport`;
+  if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') return `"${entry}": ${scheme}:// is not a NATS scheme`;
+  let url: URL;
+  try {
+    url = new URL(scheme === undefined ? `nats://${entry}` : entry);
+  } catch {
+    return `"${entry}" is not a URL or host:port`;
+  }
+  if (url.hostname === '') return `"${entry}" names no host`;
+  // Without a scheme only host[:port] is meant; a "/" there is a mistyped scheme ("nats:/host").
+  if (scheme === undefined && /[/?#@]/.test(entry)) return `"${entry}" is not host:port`;
+  return undefined;
+}
+
+/** NATS_URL: one server or a comma-separated list of them, each checked by natsServerProblem. */
+function natsUrlSetting(r: EnvReader): string {
+  const fallback = 'nats://127.0.0.1:4222';
+  const text = r.string('NATS_URL', fallback);
+  const problem = text
+    .split(',')
+    .map((entry) => natsServerProblem(entry.trim()))
+    .find((found) => found !== undefined);
+  if (problem === undefined) return text;
+  r.problem('NATS_URL', `one or more comma-separated nats:// or tls:// URLs or host:port (${problem})`, text);
+  return fallback;
+}
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT: unset means no export; set, it must be an OTLP/HTTP base URL. */
+function otlpEndpointSetting(r: EnvReader): string | undefined {
+  const name = 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  return r.raw(name) === undefined ? undefined : r.url(name, undefined, ['http', 'https']);
 }
 
 export interface RedisConfig {

@@ -229,7 +229,8 @@ export class Bus {
 
   private async open(timeoutMs: number): Promise<void> {
     const nc = await connect({
-      servers: this.options.url,
+      // A comma-separated NATS_URL is a server list; as one string nats.js would dial only its last entry.
+      servers: this.options.url.split(',').map((server) => server.trim()),
       name: this.options.name,
       timeout: timeoutMs,
       maxReconnectAttempts: -1,
