@@ -73,4 +73,19 @@ describe('start-up with bad settings', () => {
       await new Promise((resolve) => squatter.close(resolve));
     }
   });
+
+  it('a learned strategy as the embedded fallback, or with bad parameters, is refused at start naming the setting', () => {
+    for (const learned of ['ppo', 'qlearning']) {
+      const coordinator = run('coordinator', { BATCHGATE_FALLBACK_STRATEGY: learned });
+      expect(coordinator.status).toBe(78);
+      expect(coordinator.stderr).toContain(`BATCHGATE_FALLBACK_STRATEGY: ${learned} is a learned strategy and needs a model`);
+      expect(coordinator.stderr).not.toMatch(/\n\s+at /);
+    }
+    const ingress = run('ingress', { BATCHGATE_UPSTREAM: 'http://127.0.0.1:9', BATCHGATE_FALLBACK_STRATEGY: 'ppo' });
+    expect(ingress.status).toBe(78);
+    expect(ingress.stderr).toContain('BATCHGATE_FALLBACK_STRATEGY: ppo is a learned strategy and needs a model');
+    const policy = run('policy', { BATCHGATE_POLICY_STRATEGY: 'ppo:rate_norm=0' });
+    expect(policy.status).toBe(78);
+    expect(policy.stderr).toContain('BATCHGATE_POLICY_STRATEGY: ppo.rate_norm must be between 0.000001 and Infinity (got 0)');
+  });
 });

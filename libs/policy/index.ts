@@ -10,9 +10,9 @@ export { seededRandom } from './random.js';
 export { Mlp } from './network.js';
 export type { DenseLayer, PolicyNetwork } from './network.js';
 export { StrategyConfigError, StrategyParams } from './params.js';
-export { createStrategy, isStrategyName, STRATEGY_NAMES } from './registry.js';
-export { checkStrategySetting } from './check.js';
-export type { StrategyModels, StrategyName } from './registry.js';
+export { createStrategy, isLearnedStrategy, isStrategyName, readLearnedSpec, STRATEGY_NAMES } from './registry.js';
+export { checkFallbackStrategySetting, checkStrategySetting } from './check.js';
+export type { LearnedSpec, StrategyModels, StrategyName } from './registry.js';
 export { targetBatchSize } from './strategies/cost-aware.js';
 export { depthWindowMs } from './strategies/adaptive.js';
 export {

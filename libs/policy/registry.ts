@@ -3,8 +3,8 @@ import type { PolicyNetwork } from './network.js';
 import { StrategyConfigError, StrategyParams } from './params.js';
 import { adaptiveWindow, latencyAware, queueDepth } from './strategies/adaptive.js';
 import { costAware } from './strategies/cost-aware.js';
-import type { QTable } from './strategies/learned.js';
-import { ppo, qlearning } from './strategies/learned.js';
+import type { ObservationScale, QTable } from './strategies/learned.js';
+import { ppo, qlearning, readObservationScale } from './strategies/learned.js';
 import { exponential, fixedTimer, sizeCap } from './strategies/timers.js';
 import type { FlushStrategy } from './types.js';
 
@@ -32,6 +32,28 @@ export const STRATEGY_NAMES = Object.keys(FACTORIES) as StrategyName[];
 
 export function isStrategyName(name: string): name is StrategyName {
   return Object.hasOwn(FACTORIES, name);
+}
+
+/** Strategies that decide with an artefact (model, Q table) only the policy service loads. */
+export function isLearnedStrategy(name: string): name is 'ppo' | 'qlearning' {
+  return name === 'ppo' || name === 'qlearning';
+}
+
+/** A learned strategy's spec with its parameters read: all of it that holds without the artefact. */
+export type LearnedSpec = { name: 'ppo'; scale: ObservationScale } | { name: 'qlearning' };
+
+/**
+ * Reads a learned strategy's parameters (unknown or out-of-range ones throw
+ * StrategyConfigError); undefined for a strategy that is not learned. The
+ * policy service builds learned routes from this, and the setting checks call
+ * it, so a spec passes a check exactly when a policy replica accepts it.
+ */
+export function readLearnedSpec(spec: StrategySpec): LearnedSpec | undefined {
+  if (!isLearnedStrategy(spec.name)) return undefined;
+  const params = new StrategyParams(spec.name, spec.params);
+  const learned: LearnedSpec = spec.name === 'ppo' ? { name: 'ppo', scale: readObservationScale(params) } : { name: 'qlearning' };
+  params.done();
+  return learned;
 }
 
 /** Builds a strategy from its spec; unknown names or parameters throw StrategyConfigError. */

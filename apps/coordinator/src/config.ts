@@ -1,5 +1,5 @@
 import type { CommonConfig, RedisConfig, StrategySpec } from '#libs/config';
-import { checkStrategySetting } from '#libs/policy';
+import { checkFallbackStrategySetting } from '#libs/policy';
 import { commonSection, httpPortSection, readConfig, redisSection, strategySection } from '#libs/config';
 
 export interface CoordinatorConfig extends CommonConfig, RedisConfig {
@@ -33,6 +33,6 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     dispatchTimeoutMs: r.int('BATCHGATE_DISPATCH_TIMEOUT_MS', 50, { min: 1, max: 10_000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
   }));
-  checkStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
+  checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   return config;
 }

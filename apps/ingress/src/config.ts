@@ -1,5 +1,5 @@
 import type { CommonConfig, EnvelopeConfig, RouteTable, StrategySpec, UpstreamConfig } from '#libs/config';
-import { checkStrategySetting } from '#libs/policy';
+import { checkFallbackStrategySetting } from '#libs/policy';
 import { commonSection, envelopeSection, loadRoutes, readConfig, strategySection, upstreamSection } from '#libs/config';
 
 export interface IngressConfig extends CommonConfig, UpstreamConfig {
@@ -44,7 +44,7 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv): IngressConfig {
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
     adminToken: r.optionalString('BATCHGATE_ADMIN_TOKEN'),
   }));
-  checkStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
+  checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   const { routesFile, ...rest } = config;
   return { ...rest, routes: loadRoutes(routesFile, config.envelope) };
 }
