@@ -182,4 +182,51 @@ describe('policy admin API', () => {
     const current = await admin('GET', '/admin/policy/routes');
     expect(current.body.revision).toBe(strategy.body.revision);
   });
+
+  it('refuses learned-strategy parameters the policy replicas would refuse: 400 naming the parameter, nothing stored', async () => {
+    const good = await admin('PUT', '/admin/policy/routes', {
+      routes: [{ name: 'learned', match: '/learned/', policy: 'ppo:rate_norm=50' }],
+    });
+    expect(good.status).toBe(200);
+    for (const i of [0, 1])
+      await eventually(
+        () => metricsOf(fleet.policyUrl(i)),
+        (m) => sample(m, 'policy_config_revision') === good.body.revision,
+      );
+    const before = await admin('GET', '/admin/policy/routes');
+
+    const cases: Array<['PUT' | 'POST', string, unknown, RegExp]> = [
+      [
+        'PUT',
+        '/admin/policy/routes',
+        { routes: [{ name: 'x', match: '/', policy: 'ppo:bogus=1' }] },
+        /route "x" policy: ppo has no parameter\(s\) bogus/,
+      ],
+      ['PUT', '/admin/policy/routes', { routes: [], defaultPolicy: 'ppo:rate_norm=0' }, /defaultPolicy: ppo\.rate_norm must be between/],
+      [
+        'PUT',
+        '/admin/policy/routes',
+        { routes: [{ name: 'x', match: '/', policy: 'qlearning:edges=3' }] },
+        /qlearning has no parameter\(s\) edges/,
+      ],
+      ['POST', '/admin/strategy/ppo', { params: { bogus: 1 } }, /defaultPolicy: ppo has no parameter\(s\) bogus/],
+    ];
+    for (const [method, path, body, reason] of cases) {
+      const reply = await admin(method, path, body);
+      expect({ path, body, status: reply.status, error: reply.body.error }).toEqual({ path, body, status: 400, error: 'invalid_config' });
+      expect(String(reply.body.reason)).toMatch(reason);
+    }
+
+    expect((await admin('GET', '/admin/policy/routes')).body).toEqual(before.body);
+    // Later writes still go through, and no replica has had a revision to refuse.
+    const next = await admin('POST', '/admin/strategy/ppo', { params: { p99_norm_ms: 250 } });
+    expect(next.status).toBe(200);
+    for (const i of [0, 1]) {
+      const metrics = await eventually(
+        () => metricsOf(fleet.policyUrl(i)),
+        (m) => sample(m, 'policy_config_revision') === next.body.revision,
+      );
+      expect(total(metrics, 'policy_config_rejected_total')).toBe(0);
+    }
+  });
 });
