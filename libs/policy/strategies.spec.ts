@@ -87,24 +87,6 @@ describe('queue_depth', () => {
   });
 });
 
-describe('latency_aware', () => {
-  it('shrinks the window x0.8 while p99 is above target and grows it x1.2 below, within bounds', () => {
-    const strategy = createStrategy({
-      name: 'latency_aware',
-      params: { target_p99_ms: 60, max_wait_ms: 40, adjust_ms: 0, min_mult: 0.5, max_mult: 1.2 },
-    });
-    const probe = (observedP99Ms: number, ageMs: number, nowMs: number) =>
-      strategy.decide([slot({ observedP99Ms, ageMs })], { random: Math.random, nowMs })[0]!.action;
-    // p99 above target: multiplier 0.8 -> window 32 ms.
-    expect(probe(100, 31.9, 1)).toBe('wait');
-    expect(probe(100, 25.61, 2)).toBe('flush'); // 0.64 -> 25.6 ms
-    // Keeps shrinking but never below min_mult 0.5 (20 ms).
-    for (let t = 3; t < 20; t++) probe(100, 0, t);
-    expect(probe(100, 19.9, 21)).toBe('wait');
-    expect(probe(100, 20, 22)).toBe('flush');
-  });
-});
-
 describe('adaptive_window', () => {
   it('waits for min_size, then flushes at target minus upstream p99, clamped', () => {
     const params = { min_size: 2, target_latency_ms: 60, min_window_ms: 5, max_window_ms: 50 };

@@ -37,11 +37,24 @@ export function queueDepth(p: StrategyParams): FlushStrategy {
   };
 }
 
+/** Seed 004's dead band: shrink only above target x 1.1, grow only below target x 0.8. */
+const SHRINK_ABOVE = 1.1;
+const GROW_BELOW = 0.8;
+
+/** Seed 004's factor for one adjustment: x0.8 when p99 is too high, x1.2 with headroom, else 1. */
+function latencyFactor(observedP99Ms: number, targetP99Ms: number): number {
+  if (observedP99Ms > targetP99Ms * SHRINK_ABOVE) return 0.8;
+  if (observedP99Ms < targetP99Ms * GROW_BELOW) return 1.2;
+  return 1;
+}
+
 /**
- * Seed 004 (spec version): the queue-depth window times a multiplier that is
- * x0.8 when the route's observed p99 is above target and x1.2 when below,
- * adjusted at most every adjust_ms and kept within [min_mult, max_mult].
- * The multiplier is this instance's explicit state.
+ * Seed 004: the queue-depth window times a multiplier driven by the route's
+ * observed p99, with the seed's thresholds and factors (latencyFactor). The
+ * seed applies the factor once to each timeout, from the base; this version
+ * compounds it, at most every adjust_ms and within [min_mult, max_mult], so a
+ * p99 that stays high keeps shortening the window. The multiplier is this
+ * instance's explicit state: each route needs its own instance.
  */
 export function latencyAware(p: StrategyParams): FlushStrategy {
   const window = readDepthWindow(p);
@@ -56,8 +69,7 @@ export function latencyAware(p: StrategyParams): FlushStrategy {
     decide(slots, context) {
       const observed = slots.find((s) => s.observedP99Ms > 0)?.observedP99Ms;
       if (observed !== undefined && context.nowMs - adjustedAt >= adjustMs) {
-        const factor = observed > targetP99Ms ? 0.8 : 1.2;
-        multiplier = Math.min(maxMult, Math.max(minMult, multiplier * factor));
+        multiplier = Math.min(maxMult, Math.max(minMult, multiplier * latencyFactor(observed, targetP99Ms)));
         adjustedAt = context.nowMs;
       }
       return decideEach(slots, (s) => s.ageMs >= depthWindowMs(window, s) * multiplier);
