@@ -65,7 +65,7 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     const columns = new DecisionColumns(features.length);
     for (const [route, indexes] of byRoute) {
       const routeFeatures = indexes.map((i) => features[i]!);
-      const pending = this.decideRoute(book.forRoute(route), routeFeatures, book.fallback);
+      const pending = this.decideRoute(book.forRoute(route), routeFeatures);
       const decided = pending instanceof Promise ? await pending : pending;
       let flushes = 0;
       for (let k = 0; k < indexes.length; k++) {
@@ -92,15 +92,15 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Pure strategies answer synchronously; only the onnxruntime path is awaited. */
-  private decideRoute(entry: BookEntry, features: SlotFeatures[], fallback: FlushStrategy): Decided | Promise<Decided> {
+  private decideRoute(entry: BookEntry, features: SlotFeatures[]): Decided | Promise<Decided> {
     const context = { random: Math.random, nowMs: Date.now() };
     if (entry.kind === 'strategy')
       return { decisions: entry.strategy.decide(features, context), strategy: entry.strategy.name, modelVersion: '' };
     if (entry.kind === 'missing') {
       this.runtime.metrics.fallbacks.inc({ reason: 'no_model' }, features.length);
-      return { decisions: fallback.decide(features, context), strategy: fallback.name, modelVersion: '' };
+      return { decisions: entry.fallback.decide(features, context), strategy: entry.fallback.name, modelVersion: '' };
     }
-    return this.decideLearned(entry.scale, features, fallback, context);
+    return this.decideLearned(entry.scale, features, entry.fallback, context);
   }
 
   private async decideLearned(
