@@ -8,6 +8,7 @@ import { ModelRegistry, ModelUnavailableError } from './models.js';
 import { PolicyMetrics } from './policy-metrics.js';
 
 const FIXTURE = 'fixtures/models/ppo-v1.onnx';
+const fixture = (version: string) => new Uint8Array(readFileSync(`fixtures/models/${version}.onnx`));
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined } as never;
 
 /** A one-layer actor whose FLUSH logit is `slope * age_ratio - offset` (WAIT logit 0). */
@@ -19,6 +20,22 @@ function ageActor(slope: number, offset: number, version: string): Uint8Array {
     { version },
   );
 }
+
+/**
+ * FLUSH logit = 3e38 * the p99 feature: finite on the probe batch (features up to 1.1),
+ * infinite once upstream p99 is ~1e6 ms (feature 2.2), so it loads and then fails live.
+ */
+function overflowActor(version: string): Uint8Array {
+  const weights = new Float32Array(2 * OBSERVATION_SIZE);
+  weights[OBSERVATION_SIZE + 2] = 3e38;
+  return encodePolicyModel(
+    new Mlp([{ inputs: OBSERVATION_SIZE, outputs: 2, activation: 'linear', weights, bias: new Float32Array([0, 0]) }]),
+    { version },
+  );
+}
+
+/** One event-loop turn: onnxruntime-node runs each session.create/run in a setImmediate callback. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 function registry(shadow = 0) {
   const metrics = new PolicyMetrics(new Registry());
@@ -119,6 +136,48 @@ describe('policy models', () => {
     const { logits, version } = await models.infer([quiet], defaultScale);
     expect(version).toBe('idle');
     expect(logits[1]).toBeCloseTo(10 * (8 / 50) - 1, 5);
+  });
+
+  it('a shadow replaced while its compare runs is not judged by that compare: the newer shadow stays', async () => {
+    const { models, metrics } = registry(1000);
+    await models.offer(fixture('ppo-v1'), 'v1');
+    await models.offer(overflowActor('v2'), 'v2');
+    // Offering v3 and deciding one turn later queues v2's compare run behind v3's probe:
+    // v2 is replaced while its run is pending, and that run then overflows.
+    const offered = models.offer(fixture('ppo-v3'), 'v3');
+    await nextTurn();
+    const decided = models.infer([{ ...features(10), upstreamP99Ms: 1e6 }], defaultScale);
+    expect(await offered).toBe(true);
+    expect((await decided).version).toBe('v1');
+    expect(models.shadowVersion).toBe('v3');
+    expect((await metrics.modelLoadFailures.get()).values).toEqual([]);
+  });
+
+  it('two decisions that both complete the shadow promote it once, so a later NaN rolls back to the model before it', async () => {
+    const { models } = registry(1);
+    await models.offer(fixture('ppo-v1'), 'v1');
+    await models.offer(overflowActor('v2'), 'v2');
+    const slots = [features(10)];
+    const both = await Promise.all([models.infer(slots, defaultScale), models.infer(slots, defaultScale)]);
+    expect(both.map((d) => d.version)).toEqual(['v1', 'v1']);
+    expect(models.activeVersion).toBe('v2');
+    await expect(models.infer([{ ...features(10), upstreamP99Ms: 1e6 }], defaultScale)).rejects.toMatchObject({ reason: 'nan' });
+    expect(models.activeVersion).toBe('v1');
+    expect((await models.infer(slots, defaultScale)).version).toBe('v1');
+  });
+
+  it('two decisions that both see the live model fail roll back once, and neither runs on a released session', async () => {
+    const { models, metrics } = registry(0);
+    await models.offer(fixture('ppo-v1'), 'v1');
+    await models.offer(overflowActor('v2'), 'v2');
+    expect(models.activeVersion).toBe('v2');
+    const overflowing = [{ ...features(10), upstreamP99Ms: 1e6 }];
+    const results = await Promise.allSettled([models.infer(overflowing, defaultScale), models.infer(overflowing, defaultScale)]);
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as ModelUnavailableError).reason : r.status))).toEqual(['nan', 'nan']);
+    expect(models.activeVersion).toBe('v1');
+    expect((await models.infer([features(10)], defaultScale)).version).toBe('v1');
+    const failures = await metrics.modelLoadFailures.get();
+    expect(failures.values.map((v) => [v.labels.reason, v.value])).toEqual([['nan', 1]]);
   });
 
   it('without any model, inference says so (the caller falls back)', async () => {

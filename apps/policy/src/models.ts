@@ -12,6 +12,9 @@ interface LiveModel {
   sha256: string;
   inputSize: number;
   session: ort.InferenceSession;
+  /** session.run calls in flight: a retired model's session is released only once this is 0. */
+  running: number;
+  retired: boolean;
 }
 
 interface Shadow {
@@ -86,16 +89,19 @@ export class ModelRegistry {
       if (!OBSERVATION_WIDTHS.includes(inputSize))
         throw new Error(`takes ${inputSize} inputs, not one of ${OBSERVATION_WIDTHS.join(', ')}`);
       const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] });
-      model = { version, sha256, inputSize, session };
+      model = { version, sha256, inputSize, session, running: 0, retired: false };
       if (!finite(await this.run(model, probe(inputSize), 256))) throw new Error('produces non-finite logits on the probe batch');
     } catch (error) {
       this.metrics.modelLoadFailures.inc({ reason: error instanceof Error && /non-finite/.test(error.message) ? 'nan' : 'invalid' });
       this.logger.error({ err: error, version }, 'rejected a policy model; the current one stays live');
       return false;
     }
-    if (!this.active || this.shadowDecisions === 0) this.promote(model, 'no live model to compare with');
-    else {
-      await this.shadow?.model.session.release();
+    // Offers arrive one at a time (LiveConfig applies revisions in order), so this model is newer than any shadow.
+    if (this.shadow) void this.retire(this.shadow.model);
+    if (!this.active || this.shadowDecisions === 0) {
+      this.shadow = undefined;
+      this.promote(model, 'no live model to compare with');
+    } else {
       this.shadow = { model, remaining: this.shadowDecisions, compared: 0, agreed: 0 };
       this.logger.info({ version, decisions: this.shadowDecisions }, 'policy model in shadow');
     }
@@ -123,28 +129,54 @@ export class ModelRegistry {
 
   async close(): Promise<void> {
     const live = [this.active, this.previous, this.shadow?.model].filter((m): m is LiveModel => m !== undefined);
-    await Promise.allSettled(live.map((m) => m.session.release()));
+    await Promise.all(live.map((m) => this.retire(m)));
   }
 
   private async run(model: LiveModel, observations: Float32Array, batch: number): Promise<Float32Array> {
-    const result = await model.session.run({ [POLICY_INPUT]: new ort.Tensor('float32', observations, [batch, model.inputSize]) });
-    const data = result[POLICY_OUTPUT]?.data;
-    if (!(data instanceof Float32Array)) throw new Error(`model returned no float32 ${POLICY_OUTPUT}`);
-    return data;
+    model.running++;
+    try {
+      const result = await model.session.run({ [POLICY_INPUT]: new ort.Tensor('float32', observations, [batch, model.inputSize]) });
+      const data = result[POLICY_OUTPUT]?.data;
+      if (!(data instanceof Float32Array)) throw new Error(`model returned no float32 ${POLICY_OUTPUT}`);
+      return data;
+    } finally {
+      model.running--;
+      if (model.retired && model.running === 0) void this.release(model);
+    }
+  }
+
+  /** Takes a model out of service; its session is released now if idle, else when its last run ends. */
+  private async retire(model: LiveModel): Promise<void> {
+    if (model.retired) return;
+    model.retired = true;
+    if (model.running === 0) await this.release(model);
+  }
+
+  private async release(model: LiveModel): Promise<void> {
+    try {
+      await model.session.release();
+    } catch (error) {
+      this.logger.warn({ err: error, version: model.version }, 'could not release a policy model session');
+    }
   }
 
   private async compare(shadow: Shadow, observations: Float32Array, batch: number, live: Float32Array): Promise<void> {
     let candidate: Float32Array;
+    let failure: unknown;
     try {
       candidate = await this.run(shadow.model, observations, batch);
-    } catch {
+    } catch (error) {
       candidate = new Float32Array([NaN]);
+      failure = error;
     }
+    // While this run was queued, a concurrent decision may have finished this shadow,
+    // or a newer model replaced it: its verdict then no longer applies.
+    if (this.shadow !== shadow) return;
     if (!finite(candidate)) {
       this.metrics.modelLoadFailures.inc({ reason: 'nan' });
-      this.logger.error({ version: shadow.model.version }, 'shadow model produced a non-finite logit; dropped');
+      this.logger.error({ err: failure, version: shadow.model.version }, 'shadow model produced a non-finite logit; dropped');
       this.shadow = undefined;
-      await shadow.model.session.release();
+      void this.retire(shadow.model);
       return;
     }
     for (let i = 0; i < batch; i++) if (argmax2(candidate, i) === argmax2(live, i)) shadow.agreed++;
@@ -162,7 +194,7 @@ export class ModelRegistry {
 
   private promote(model: LiveModel, why: string): void {
     const old = this.active;
-    if (this.previous && this.previous !== old) void this.previous.session.release();
+    if (this.previous && this.previous !== old) void this.retire(this.previous);
     this.previous = old;
     this.active = model;
     if (old) this.metrics.modelVersion.remove({ version: old.version });
@@ -170,13 +202,21 @@ export class ModelRegistry {
     this.logger.info({ version: model.version, replaced: old?.version, why }, 'policy model live');
   }
 
+  /** Takes a model that produced NaN out of service, once, however many decisions saw it fail. */
   private rollback(failed: LiveModel): void {
+    if (failed.retired) return;
     this.metrics.modelLoadFailures.inc({ reason: 'nan' });
-    this.metrics.modelVersion.remove({ version: failed.version });
-    this.active = this.previous;
-    this.previous = undefined;
-    if (this.active) this.metrics.modelVersion.set({ version: this.active.version }, 1);
-    this.logger.error({ failed: failed.version, restored: this.active?.version }, 'policy model produced NaN; rolled back');
-    void failed.session.release();
+    if (this.active === failed) {
+      this.metrics.modelVersion.remove({ version: failed.version });
+      this.active = this.previous;
+      this.previous = undefined;
+      if (this.active) this.metrics.modelVersion.set({ version: this.active.version }, 1);
+      this.logger.error({ failed: failed.version, restored: this.active?.version }, 'policy model produced NaN; rolled back');
+    } else {
+      // A newer model took over while this run was in flight: just stop keeping it to roll back to.
+      if (this.previous === failed) this.previous = undefined;
+      this.logger.error({ failed: failed.version }, 'replaced policy model produced NaN; dropped');
+    }
+    void this.retire(failed);
   }
 }
