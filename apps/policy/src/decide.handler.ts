@@ -3,11 +3,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DecideReplySchema, SlotsDecidedSchema } from '#libs/contracts';
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
-import type { DecideRequestView, DecisionContext, FlushStrategy, ObservationScale, PolicyDecision, SlotFeatures } from '#libs/policy';
+import type { DecideRequestView, DecisionContext, FlushStrategy, PolicyDecision, SlotFeatures } from '#libs/policy';
 import { DecisionColumns, decisionsFromLogits, readDecideRequest } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
+import type { InferenceGroup } from './models.js';
 import { ModelUnavailableError } from './models.js';
 import { PolicyRuntime } from './policy-runtime.js';
 import type { BookEntry } from './strategy-book.js';
@@ -63,10 +64,7 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     const started = performance.now();
     const book = this.runtime.book;
     const columns = new DecisionColumns(features.length);
-    for (const [route, indexes] of byRoute) {
-      const routeFeatures = indexes.map((i) => features[i]!);
-      const pending = this.decideRoute(book.forRoute(route), routeFeatures);
-      const decided = pending instanceof Promise ? await pending : pending;
+    const record = (indexes: readonly number[], decided: Decided) => {
       let flushes = 0;
       for (let k = 0; k < indexes.length; k++) {
         const decision = decided.decisions[k]!;
@@ -77,7 +75,16 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
       const { decisions } = this.runtime.metrics;
       if (flushes > 0) decisions.inc({ strategy: decided.strategy, action: 'flush' }, flushes);
       if (flushes < indexes.length) decisions.inc({ strategy: decided.strategy, action: 'wait' }, indexes.length - flushes);
+    };
+    const context = { random: Math.random, nowMs: Date.now() };
+    const learned: LearnedGroup[] = [];
+    for (const [route, indexes] of byRoute) {
+      const entry = book.forRoute(route);
+      const slots = indexes.map((i) => features[i]!);
+      if (entry.kind === 'ppo') learned.push({ indexes, slots, scale: entry.scale, fallback: entry.fallback });
+      else record(indexes, this.decideStandard(entry, slots, context));
     }
+    if (learned.length > 0) (await this.decideLearned(learned, context)).forEach((decided, g) => record(learned[g]!.indexes, decided));
     const decisionUs = (performance.now() - started) * 1000;
     this.runtime.metrics.latency.observe(decisionUs / 1e6);
     const reply = incoming.respond(DecideReplySchema, { ...columns, decisionUs });
@@ -91,31 +98,36 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Pure strategies answer synchronously; only the onnxruntime path is awaited. */
-  private decideRoute(entry: BookEntry, features: SlotFeatures[]): Decided | Promise<Decided> {
-    const context = { random: Math.random, nowMs: Date.now() };
+  /** Strategies that need no model answer synchronously. */
+  private decideStandard(entry: Exclude<BookEntry, { kind: 'ppo' }>, slots: SlotFeatures[], context: DecisionContext): Decided {
     if (entry.kind === 'strategy')
-      return { decisions: entry.strategy.decide(features, context), strategy: entry.strategy.name, modelVersion: '' };
-    if (entry.kind === 'missing') {
-      this.runtime.metrics.fallbacks.inc({ reason: 'no_model' }, features.length);
-      return { decisions: entry.fallback.decide(features, context), strategy: entry.fallback.name, modelVersion: '' };
-    }
-    return this.decideLearned(entry.scale, features, entry.fallback, context);
+      return { decisions: entry.strategy.decide(slots, context), strategy: entry.strategy.name, modelVersion: '' };
+    this.runtime.metrics.fallbacks.inc({ reason: 'no_model' }, slots.length);
+    return { decisions: entry.fallback.decide(slots, context), strategy: entry.fallback.name, modelVersion: '' };
   }
 
-  private async decideLearned(
-    scale: ObservationScale,
-    features: SlotFeatures[],
-    fallback: FlushStrategy,
-    context: DecisionContext,
-  ): Promise<Decided> {
+  /** Every PPO route group of the request in ONE session.run; each group's own fallback when the model cannot answer. */
+  private async decideLearned(groups: readonly LearnedGroup[], context: DecisionContext): Promise<Decided[]> {
     try {
-      const { logits, version } = await this.runtime.models.infer(features, scale);
-      return { decisions: decisionsFromLogits(logits, features.length), strategy: 'ppo', modelVersion: version };
+      const { logits, version } = await this.runtime.models.inferGroups(groups);
+      let offset = 0;
+      return groups.map(({ slots }) => {
+        const decisions = decisionsFromLogits(logits.subarray(offset * 2, (offset + slots.length) * 2), slots.length);
+        offset += slots.length;
+        return { decisions, strategy: 'ppo', modelVersion: version };
+      });
     } catch (error) {
       const reason = error instanceof ModelUnavailableError ? error.reason : 'inference_error';
-      this.runtime.metrics.fallbacks.inc({ reason }, features.length);
-      return { decisions: fallback.decide(features, context), strategy: fallback.name, modelVersion: '' };
+      return groups.map(({ slots, fallback }) => {
+        this.runtime.metrics.fallbacks.inc({ reason }, slots.length);
+        return { decisions: fallback.decide(slots, context), strategy: fallback.name, modelVersion: '' };
+      });
     }
   }
+}
+
+/** The slots of one PPO route in a decide request. */
+interface LearnedGroup extends InferenceGroup {
+  indexes: readonly number[];
+  fallback: FlushStrategy;
 }

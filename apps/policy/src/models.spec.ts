@@ -91,6 +91,22 @@ describe('policy models', () => {
     expect(Array.from(logits)).toEqual([0, Math.fround(10 * 0.2 - 5), 0, Math.fround(10 * 0.8 - 5)]);
   });
 
+  it('decides route groups with different normalisers in one batch, each observed with its own scale', async () => {
+    const { models } = registry();
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    const short = { ...defaultScale, ageNormMs: 20 };
+    const a = [features(10), features(40)];
+    const b = [features(10)];
+    const { logits } = await models.inferGroups([
+      { slots: a, scale: defaultScale },
+      { slots: b, scale: short },
+    ]);
+    const separate = [...(await models.infer(a, defaultScale)).logits, ...(await models.infer(b, short)).logits];
+    expect(Array.from(logits)).toEqual(separate);
+    // age 10 ms over a 20 ms normaliser: FLUSH logit 10 * 0.5 - 5 = 0.
+    expect(logits[5]).toBe(0);
+  });
+
   it('a corrupt or NaN-producing model is refused, counted, and the live one stays', async () => {
     const { models, metrics } = registry();
     await models.offer(ageActor(10, 5, 'v1'), 'v1');

@@ -110,12 +110,17 @@ export class ModelRegistry {
 
   /** WAIT/FLUSH logits of the live model for a batch of slots (one session.run), observed at the model's width. */
   async infer(slots: readonly SlotFeatures[], scale: ObservationScale): Promise<{ logits: Float32Array; version: string }> {
+    return this.inferGroups([{ slots, scale }]);
+  }
+
+  /** One session.run for the slots of every group (each observed with its route's scale); logits in group order. */
+  async inferGroups(groups: readonly InferenceGroup[]): Promise<{ logits: Float32Array; version: string }> {
     const active = this.active;
     if (!active) throw new ModelUnavailableError('no_model', 'no policy model is loaded');
-    const batch = slots.length;
+    const batch = groups.reduce((sum, g) => sum + g.slots.length, 0);
     let logits: Float32Array;
     try {
-      logits = await this.run(active, observe(slots, scale, active.inputSize), batch);
+      logits = await this.run(active, observeGroups(groups, active.inputSize), batch);
     } catch (error) {
       throw new ModelUnavailableError('inference_error', (error as Error).message);
     }
@@ -123,7 +128,7 @@ export class ModelRegistry {
       this.rollback(active);
       throw new ModelUnavailableError('nan', `model ${active.version} produced a non-finite logit`);
     }
-    if (this.shadow) await this.compare(this.shadow, observe(slots, scale, this.shadow.model.inputSize), batch, logits);
+    if (this.shadow) await this.compare(this.shadow, observeGroups(groups, this.shadow.model.inputSize), batch, logits);
     return { logits, version: active.version };
   }
 
@@ -219,4 +224,22 @@ export class ModelRegistry {
     }
     void this.retire(failed);
   }
+}
+
+/** Slots observed with one scale: a route group of a decide request. */
+export interface InferenceGroup {
+  slots: readonly SlotFeatures[];
+  scale: ObservationScale;
+}
+
+/** The groups' observations stacked into one [slots, width] batch. */
+function observeGroups(groups: readonly InferenceGroup[], width: number): Float32Array {
+  if (groups.length === 1) return observe(groups[0]!.slots, groups[0]!.scale, width);
+  const out = new Float32Array(groups.reduce((sum, g) => sum + g.slots.length, 0) * width);
+  let offset = 0;
+  for (const { slots, scale } of groups) {
+    out.set(observe(slots, scale, width), offset);
+    offset += slots.length * width;
+  }
+  return out;
 }
