@@ -1,12 +1,21 @@
 import { OBSERVATION_SIZE, seededRandom } from '#libs/policy';
 import type { PpoConfig } from './ppo.js';
 import { ActorCritic } from './ppo.js';
+import type { ModelMethod } from './provenance.js';
 import type { RewardConfig } from './rewards.js';
 
 /** A PPO training checkpoint: enough to resume evaluation or export, as plain JSON. */
 export interface PpoCheckpoint {
   format: 'batchgate-ppo-checkpoint/v1';
   version: string;
+  /**
+   * How the weights were made; absent means PPO (checkpoints from before
+   * imitation existed). An imitation checkpoint's reward is only the price
+   * it is judged at, and of its ppo settings only hidden and idleInputGain apply.
+   */
+  method?: ModelMethod;
+  /** Imitation: the teacher policy spec, e.g. "bayes:call_cost_ms=1600". */
+  teacher?: string;
   /** Features per observation; absent in checkpoints written before the width was configurable, which are 4. */
   inputs?: number;
   hidden: number[];

@@ -3,6 +3,8 @@ import { parseStrategySpec } from '#libs/config';
 import { loadPolicyModel } from '#libs/onnx';
 import type { QTable } from '#libs/policy';
 import { validateQTable } from '#libs/policy';
+import type { ModelProvenance } from '#libs/rl';
+import { modelLabel, provenanceOf, recordPathOf } from '#libs/rl';
 import type { PolicyEntry, Scenario } from '#libs/sim';
 import { beliefPolicy, onOffModelOf, planOnOff } from '#libs/sim';
 
@@ -74,7 +76,8 @@ async function resolvePolicy(name: string, scenario: Scenario, models: ModelPath
     }
     case 'ppo': {
       const { network, metadata } = await loadModel(models.ppo);
-      return { label: `PPO (${network.version})`, spec: { name: 'ppo', params: strategyParamsOf(metadata) }, models: { network } };
+      const label = modelLabel(network.version, await provenanceOfModel(models.ppo, metadata));
+      return { label, spec: { name: 'ppo', params: strategyParamsOf(metadata) }, models: { network } };
     }
     default: {
       const spec = parseStrategySpec(name);
@@ -131,6 +134,23 @@ function bayesPolicy(name: string, params: Record<string, number>, scenario: Sce
 /** The ppo strategy parameters the model was trained with (observation scale), from its metadata. */
 export function strategyParamsOf(metadata: Record<string, string>): Record<string, number> {
   return metadata.strategy_params ? (JSON.parse(metadata.strategy_params) as Record<string, number>) : {};
+}
+
+/**
+ * How the model was made: from the record beside it (<model>.json, which `train` and `imitate` write and
+ * which can be corrected without touching the weights), else from the ONNX metadata, else PPO (the only
+ * method before imitation; an imitated model exported before `method` existed is known only by its record).
+ */
+async function provenanceOfModel(path: string, metadata: Record<string, string>): Promise<ModelProvenance> {
+  const recordPath = recordPathOf(path);
+  let record: unknown;
+  try {
+    record = JSON.parse(await readFile(recordPath, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`cannot read the model record ${recordPath}: ${(error as Error).message}`, { cause: error });
+  }
+  return provenanceOf(record, recordPath) ?? provenanceOf(metadata, `${path} (ONNX metadata)`) ?? { method: 'ppo' };
 }
 
 async function loadModel(path: string) {

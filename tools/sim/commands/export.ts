@@ -1,15 +1,17 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareWithOnnxRuntime, encodePolicyModel, IR_VERSION, OPSET, POLICY_INPUT, POLICY_OUTPUT } from '#libs/onnx';
 import { OBSERVATION_SIZE, SHORT_IDLE_MS } from '#libs/policy';
 import type { PpoCheckpoint } from '#libs/rl';
-import { fromCheckpoint } from '#libs/rl';
+import { fromCheckpoint, provenanceRecords, recordPathOf } from '#libs/rl';
 import { UsageError } from '../scenario-args.js';
 
 export const EXPORT_HELP = `export <checkpoint.json> [--out model.onnx] [--version name] [--samples 1000] [--note text]
   Writes the PPO actor as ONNX (input "obs" [batch_size,4|5|6] float32, output "action_logits" [batch_size,2], opset 17),
   runs it in onnxruntime-node against the in-process network on random states, and writes <out>.json with the
-  max abs diff. The metadata names the ppo strategy parameters the model expects.`;
+  max abs diff. The metadata names the ppo strategy parameters the model expects and how it was made (method ppo, or
+  imitation with its teacher, from the checkpoint).`;
 
 export async function exportCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -24,14 +26,13 @@ export async function exportCommand(argv: string[]): Promise<void> {
   });
   const path = positionals[0];
   if (!path) throw new UsageError('export needs a checkpoint file (best.json from `train ppo`)');
+  const out = values.out ?? path.replace(/\.json$/, '.onnx');
+  // The model's record is written to <out without .onnx>.json: for best.json -> best.onnx that is the checkpoint itself.
+  if (resolve(recordPathOf(out)) === resolve(path))
+    throw new UsageError(`export would overwrite the checkpoint ${path} with the model's record; give --out <model>.onnx`);
   const checkpoint = JSON.parse(await readFile(path, 'utf8')) as PpoCheckpoint;
   if (values.version) checkpoint.version = values.version;
-  await exportModel(
-    checkpoint,
-    values.out ?? path.replace(/\.json$/, '.onnx'),
-    { checkpoint: path, ...(values.note ? { note: values.note } : {}) },
-    Number(values.samples),
-  );
+  await exportModel(checkpoint, out, { checkpoint: path, ...(values.note ? { note: values.note } : {}) }, Number(values.samples));
 }
 
 const SEED_OBSERVATION = [
@@ -48,7 +49,11 @@ function observationOf(width: number): string {
   return `[${features.join(', ')}]`;
 }
 
-/** Writes <path> (ONNX) and <path without .onnx>.json (metadata + onnxruntime verification); returns the max abs diff. */
+/**
+ * Writes <path> (ONNX) and <path without .onnx>.json (metadata + onnxruntime verification); returns the max abs diff.
+ * Both records say how the weights were made (`method`): a PPO model carries its reward and PPO settings, a
+ * distilled one its teacher and only the network settings that apply (no reward was optimised).
+ */
 export async function exportModel(
   checkpoint: PpoCheckpoint,
   path: string,
@@ -56,6 +61,8 @@ export async function exportModel(
   samples = 1000,
 ): Promise<number> {
   const network = fromCheckpoint(checkpoint).actor.toMlp(checkpoint.version);
+  const method = checkpoint.method ?? 'ppo';
+  const made = provenanceRecords(checkpoint);
   const metadata = {
     strategy: 'ppo',
     strategy_params: JSON.stringify(checkpoint.strategyParams),
@@ -63,7 +70,7 @@ export async function exportModel(
     actions: '[WAIT, FLUSH] logits; act by argmax',
     training_scenario: checkpoint.training.scenario,
     training_seed: String(checkpoint.training.seed),
-    reward: JSON.stringify(checkpoint.reward),
+    ...made.metadata,
   };
   const bytes = encodePolicyModel(network, metadata);
   await writeFile(path, bytes);
@@ -77,9 +84,8 @@ export async function exportModel(
     opset: OPSET,
     irVersion: IR_VERSION,
     strategy: { name: 'ppo', params: checkpoint.strategyParams },
-    reward: checkpoint.reward,
-    ppo: checkpoint.ppo,
-    training: { ...checkpoint.training, ...provenance },
+    ...made.record,
+    training: method === 'ppo' ? { ...checkpoint.training, ...provenance } : { ...imitationTraining(checkpoint), ...provenance },
     verification: {
       runtime: 'onnxruntime-node (CPU)',
       samples: comparison.samples,
@@ -87,9 +93,14 @@ export async function exportModel(
       actionMismatches: comparison.actionMismatches,
     },
   };
-  await writeFile(path.replace(/\.onnx$/, '') + '.json', JSON.stringify(info, null, 2) + '\n');
+  await writeFile(recordPathOf(path), JSON.stringify(info, null, 2) + '\n');
   console.log(
     `wrote ${path} (${bytes.length} bytes); onnxruntime vs in-process on ${comparison.samples} states: max abs diff ${comparison.maxAbsDiff.toExponential(2)}, action mismatches ${comparison.actionMismatches}`,
   );
   return comparison.maxAbsDiff;
+}
+
+/** An imitation checkpoint's step count is the number of labelled decisions; it has no validation reward. */
+function imitationTraining({ training }: PpoCheckpoint) {
+  return { scenario: training.scenario, seed: training.seed, samples: training.steps };
 }

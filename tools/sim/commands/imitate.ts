@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { createStrategy, OBSERVATION_SIZE_WITH_IDLE } from '#libs/policy';
 import type { ImitationProgress } from '#libs/rl';
 import { costReward, SEED_PPO, toCheckpoint, trainImitation, validationEpisodes } from '#libs/rl';
+import type { Scenario } from '#libs/sim';
 import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies } from '../policies.js';
 import { integer, loadScenario, positive, seedList, UsageError } from '../scenario-args.js';
 import { observationSizeOf } from '../training-setup.js';
@@ -15,7 +16,8 @@ export const IMITATE_HELP = `imitate --teacher <policy> [--scenario seed-bursty|
   cloning with DAgger on the scenario's traffic, e.g. --teacher bayes:call_cost_ms=1100 (the Bayes-optimal causal
   policy, which knows the traffic model; the student sees only the features the coordinator sends).
   --regret-weights weighs each decision by what the teacher says the other action would cost (teachers that report it).
-  Writes best.json (checkpoint), <version>.onnx and <version>.json.`;
+  Writes best.json (checkpoint), <version>.onnx and <version>.json; both records say method "imitation" and name the
+  teacher, and \`sim eval\` labels the model "distilled <version> (DAgger of <teacher>)".`;
 
 const OPTIONS = {
   teacher: { type: 'string' },
@@ -71,26 +73,42 @@ export async function imitateCommand(argv: string[]): Promise<void> {
         `round ${p.round}: ${p.samples} samples, student agreed with the teacher on ${(p.agreement * 100).toFixed(2)} %, loss ${p.loss.toFixed(4)}`,
       ),
   });
-  // The checkpoint format is PPO's: its reward is the price the model is judged at, and of the PPO
-  // settings only the network's shape and input gain apply (the fit settings are in the provenance).
-  const reward = costReward(scenario.callCostMs);
-  const ppo = { ...SEED_PPO, idleInputGain };
+  // The checkpoint format is PPO's: method and teacher say it is not a PPO model, its reward is only the
+  // price it is judged at, and of the PPO settings only the network's shape and input gain apply.
   const checkpoint = toCheckpoint(model, {
     version,
+    method: 'imitation',
+    teacher: values.teacher,
     strategyParams,
-    reward,
-    ppo,
+    reward: costReward(scenario.callCostMs),
+    ppo: { ...SEED_PPO, idleInputGain },
     training: { scenario: scenario.name, seed, steps: history.at(-1)!.samples, validation: NaN },
   });
   await writeFile(join(out, 'best.json'), JSON.stringify(checkpoint));
   await exportModel(checkpoint, join(out, `${version}.onnx`), {
-    method: 'behaviour cloning with DAgger (not PPO)',
-    teacher: teacher!.label,
+    method: 'behaviour cloning with DAgger of the teacher (not PPO; no reward is optimised)',
+    teacher: teacherRecord(values.teacher, teacher!.label, scenario),
+    command: `npm run sim -- imitate ${argv.join(' ')}`,
     fit,
-    scenario: scenario.name,
+    scenarioSpec: scenario,
     seeds: values.seeds,
     durationMs: scenario.traffic.durationMs,
     observation: values.observation,
     history,
   });
+}
+
+/** The teacher as given and as labelled; a Bayes teacher also records the traffic parameters it planned on. */
+function teacherRecord(policy: string, label: string, scenario: Scenario) {
+  const planner = policy === 'bayes' || policy.startsWith('bayes:');
+  return {
+    policy,
+    label,
+    ...(planner
+      ? {
+          plannedOn: scenario.traffic.process,
+          knows: `the traffic parameters of scenario ${scenario.name} (the student sees only the coordinator's features)`,
+        }
+      : {}),
+  };
 }

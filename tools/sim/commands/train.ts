@@ -44,7 +44,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const algorithm = positionals[0];
   if (algorithm !== 'ppo' && algorithm !== 'qlearning') throw new UsageError('train needs an algorithm: ppo or qlearning');
   const scenario = await loadScenario(values.scenario, { callCostMs: values['call-cost'] });
-  const reward = rewardOf(values.reward, scenario, values['forced-penalty']);
+  const reward = rewardOf(values.reward, scenario, values['forced-penalty'], values['reward-set'] ?? []);
   const sources = await trainingSources(scenario, values);
   const seed = integer('--seed', values.seed);
   const episodeMs = integer('--episode-ms', values['episode-ms']);
@@ -127,6 +127,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   await writeFile(join(out, 'best.json'), JSON.stringify(best));
   await writeFile(join(out, 'history.json'), JSON.stringify(history, null, 1));
   await exportModel(best, join(out, `${version}.onnx`), {
+    command: `npm run sim -- train ${argv.join(' ')}`,
     ...training,
     observation: values.observation,
     ppo,
