@@ -5,7 +5,8 @@ import type { SimConfig } from '#libs/sim';
 import type { StrategySpec } from '#libs/config';
 import { describe, expect, it } from 'vitest';
 import { Ledger, stepDiscount } from './ledger.js';
-import { costReward, seedFlushReward, seedReward, seedWaitReward, withoutTerm } from './rewards.js';
+import { costReward, RewardSettingError, seedFlushReward, seedReward, seedWaitReward, withoutTerm, withRewardSettings } from './rewards.js';
+import type { SeedReward } from './rewards.js';
 
 const config: SimConfig = {
   batchTimeoutMs: 50,
@@ -123,5 +124,57 @@ describe('seed reward (as coded, FACTS section 1)', () => {
     const terminal = ledger.steps.filter((s) => s.done);
     expect(terminal.length).toBe(result.batches.filter((b) => b.reason === 'timeout').length);
     expect(terminal.every((s) => s.action === 0 && s.reward < Math.log2(1 + 128))).toBe(true);
+  });
+});
+
+describe('reward settings (--reward-set key=value)', () => {
+  it("sets the seed reward's coefficients and term weights and leaves the rest (and the original) as they were", () => {
+    const base = seedReward();
+    const set = withRewardSettings(base, ['alpha=3', 'beta=0.1', 'gamma= 1.5', 'arrival=0', 'alpha=4']);
+    expect(set).toEqual({ ...base, alpha: 4, beta: 0.1, gamma: 1.5, weights: { ...base.weights, arrival: 0 } });
+    expect(base).toEqual(seedReward());
+    expect(withRewardSettings(costReward(300), ['wait=2', 'forced=0'])).toEqual(
+      costReward(300, { weights: { call: 1, wait: 2, forced: 0 } }),
+    );
+  });
+
+  it('changes the seed FLUSH and WAIT rewards by the coefficient it sets', () => {
+    const s = features({});
+    const seedWith = (...pairs: string[]) => withRewardSettings(seedReward(), pairs) as SeedReward;
+    expect(seedFlushReward(seedWith('gamma=0.5'), s, true) - seedFlushReward(seedWith('gamma=1.5'), s, true)).toBeCloseTo(1, 12);
+    expect(seedWaitReward(seedWith('alpha=3'), s)).toBeCloseTo(Math.tanh(1) - Math.expm1(1.5) / Math.expm1(3), 12);
+    expect(seedWaitReward(seedWith('alpha=3'), s)).not.toBeCloseTo(seedWaitReward(seedReward(), s), 3);
+    expect(seedFlushReward(seedWith('beta=0'), s, false) - seedFlushReward(seedReward(), s, false)).toBeCloseTo(0.3 * (20 / 50), 12);
+    expect(seedWaitReward(seedWith('waitCost=2'), s)).toBeCloseTo(Math.tanh(1) - (2 * Math.expm1(1)) / Math.expm1(2), 12);
+  });
+
+  it("weights the cost reward's wait term over a whole run: total = -(C * calls + w * waits) / C", () => {
+    const trace = generateTrace({ process: { kind: 'poisson', ratePerSec: 200 }, popularity: { kind: 'single' }, durationMs: 2000 }, 5);
+    const ledger = new Ledger<undefined>(withRewardSettings(costReward(200), ['wait=2.5']));
+    const strategy = createStrategy({ name: 'fixed_timer', params: { window_ms: 10 } });
+    const metrics = summarize(simulate(trace, recorded(strategy, ledger), config, ledger));
+    ledger.finish();
+    const total = -ledger.steps.reduce((sum, step) => sum + step.reward, 0) * 200;
+    expect(total).toBeCloseTo(200 * metrics.upstreamCalls + 2.5 * metrics.waitSumMs, 4);
+  });
+
+  it('refuses an unknown key, a missing or non-numeric value and alpha = 0, naming what was wrong', () => {
+    const refused = (config: Parameters<typeof withRewardSettings>[0], pair: string) => {
+      try {
+        withRewardSettings(config, [pair]);
+      } catch (error) {
+        expect(error).toBeInstanceOf(RewardSettingError);
+        return (error as Error).message;
+      }
+      throw new Error(`${pair} was accepted`);
+    };
+    expect(refused(seedReward(), 'delta=1')).toMatch(/unknown seed reward setting "delta" \(known: alpha, beta, gamma, throughput/);
+    expect(refused(costReward(100), 'alpha=1')).toMatch(/unknown cost reward setting "alpha" \(known: call, wait, forced\)/);
+    expect(refused(costReward(100), 'callCostMs=5')).toMatch(/"callCostMs"/);
+    expect(refused(seedReward(), 'beta=abc')).toMatch(/setting beta needs a finite number \(got "abc"\)/);
+    expect(refused(seedReward(), 'beta=')).toMatch(/beta needs a finite number/);
+    expect(refused(seedReward(), 'beta')).toMatch(/beta needs a finite number/);
+    expect(refused(seedReward(), 'gamma=Infinity')).toMatch(/gamma needs a finite number/);
+    expect(refused(seedReward(), 'alpha=0')).toMatch(/alpha must not be 0/);
   });
 });

@@ -43,6 +43,47 @@ export function seedReward(overrides: Partial<Omit<SeedReward, 'kind'>> = {}): S
   };
 }
 
+/**
+ * What `--reward-set key=value` may change, per reward kind: the seed reward's
+ * coefficients (alpha: wait-cost curvature, beta: upstream-load weight,
+ * gamma: forced-flush penalty) and either reward's term weights by term name.
+ * The cost reward's prices are not here: they are the scenario's C and
+ * --forced-penalty, set in one place each.
+ */
+export const REWARD_SETTINGS: Record<RewardConfig['kind'], readonly string[]> = {
+  cost: ['call', 'wait', 'forced'],
+  seed: ['alpha', 'beta', 'gamma', 'throughput', 'urgency', 'upstream', 'forced', 'arrival', 'waitCost'],
+};
+
+/** A --reward-set pair that names no setting of the reward, or sets it to something other than a usable number. */
+export class RewardSettingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RewardSettingError';
+  }
+}
+
+/** The reward with "key=value" overrides applied in order (see REWARD_SETTINGS); refuses unknown keys and bad numbers. */
+export function withRewardSettings(config: RewardConfig, pairs: readonly string[]): RewardConfig {
+  const known = REWARD_SETTINGS[config.kind];
+  let out: RewardConfig = { ...config, weights: { ...config.weights } } as RewardConfig;
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const key = at < 0 ? pair : pair.slice(0, at);
+    const text = at < 0 ? '' : pair.slice(at + 1).trim();
+    if (!known.includes(key)) throw new RewardSettingError(`unknown ${config.kind} reward setting "${key}" (known: ${known.join(', ')})`);
+    const value = Number(text);
+    if (text === '' || !Number.isFinite(value))
+      throw new RewardSettingError(`${config.kind} reward setting ${key} needs a finite number (got "${text}")`);
+    // The wait cost divides by e^alpha - 1.
+    if (key === 'alpha' && value === 0) throw new RewardSettingError('seed reward setting alpha must not be 0');
+    out = Object.hasOwn(out.weights, key)
+      ? ({ ...out, weights: { ...out.weights, [key]: value } } as RewardConfig)
+      : { ...out, [key]: value };
+  }
+  return out;
+}
+
 /** The named terms of a reward, for ablations (train with one term's weight set to 0). */
 export function rewardTerms(config: RewardConfig): string[] {
   return Object.keys(config.weights);

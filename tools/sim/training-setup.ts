@@ -1,6 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { PpoConfig, RewardConfig, TrainingSource } from '#libs/rl';
-import { costReward, IDLE_EDGES, SEED_PPO, SEED_QLEARNING, seedReward, validationEpisodes } from '#libs/rl';
+import {
+  costReward,
+  IDLE_EDGES,
+  RewardSettingError,
+  SEED_PPO,
+  SEED_QLEARNING,
+  seedReward,
+  validationEpisodes,
+  withRewardSettings,
+} from '#libs/rl';
 import type { TrainingEpisode } from '#libs/rl';
 import type { Scenario } from '#libs/sim';
 import { OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, OBSERVATION_SIZE_WITH_SHORT_IDLE } from '#libs/policy';
@@ -11,6 +20,7 @@ import { positive, UsageError } from './scenario-args.js';
 export const TRAINING_OPTIONS = {
   reward: { type: 'string', default: 'cost' },
   'forced-penalty': { type: 'string', default: '0.25' },
+  'reward-set': { type: 'string', multiple: true },
   jitter: { type: 'string', default: '1.5' },
   mix: { type: 'string', default: '0' },
   trace: { type: 'string', multiple: true },
@@ -23,6 +33,9 @@ export const TRAINING_OPTIONS = {
 
 export const TRAINING_HELP = `  --reward cost|seed       cost: C * calls + request-ms waited (what the oracle minimises), seed: seed 000's reward as coded
   --forced-penalty f       cost reward: extra cost of a forced flush, as a fraction of C (default 0.25)
+  --reward-set key=value   override a reward setting (repeatable): cost reward term weights call, wait, forced (default 1);
+                           seed reward alpha (2), beta (0.3), gamma (0.5) and term weights throughput, urgency, upstream,
+                           forced, arrival, waitCost (default 1)
   --jitter j               scale traffic rates, durations and upstream latency per episode by [1/j, j] (default 1.5)
   --mix m                  share of episodes drawn from the other built-in scenarios (default 0)
   --trace file.jsonl       also train on windows of a recorded trace (repeatable)
@@ -82,10 +95,22 @@ function withNumbers<T extends object>(base: T, pairs: readonly string[], what: 
   return out as T;
 }
 
-export function rewardOf(kind: string, scenario: Scenario, forcedPenalty: string): RewardConfig {
-  if (kind === 'cost') return costReward(scenario.callCostMs, { forcedPenaltyMs: Number(forcedPenalty) * scenario.callCostMs });
-  if (kind === 'seed') return seedReward();
-  throw new UsageError(`--reward must be cost or seed (got "${kind}")`);
+/** The reward named by --reward, priced by the scenario and --forced-penalty, with --reward-set overrides. */
+export function rewardOf(kind: string, scenario: Scenario, forcedPenalty: string, settings: readonly string[] = []): RewardConfig {
+  let base: RewardConfig;
+  if (kind === 'cost') {
+    const penalty = Number(forcedPenalty);
+    if (forcedPenalty.trim() === '' || !(penalty >= 0 && Number.isFinite(penalty)))
+      throw new UsageError(`--forced-penalty must be a non-negative number (got "${forcedPenalty}")`);
+    base = costReward(scenario.callCostMs, { forcedPenaltyMs: penalty * scenario.callCostMs });
+  } else if (kind === 'seed') base = seedReward();
+  else throw new UsageError(`--reward must be cost or seed (got "${kind}")`);
+  try {
+    return withRewardSettings(base, settings);
+  } catch (error) {
+    if (error instanceof RewardSettingError) throw new UsageError(`--reward-set: ${error.message}`);
+    throw error;
+  }
 }
 
 /**

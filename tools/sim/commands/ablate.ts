@@ -42,7 +42,7 @@ export async function ablateCommand(argv: string[]): Promise<void> {
   const algorithm = positionals[0] ?? 'ppo';
   if (algorithm !== 'ppo' && algorithm !== 'qlearning') throw new UsageError('ablate trains ppo or qlearning');
   const scenario = await loadScenario(values.scenario, { callCostMs: values['call-cost'] });
-  const full = rewardOf(values.reward, scenario, values['forced-penalty']);
+  const full = rewardOf(values.reward, scenario, values['forced-penalty'], values['reward-set'] ?? []);
   const sources = await trainingSources(scenario, values);
   const seed = integer('--seed', values.seed);
   const episodeMs = integer('--episode-ms', values['episode-ms']);
