@@ -102,7 +102,11 @@ export function evaluateScenario(
   return { scenario, rows, frontiers };
 }
 
-/** Per-row means over seeds (percentiles are averaged per seed, as the seed projects reported). */
+/**
+ * Per-row means over seeds (percentiles are averaged per seed, as the seed
+ * projects reported). Latencies, when kept, are every seed's pooled: the CDF
+ * of all requests of all seeds, not the first seed's.
+ */
 export function meanBySeed(rows: readonly EvalRow[]): EvalRow[] {
   const groups = new Map<string, EvalRow[]>();
   for (const row of rows) {
@@ -123,7 +127,17 @@ export function meanBySeed(rows: readonly EvalRow[]): EvalRow[] {
       costPerRequest: mean((r) => r.costPerRequest),
       gap: mean((r) => r.gap),
       waitGap: mean((r) => r.waitGap),
-      ...(list[0]!.latencies ? { latencies: list[0]!.latencies } : {}),
+      ...(list[0]!.latencies ? { latencies: pooled(list.map((r) => r.latencies ?? new Float64Array(0))) } : {}),
     };
   });
+}
+
+function pooled(parts: readonly Float64Array[]): Float64Array {
+  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all.sort();
 }

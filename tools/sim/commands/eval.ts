@@ -7,10 +7,10 @@ import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '.
 import { ProgressBar } from '../progress.js';
 import { csv, markdownTable, textTable } from '../report/table.js';
 import { frontierSvg, latencyCdfSvg } from '../report/svg.js';
-import { list, loadScenario, seedList } from '../scenario-args.js';
+import { list, loadScenario, seedList, UsageError } from '../scenario-args.js';
 
 export const EVAL_OPTIONS = {
-  scenario: { type: 'string', default: 'seed-bursty' },
+  scenario: { type: 'string', multiple: true },
   seeds: { type: 'string', default: '1,2,3' },
   policies: { type: 'string', default: SEED_ROWS.join(',') },
   policy: { type: 'string', multiple: true },
@@ -21,20 +21,35 @@ export const EVAL_OPTIONS = {
   out: { type: 'string' },
 } as const;
 
-export const EVAL_HELP = `eval [--scenario seed-bursty|<file.json>] [--seeds 1,2,3] [--policies ${SEED_ROWS.join(',')}]
+export const EVAL_HELP = `eval [--scenario seed-bursty|<file.json>[,...]]... [--seeds 1,2,3] [--policies ${SEED_ROWS.join(',')}]
      [--policy <strategy spec>]... [--ppo ${DEFAULT_PPO_MODEL}] [--qtable ${DEFAULT_QTABLE}] [--call-cost ms] [--duration-ms ms] [--out dir]
-  Every policy on every seed of a scenario, plus the oracle: table, CSV, JSON, markdown and SVG plots.
+  Every policy on every seed of every scenario, plus the oracle: per scenario a table, CSV, JSON, markdown and SVG plots
+  (the latency CDF pools all seeds' requests). --scenario repeats or takes a comma list; files go to --out (one scenario)
+  or --out/<scenario>/ (several), by default .run/sim/eval-<scenario>/. --call-cost and --duration-ms apply to each.
   --policy bayes[:call_cost_ms=<C>]: the Bayes-optimal causal policy (knows the on-off traffic model; one-key mmpp scenarios).`;
 
 export async function evalCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: EVAL_OPTIONS, allowPositionals: false });
-  const scenario = await loadScenario(values.scenario, { callCostMs: values['call-cost'], durationMs: values['duration-ms'] });
-  const policies = await resolvePolicies([...list(values.policies), ...(values.policy ?? [])], scenario, {
-    ppo: values.ppo,
-    qtable: values.qtable,
-  });
-  const out = values.out ?? join('.run', 'sim', `eval-${scenario.name}`);
-  await runEvaluation(scenario, policies, seedList(values.seeds), out, undefined);
+  const names = (values.scenario ?? ['seed-bursty']).flatMap(list);
+  if (names.length === 0) throw new UsageError('--scenario needs a scenario name or file');
+  const seeds = seedList(values.seeds);
+  const policyNames = [...list(values.policies), ...(values.policy ?? [])];
+  // Everything is loaded and resolved before the first run, so a bad name in the last scenario fails at once.
+  const runs: { scenario: Scenario; policies: PolicyEntry[] }[] = [];
+  for (const name of names) {
+    const scenario = await loadScenario(name, { callCostMs: values['call-cost'], durationMs: values['duration-ms'] });
+    // Scenario names key the output folders and the CSVs' scenario column.
+    if (runs.some((r) => r.scenario.name === scenario.name)) throw new UsageError(`--scenario: two scenarios are named ${scenario.name}`);
+    const policies = await resolvePolicies(policyNames, scenario, { ppo: values.ppo, qtable: values.qtable });
+    runs.push({ scenario, policies });
+  }
+  const outOf = (scenario: Scenario) =>
+    values.out === undefined
+      ? join('.run', 'sim', `eval-${scenario.name}`)
+      : runs.length === 1
+        ? values.out
+        : join(values.out, scenario.name);
+  for (const { scenario, policies } of runs) await runEvaluation(scenario, policies, seeds, outOf(scenario), undefined);
 }
 
 /** Shared by eval and replay: run, print, write every artefact. */
@@ -76,7 +91,8 @@ export async function runEvaluation(
       2,
     ),
   );
-  await writeFile(join(out, 'latency-cdf.svg'), latencyCdfSvg(`Client latency CDF — ${scenario.name}`, summary));
+  const pooled = seeds.length === 1 ? `seed ${seeds[0]}` : `${seeds.length} seeds pooled`;
+  await writeFile(join(out, 'latency-cdf.svg'), latencyCdfSvg(`Client latency CDF — ${scenario.name} (${pooled})`, summary));
   await writeFile(join(out, 'frontier.svg'), frontierSvg(`Upstream reduction vs p50 — ${scenario.name}`, summary, frontier));
   // Zoomed on the high-savings corner where the interesting policies sit.
   const oracle = summary.find((r) => r.policy === ORACLE_LABEL);

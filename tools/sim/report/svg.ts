@@ -50,8 +50,10 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function frame(title: string, x: Axis, y: Axis, xLabel: string, yLabel: string, body: string[], legend: [string, string][]): string {
   const sx = scale(x, MARGIN.left, WIDTH - MARGIN.right);
   const sy = scale(y, HEIGHT - MARGIN.bottom, MARGIN.top);
+  // The plot keeps its size; the picture widens when a legend label would run past the edge (~7 px per character at 12 px).
+  const width = Math.max(WIDTH, WIDTH - MARGIN.right + 46 + 7 * Math.max(0, ...legend.map(([label]) => label.length)));
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${WIDTH / 2 - MARGIN.right / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
   ];
