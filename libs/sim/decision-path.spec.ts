@@ -1,7 +1,7 @@
 import { createStrategy } from '#libs/policy';
 import { describe, expect, it } from 'vitest';
 import type { DecisionPath } from './decision-path.js';
-import { checkDecisionPath } from './decision-path.js';
+import { checkDecisionPath, parseDecisionDelay } from './decision-path.js';
 import { simulate } from './simulator.js';
 import type { SimConfig } from './simulator.js';
 import { traceFromArrivals } from './trace.js';
@@ -64,5 +64,26 @@ describe('the decide round trip in the simulator', () => {
     expect(() => checkDecisionPath({ p50Ms: 0, p99Ms: 1, lateShare: 0, timeoutMs: 5 })).toThrow('p50 must be > 0 ms');
     expect(() => checkDecisionPath({ p50Ms: 2, p99Ms: 1, lateShare: 0, timeoutMs: 5 })).toThrow('p99 must be >= p50');
     expect(() => checkDecisionPath({ p50Ms: 1, p99Ms: 2, lateShare: 2, timeoutMs: 5 })).toThrow('late share must be in [0, 1]');
+  });
+});
+
+describe('parseDecisionDelay', () => {
+  const fallback = { name: 'fixed_timer', params: { window_ms: 20 } };
+
+  it('reads the CLI form, with the live 5 ms deadline by default', () => {
+    expect(parseDecisionDelay('p50=0.3, p99=1.2,late=0.002', fallback)).toEqual({
+      p50Ms: 0.3,
+      p99Ms: 1.2,
+      lateShare: 0.002,
+      timeoutMs: 5,
+      fallback,
+    });
+    expect(parseDecisionDelay('p50=1,p99=2,late=0,timeout=8', fallback).timeoutMs).toBe(8);
+  });
+
+  it('names what is wrong', () => {
+    expect(() => parseDecisionDelay('p50=1,p99=2', fallback)).toThrow('needs late=');
+    expect(() => parseDecisionDelay('p50=1,p99=2,late=0,jitter=3', fallback)).toThrow('"jitter=3" is not one of');
+    expect(() => parseDecisionDelay('p50=1,p99=0.5,late=0', fallback)).toThrow('p99 must be >= p50');
   });
 });

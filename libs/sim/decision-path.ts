@@ -1,4 +1,6 @@
+import type { StrategySpec } from '#libs/config';
 import type { FlushStrategy } from '#libs/policy';
+import { createStrategy } from '#libs/policy';
 import type { Random } from './distributions.js';
 import { normal } from './distributions.js';
 
@@ -44,4 +46,31 @@ export function checkDecisionPath(path: Omit<DecisionPath, 'fallback'>): void {
   if (!(path.p99Ms >= path.p50Ms)) throw new Error(`decision delay p99 must be >= p50 (got ${path.p99Ms} < ${path.p50Ms})`);
   if (!(path.lateShare >= 0 && path.lateShare <= 1)) throw new Error(`decision late share must be in [0, 1] (got ${path.lateShare})`);
   if (!(path.timeoutMs > 0)) throw new Error(`decision timeout must be > 0 ms (got ${path.timeoutMs})`);
+}
+
+/** A decision path as configured: the embedded strategy by spec, built fresh per run (strategies may hold state). */
+export interface DecisionPathSpec extends Omit<DecisionPath, 'fallback'> {
+  fallback: StrategySpec;
+}
+
+export function decisionPathOf(spec: DecisionPathSpec): DecisionPath {
+  return { ...spec, fallback: createStrategy(spec.fallback) };
+}
+
+/**
+ * "p50=0.4,p99=1.2,late=0.005[,timeout=5]" (ms, ms, share, ms), the form of
+ * `sim eval --decision-delay`; the timeout defaults to the live 5 ms.
+ */
+export function parseDecisionDelay(text: string, fallback: StrategySpec): DecisionPathSpec {
+  const values: Record<string, number> = { timeout: 5 };
+  for (const pair of text.split(',')) {
+    const [key = '', raw] = pair.split('=', 2).map((part) => part.trim());
+    if (!['p50', 'p99', 'late', 'timeout'].includes(key) || raw === undefined || !Number.isFinite(Number(raw)))
+      throw new Error(`decision delay "${pair}" is not one of p50=ms, p99=ms, late=share, timeout=ms`);
+    values[key] = Number(raw);
+  }
+  for (const key of ['p50', 'p99', 'late']) if (values[key] === undefined) throw new Error(`decision delay needs ${key}=...`);
+  const spec = { p50Ms: values.p50!, p99Ms: values.p99!, lateShare: values.late!, timeoutMs: values.timeout!, fallback };
+  checkDecisionPath(spec);
+  return spec;
 }

@@ -6,6 +6,8 @@ import { costGap, DEFAULT_PRICES, frontierPoint, oracleFrontier, oracleRun, wait
 import type { RunMetrics } from './metrics.js';
 import { costPerRequest, summarize } from './metrics.js';
 import type { Scenario } from './scenarios.js';
+import type { DecisionPathSpec } from './decision-path.js';
+import { decisionPathOf } from './decision-path.js';
 import { simConfigOf } from './scenarios.js';
 import type { SimObserver } from './simulator.js';
 import { simulate } from './simulator.js';
@@ -52,6 +54,8 @@ export interface EvalOptions {
   prices?: readonly number[];
   /** Evaluate on this trace instead of generating the scenario's traffic (replay). */
   trace?: Trace;
+  /** Policies answer over a live-like decide round trip (the oracle, knowing everything, needs none). */
+  decisionPath?: DecisionPathSpec;
   onProgress?: (done: number, total: number, label: string) => void;
 }
 
@@ -91,9 +95,10 @@ export function evaluateScenario(
     for (const policy of policies) {
       options.onProgress?.(done++, total, `${policy.label} seed ${seed}`);
       const made = policy.instantiate?.();
+      const run = options.decisionPath ? { ...config, decisionPath: decisionPathOf(options.decisionPath) } : config;
       const result = made
-        ? simulate(trace, made.strategy, config, made.observer)
-        : simulate(trace, createStrategy(policy.spec, policy.models), config);
+        ? simulate(trace, made.strategy, run, made.observer)
+        : simulate(trace, createStrategy(policy.spec, policy.models), run);
       rows.push(row(policy.label, summarize(result), result.latencyMs));
     }
     options.onProgress?.(done++, total, `oracle seed ${seed}`);

@@ -10,6 +10,8 @@ export type { Random } from './distributions.js';
 export { tickAtOrAfter, tickIndexAtOrAfter } from './clock.js';
 export { simulate } from './simulator.js';
 export type { BatchRecord, SimConfig, SimObserver, SimResult } from './simulator.js';
+export { checkDecisionPath, decisionPathOf, parseDecisionDelay } from './decision-path.js';
+export type { DecisionPath, DecisionPathSpec } from './decision-path.js';
 export { costPerRequest, percentile, summarize } from './metrics.js';
 export type { RunMetrics } from './metrics.js';
 export { arrivalsByKey, optimalRuns, oracleSchedule, replaySchedule } from './oracle.js';

@@ -1,13 +1,18 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { FrontierPoint, PolicyEntry, Scenario, ScenarioEvaluation, Trace } from '#libs/sim';
-import { evaluateScenario, meanBySeed, ORACLE_LABEL } from '#libs/sim';
+import { parseStrategySpec } from '#libs/config';
+import { createStrategy } from '#libs/policy';
+import type { DecisionPathSpec, FrontierPoint, PolicyEntry, Scenario, ScenarioEvaluation, Trace } from '#libs/sim';
+import { evaluateScenario, meanBySeed, ORACLE_LABEL, parseDecisionDelay } from '#libs/sim';
 import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '../policies.js';
 import { ProgressBar } from '../progress.js';
 import { csv, markdownTable, textTable } from '../report/table.js';
 import { frontierSvg, latencyCdfSvg } from '../report/svg.js';
 import { list, loadScenario, seedList, UsageError } from '../scenario-args.js';
+
+/** The coordinator's default embedded strategy (BATCHGATE_FALLBACK_STRATEGY). */
+const DEFAULT_FALLBACK = 'fixed_timer:window_ms=20';
 
 export const EVAL_OPTIONS = {
   scenario: { type: 'string', multiple: true },
@@ -18,6 +23,8 @@ export const EVAL_OPTIONS = {
   qtable: { type: 'string', default: DEFAULT_QTABLE },
   'call-cost': { type: 'string' },
   'duration-ms': { type: 'string' },
+  'decision-delay': { type: 'string' },
+  fallback: { type: 'string', default: DEFAULT_FALLBACK },
   out: { type: 'string' },
 } as const;
 
@@ -26,7 +33,24 @@ export const EVAL_HELP = `eval [--scenario seed-bursty|<file.json>[,...]]... [--
   Every policy on every seed of every scenario, plus the oracle: per scenario a table, CSV, JSON, markdown and SVG plots
   (the latency CDF pools all seeds' requests). --scenario repeats or takes a comma list; files go to --out (one scenario)
   or --out/<scenario>/ (several), by default .run/sim/eval-<scenario>/. --call-cost and --duration-ms apply to each.
-  --policy bayes[:call_cost_ms=<C>]: the Bayes-optimal causal policy (knows the on-off traffic model; one-key mmpp scenarios).`;
+  --policy bayes[:call_cost_ms=<C>]: the Bayes-optimal causal policy (knows the on-off traffic model; one-key mmpp scenarios).
+  --decision-delay p50=<ms>,p99=<ms>,late=<share>[,timeout=<ms>]: policies answer over a live-like policy.decide round
+  trip (bench:policy measures these: p50 ~0.4, p99 ~1-1.5 ms, late 0.002-0.006 on this machine): one round in flight,
+  the answer applied on arrival, a late round decided by --fallback (default ${DEFAULT_FALLBACK}, the coordinator's).
+  Without it every answer is instant.`;
+
+/** --decision-delay and --fallback, checked; undefined when no delay is asked for. */
+export function decisionPathOption(delay: string | undefined, fallback: string): DecisionPathSpec | undefined {
+  if (delay === undefined) return undefined;
+  const spec = parseStrategySpec(fallback);
+  if (typeof spec === 'string') throw new UsageError(`--fallback: ${spec}`);
+  try {
+    createStrategy(spec);
+    return parseDecisionDelay(delay, spec);
+  } catch (error) {
+    throw new UsageError(`--decision-delay / --fallback: ${(error as Error).message}`);
+  }
+}
 
 export async function evalCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: EVAL_OPTIONS, allowPositionals: false });
@@ -49,7 +73,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
       : runs.length === 1
         ? values.out
         : join(values.out, scenario.name);
-  for (const { scenario, policies } of runs) await runEvaluation(scenario, policies, seeds, outOf(scenario), undefined);
+  const decisionPath = decisionPathOption(values['decision-delay'], values.fallback);
+  for (const { scenario, policies } of runs) await runEvaluation(scenario, policies, seeds, outOf(scenario), undefined, decisionPath);
 }
 
 /** Shared by eval and replay: run, print, write every artefact. */
@@ -59,17 +84,22 @@ export async function runEvaluation(
   seeds: number[],
   out: string,
   trace: Trace | undefined,
+  decisionPath?: DecisionPathSpec,
 ): Promise<ScenarioEvaluation> {
   const bar = new ProgressBar(seeds.length * (policies.length + 1));
   const evaluation = evaluateScenario(scenario, policies, seeds, {
     keepLatencies: true,
     ...(trace ? { trace } : {}),
+    ...(decisionPath ? { decisionPath } : {}),
     onProgress: (done, _total, label) => bar.update(done, label),
   });
   bar.update(seeds.length * (policies.length + 1), 'done');
   bar.done();
   const summary = meanBySeed(evaluation.rows);
-  const title = `${scenario.name}: ${seeds.length} seed(s), C = ${scenario.callCostMs} request-ms per call`;
+  const path = decisionPath
+    ? `; decide round trip p50 ${decisionPath.p50Ms} / p99 ${decisionPath.p99Ms} ms, ${(decisionPath.lateShare * 100).toFixed(2)} % late -> ${decisionPath.fallback.name}`
+    : '';
+  const title = `${scenario.name}: ${seeds.length} seed(s), C = ${scenario.callCostMs} request-ms per call${path}`;
   console.log(`\n${title}\n${scenario.description}\n\n${textTable(summary)}\n`);
   await mkdir(out, { recursive: true });
   const frontier = meanFrontier(evaluation.frontiers);

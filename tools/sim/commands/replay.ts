@@ -4,10 +4,11 @@ import { parseArgs } from 'node:util';
 import { fitOnOff, parseTraceJsonl, traceDurationMs } from '#libs/sim';
 import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '../policies.js';
 import { list, loadScenario, seedList, UsageError } from '../scenario-args.js';
-import { runEvaluation } from './eval.js';
+import { decisionPathOption, EVAL_OPTIONS, runEvaluation } from './eval.js';
 import { fittedScenario } from './fit.js';
 
-export const REPLAY_HELP = `replay <trace.jsonl> [--scenario seed-bursty|<file.json>] [--policies ...] [--policy spec]... [--seeds 1] [--call-cost ms] [--out dir]
+export const REPLAY_HELP = `replay <trace.jsonl> [--scenario seed-bursty|<file.json>] [--policies ...] [--policy spec]... [--seeds 1] [--call-cost ms]
+     [--decision-delay p50=..,p99=..,late=..] [--fallback spec] [--out dir]
   Counterfactual on recorded traffic (the telemetry service's JSONL export: {"t_ms","key","route"} per arrival):
   what each policy, and the oracle, would have done. The scenario supplies the envelope, the upstream model and the price C.`;
 
@@ -22,6 +23,8 @@ export async function replayCommand(argv: string[]): Promise<void> {
       ppo: { type: 'string', default: DEFAULT_PPO_MODEL },
       qtable: { type: 'string', default: DEFAULT_QTABLE },
       'call-cost': { type: 'string' },
+      'decision-delay': { type: 'string' },
+      fallback: { type: 'string', default: EVAL_OPTIONS.fallback.default },
       out: { type: 'string' },
     },
     allowPositionals: true,
@@ -50,5 +53,13 @@ export async function replayCommand(argv: string[]): Promise<void> {
     ppo: values.ppo,
     qtable: values.qtable,
   });
-  await runEvaluation(scenario, policies, seedList(values.seeds), values.out ?? join('.run', 'sim', `replay-${basename(path)}`), trace);
+  const decisionPath = decisionPathOption(values['decision-delay'], values.fallback);
+  await runEvaluation(
+    scenario,
+    policies,
+    seedList(values.seeds),
+    values.out ?? join('.run', 'sim', `replay-${basename(path)}`),
+    trace,
+    decisionPath,
+  );
 }
