@@ -36,6 +36,17 @@ function toHeaderList(headers: IncomingHttpHeaders): HeaderList {
   return stripHopByHop(list);
 }
 
+/**
+ * Drops a response body we will not read. Destroying an undici body before
+ * its end emits an abort error; with no listener that would be an uncaught
+ * exception and take the whole process down. The abort is ours and the call
+ * already fails with its own UpstreamError, so the echo is ignored.
+ */
+function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 function flat(headers: HeaderList): string[] {
   return headers.flatMap(([name, value]) => [name, value]);
 }
@@ -84,7 +95,7 @@ export class OriginPool {
       });
       const declared = Number(response.headers['content-length'] ?? 0);
       if (declared > this.options.maxBodyBytes) {
-        response.body.destroy();
+        discard(response.body);
         throw new UpstreamError('too_large', `origin body of ${declared} bytes exceeds the ${this.options.maxBodyBytes} byte limit`);
       }
       const chunks: Buffer[] = [];
@@ -92,7 +103,7 @@ export class OriginPool {
       for await (const chunk of response.body) {
         size += (chunk as Buffer).length;
         if (size > this.options.maxBodyBytes) {
-          response.body.destroy();
+          discard(response.body);
           throw new UpstreamError('too_large', `origin body exceeds the ${this.options.maxBodyBytes} byte limit`);
         }
         chunks.push(chunk as Buffer);
