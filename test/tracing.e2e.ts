@@ -1,8 +1,16 @@
 import { startTracing, stopTracing } from '#libs/tracing';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get } from './support/client.js';
+import { burstAgent, get } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
+
+/** A W3C traceparent's trace id and parent span id (undefined fields when it is missing or malformed). */
+function parseTraceparent(value: string | string[] | undefined): { traceId?: string; parentId?: string } {
+  const match = typeof value === 'string' ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(value) : null;
+  return { traceId: match?.[1], parentId: match?.[2] };
+}
 
 describe('end-to-end tracing', () => {
   const exporter = new InMemorySpanExporter();
@@ -18,12 +26,30 @@ describe('end-to-end tracing', () => {
     await stopTracing();
   });
 
+  /** The finished spans of a trace, once every one of `names` is among them (spans end asynchronously after the reply). */
+  async function traceOnceFinished(traceId: string, names: string[]): Promise<ReadableSpan[]> {
+    const until = Date.now() + 5000;
+    for (;;) {
+      const spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+      const missing = names.filter((name) => !spans.some((span) => span.name === name));
+      if (missing.length === 0) return spans;
+      if (Date.now() > until) throw new Error(`trace ${traceId} has no finished ${missing.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   it('one coalesced request is one trace across ingress, coordinator, policy and worker', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const reply = await get(`${fleet.ingressUrl()}/traced`, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
     expect(reply.status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    const spans = await traceOnceFinished(traceId, [
+      'ingress.request',
+      'coordinator.join',
+      'coordinator.decide',
+      'coordinator.flush',
+      'policy.decide',
+      'worker.upstream',
+    ]);
     const byService = (service: string) =>
       spans.filter((span) => span.instrumentationScope.name === `batchgate.${service}`).map((span) => span.name);
     expect(byService('ingress')).toContain('ingress.request');
@@ -36,7 +62,26 @@ describe('end-to-end tracing', () => {
     expect(find('coordinator.flush').parentSpanContext?.spanId).toBe(find('coordinator.join').spanContext().spanId);
     expect(find('coordinator.join').parentSpanContext?.spanId).toBe(find('ingress.request').spanContext().spanId);
     expect(find('ingress.request').parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
-    // The origin saw the same trace.
-    expect(fleet.origin.callsTo('/traced')[0]!.headers.traceparent).toContain(traceId);
+    // The origin saw the same trace, as a child of the worker's upstream call (not the client's span).
+    const seen = parseTraceparent(fleet.origin.callsTo('/traced')[0]!.headers.traceparent);
+    expect(seen).toEqual({ traceId, parentId: find('worker.upstream').spanContext().spanId });
+  });
+
+  it("a pass-through request reaches the origin as a child of the ingress's span", async () => {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const response = await request(`${fleet.ingressUrl()}/traced-write`, {
+      method: 'POST',
+      body: 'payload',
+      headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      dispatcher: burstAgent,
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['x-batchgate']).toBe('passthrough');
+    await response.body.text();
+    const spans = await traceOnceFinished(traceId, ['ingress.request']);
+    const ingressSpan = spans.find((span) => span.name === 'ingress.request')!;
+    expect(ingressSpan.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    const seen = parseTraceparent(fleet.origin.callsTo('/traced-write')[0]!.headers.traceparent);
+    expect(seen).toEqual({ traceId, parentId: ingressSpan.spanContext().spanId });
   });
 });

@@ -4,12 +4,14 @@ import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { connect as connectTls } from 'node:tls';
 import type { HeaderList, OriginPool } from '#libs/upstream';
-import { errorAnswer, stripHopByHop, UpstreamError } from '#libs/upstream';
+import { errorAnswer, stripHopByHop, UpstreamError, withTraceContext } from '#libs/upstream';
+import { context } from '@opentelemetry/api';
 
 /**
  * Requests that must not be shared go to the origin as they are: the request
  * body streams up and the response body streams back without buffering. Only
- * hop-by-hop fields are dropped and the forwarding fields added.
+ * hop-by-hop fields are dropped, the forwarding fields added, and the trace
+ * context replaced by the ingress span's.
  */
 export async function passThrough(
   origins: OriginPool,
@@ -17,9 +19,11 @@ export async function passThrough(
   req: { method: string; target: string; headers: HeaderList; body: Readable | null },
   res: ServerResponse,
 ): Promise<number> {
+  // Read before the first await: the caller runs this inside its ingress span's context.
+  const headers = withTraceContext(req.headers, context.active());
   let response;
   try {
-    response = await origins.stream(upstream, req.method, req.target, req.headers, req.body);
+    response = await origins.stream(upstream, req.method, req.target, headers, req.body);
   } catch (error) {
     const answer = errorAnswer(error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error)));
     if (!res.headersSent) res.writeHead(answer.status, answer.headers.flat().concat('x-batchgate', 'passthrough'));

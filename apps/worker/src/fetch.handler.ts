@@ -9,7 +9,7 @@ import { JetStreamProvider, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import { tracerFor } from '#libs/tracing';
 import type { BufferedResponse, HeaderList, ResultInit } from '#libs/upstream';
-import { answerFrom, OriginPool, UpstreamError } from '#libs/upstream';
+import { answerFrom, OriginPool, UpstreamError, withTraceContext } from '#libs/upstream';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
@@ -97,7 +97,9 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     const requestHeaders: HeaderList = (request?.headers ?? []).map((h) => [h.name, h.value]);
     let outcome: BufferedResponse | UpstreamError;
     try {
-      outcome = await this.origins.fetchBuffered(origin, request?.method ?? 'GET', request?.path ?? '/', requestHeaders);
+      // The origin's parent is this call's span; Vary is still matched on the client's headers.
+      const upstreamHeaders = withTraceContext(requestHeaders, ctx);
+      outcome = await this.origins.fetchBuffered(origin, request?.method ?? 'GET', request?.path ?? '/', upstreamHeaders);
       span.setAttribute('http.response.status_code', outcome.status);
     } catch (error) {
       outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
