@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burst, get, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
-import { sample } from './support/metrics.js';
+import { eventually, metricsOf, sample } from './support/metrics.js';
 
 describe('fleet-wide seed metrics', () => {
   let fleet: TestFleet;
@@ -60,5 +60,47 @@ describe('fleet-wide seed metrics', () => {
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready', nats: true, mode: 'fleet' });
     const ingressMetrics = (await get(`${fleet.ingressUrl()}/metrics`)).body;
     expect(sample(ingressMetrics, 'ingress_requests_total{path="coalesced",status="2xx"}')).toBe(30);
+  });
+});
+
+describe('active_batch_slots while slots are open', () => {
+  // Slots live 4 s (the envelope, the policy never flushes): ample time to see them open.
+  const BATCH_TIMEOUT_MS = 4000;
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    fleet = await TestFleet.start({
+      telemetry: true,
+      env: {
+        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
+        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+        BATCHGATE_BATCH_TIMEOUT_MS: String(BATCH_TIMEOUT_MS),
+        BATCHGATE_JOIN_TIMEOUT_MS: '250',
+      },
+    });
+    await warm(fleet.ingressUrl(), 15);
+  });
+
+  afterAll(() => fleet.stop());
+
+  it('counts the open slots of a burst over 3 keys (3), then 0 once they flush', async () => {
+    let answered = 0;
+    const bursts = ['/active/a', '/active/b', '/active/c'].map((path) =>
+      burst(`${fleet.ingressUrl()}${path}`, 5).then((replies) => {
+        answered += replies.length;
+        return replies;
+      }),
+    );
+    const telemetry = () => metricsOf(fleet.telemetryUrl());
+    const open = await eventually(telemetry, (text) => sample(text, 'active_batch_slots') === 3, BATCH_TIMEOUT_MS);
+    // Seen while every waiter was still parked: the slots were open, not yet flushed.
+    expect(answered).toBe(0);
+    expect(sample(open, 'batch_flush_total{reason="timeout"}')).toBeUndefined();
+
+    const replies = (await Promise.all(bursts)).flat();
+    expect(replies.every((r) => r.status === 200 && r.headers['x-batchgate'] === 'coalesced')).toBe(true);
+    expect(fleet.origin.callsTo('/active/')).toHaveLength(3);
+    const flushed = await eventually(telemetry, (text) => sample(text, 'batch_flush_total{reason="timeout"}') === 3);
+    expect(sample(flushed, 'active_batch_slots')).toBe(0);
   });
 });
