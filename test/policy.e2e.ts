@@ -4,8 +4,11 @@ import { JetStreamProvider } from '#libs/service';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burstAgent, get, warm } from './support/client.js';
+import type { DecidedRequest } from './support/events.js';
+import { DecisionWatch } from './support/events.js';
 import { TestFleet } from './support/fleet.js';
 import { closedLoop } from './support/load.js';
+import { PolicyProcess } from './support/policy-process.js';
 import { eventually, metricsOf, sample, total } from './support/metrics.js';
 
 /** A one-layer actor: FLUSH logit = slope * age_ratio - offset, WAIT logit 0. */
@@ -22,6 +25,39 @@ const load = (fleet: TestFleet, clients: number) => closedLoop(clients, (c, i) =
 
 const stores = (fleet: TestFleet) => fleet.policies[0]!.get(JetStreamProvider).whenReady();
 
+/** Decision rounds the coordinator answered with its embedded strategy (no, late or failed policy answer). */
+const fallbacks = async (fleet: TestFleet, reason?: string) =>
+  total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_policy_fallback_total', reason ? { reason } : {});
+
+const from = (policy: PolicyProcess | undefined) => (e: DecidedRequest) => e.source === policy?.source;
+
+const byVersion = (version: string) => (e: DecidedRequest) => e.slots.some((s) => s.modelVersion === version);
+
+/** Every distinct strategy@model that decided a slot of these requests. */
+const decidersOf = (decided: readonly DecidedRequest[]) =>
+  [...new Set(decided.flatMap((e) => e.slots.map((s) => `${s.strategy}@${s.modelVersion}`)))].sort();
+
+/**
+ * The runs of requests a shadow of `count` slot decisions may have compared: it starts at some request
+ * (whichever came first after the offer) and ends at the last one, the first to bring it to `count`
+ * slots. So each candidate ends the list, holds at least `count` slots, and fewer without its last request.
+ */
+function shadowRuns(decided: readonly DecidedRequest[], count: number): Array<{ start: number; slots: number; flushes: number }> {
+  const runs: Array<{ start: number; slots: number; flushes: number }> = [];
+  const last = decided.at(-1)?.slots.length ?? 0;
+  let slots = 0;
+  let flushes = 0;
+  for (let start = decided.length - 1; start >= 0 && slots - last < count; start--) {
+    slots += decided[start]!.slots.length;
+    flushes += decided[start]!.slots.filter((s) => s.flush).length;
+    if (slots >= count && slots - last < count) runs.push({ start, slots, flushes });
+  }
+  return runs;
+}
+
+/** Slot decisions a new model runs in shadow before it takes over (enough for v1 to flush some slots). */
+const SHADOW_DECISIONS = 500;
+
 describe('policy service: learned models, hot reload, fallback', () => {
   let fleet: TestFleet;
 
@@ -30,8 +66,13 @@ describe('policy service: learned models, hot reload, fallback', () => {
       env: {
         BATCHGATE_POLICY_STRATEGY: 'ppo',
         BATCHGATE_POLICY_MODEL: 'none', // start without the bundled model: v1 is published below
-        BATCHGATE_SHADOW_DECISIONS: '50',
+        BATCHGATE_SHADOW_DECISIONS: String(SHADOW_DECISIONS),
         BATCHGATE_BATCH_TIMEOUT_MS: '50',
+        // Long enough that only a missing or failed policy answer makes the coordinator fall back:
+        // at the 5 ms default, a pause of this one process's event loop (all services share it) while
+        // onnxruntime loads a model can time a round out. It also keeps decide requests strictly in
+        // sequence (one in flight), so the events' order is the order the models decided in.
+        BATCHGATE_DECISION_TIMEOUT_MS: '1000',
       },
       originDelayMs: 5,
     });
@@ -46,39 +87,72 @@ describe('policy service: learned models, hot reload, fallback', () => {
 
   afterAll(() => fleet.stop());
 
-  it('publishing v2 under load switches decisions to v2 with no failed request; a corrupt v3 leaves v2 live', async () => {
+  it('publishing v2 under load: v2 decides once its shadow run ends, v1 never again, no decision falls back; a corrupt v3 leaves v2 deciding', async () => {
+    const watch = await DecisionWatch.start(fleet.nats.url);
+    const fallbacksBefore = await fallbacks(fleet);
     const traffic = load(fleet, 12);
+    // Events seen when v2 was published and when v3 had been refused.
+    const mark = { published: 0, rejected: 0 };
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await watch.waitUntil((d) => d.length >= 20);
+      mark.published = watch.decided.length;
       // v2 flushes at once (FLUSH logit always 1).
       await publishPolicyModel(await stores(fleet), ageActor(0, -1), 'v2');
-      const switched = await eventually(
+      await watch.waitUntil((d) => {
+        const first = d.findIndex(byVersion('v2'));
+        return first >= 0 && d.length >= first + 30;
+      }, 20_000);
+      await eventually(
         () => metricsOf(fleet.policyUrl()),
-        (m) => sample(m, 'policy_model_version{version="v2"}') === 1,
+        (m) => sample(m, 'policy_model_version{version="v2"}') === 1 && sample(m, 'policy_model_version{version="v1"}') === undefined,
       );
-      expect(sample(switched, 'policy_model_version{version="v1"}')).toBeUndefined();
-      expect(sample(switched, 'policy_model_shadow_agreement')).toBeGreaterThanOrEqual(0);
 
       await publishPolicyModel(await stores(fleet), new Uint8Array([1, 2, 3, 4, 5]), 'v3', false);
-      const after = await eventually(
+      const rejected = await eventually(
         () => metricsOf(fleet.policyUrl()),
         (m) => total(m, 'policy_model_failures_total') >= 1,
       );
-      expect(sample(after, 'policy_model_version{version="v2"}')).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(total(rejected, 'policy_model_failures_total', { reason: 'invalid' })).toBe(1);
+      expect(sample(rejected, 'policy_model_version{version="v2"}')).toBe(1);
+      mark.rejected = watch.decided.length;
+      await watch.waitUntil((d) => d.length >= mark.rejected + 30);
     } finally {
       await traffic.stop();
+      await watch.close();
     }
 
+    const decided = watch.decided;
+    const first = decided.findIndex(byVersion('v2'));
+    expect(first).toBeGreaterThan(mark.published);
+    const byV1 = decided.slice(0, first);
+    const byV2 = decided.slice(first);
+    // Every decision before the switch was v1's, every one from it on (also after v3 was refused) v2's:
+    // no slot was left to the policy's own fallback (an empty model version) or to an older model.
+    expect(decidersOf(byV1)).toEqual(['ppo@v1']);
+    expect(decidersOf(byV2)).toEqual(['ppo@v2']);
+    expect(decided.length - mark.rejected).toBeGreaterThanOrEqual(30);
+    // The actions are the networks' own: v2 flushes every slot, v1 waited while slots were young.
+    expect(byV2.every((e) => e.slots.every((s) => s.flush))).toBe(true);
+    expect(byV1.some((e) => e.slots.some((s) => !s.flush))).toBe(true);
+
+    // The shadow ran v2 beside v1 on the last (at least) SHADOW_DECISIONS slots v1 decided, all after v2
+    // was published; v2 always says FLUSH, so the exported agreement is v1's flush share over them.
+    const runs = shadowRuns(byV1, SHADOW_DECISIONS).filter((run) => run.start >= mark.published);
+    expect(runs.length).toBeGreaterThan(0);
+    const agreement = sample(await metricsOf(fleet.policyUrl()), 'policy_model_shadow_agreement');
+    expect(runs.map((run) => run.flushes / run.slots)).toContain(agreement);
+    expect(agreement).toBeGreaterThan(0);
+
+    // No failed request, and none hidden by a fallback: every reply came through the fleet (not the
+    // ingress's direct call), and the coordinator never replaced a policy answer with its own.
     expect(traffic.failures).toEqual([]);
     expect(traffic.replies.length).toBeGreaterThan(50);
-    expect(traffic.replies.every((r) => r.status === 200)).toBe(true);
-    const metrics = await metricsOf(fleet.policyUrl());
-    expect(total(metrics, 'policy_decisions_total', { strategy: 'ppo', action: 'flush' })).toBeGreaterThan(0);
+    expect(traffic.replies.filter((r) => r.status !== 200 || r.headers['x-batchgate'] !== 'coalesced')).toEqual([]);
+    expect(await fallbacks(fleet)).toBe(fallbacksBefore);
     expect(total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason: 'policy' })).toBeGreaterThan(0);
   });
 
-  it('policy service killed under load: the coordinator falls back, no request fails; restarted, decisions resume', async () => {
+  it('policy service closed under load (graceful drain): the coordinator falls back, no request fails; restarted, decisions resume', async () => {
     const traffic = load(fleet, 12);
     let before: number;
     let during: number;
@@ -86,8 +160,16 @@ describe('policy service: learned models, hot reload, fallback', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       before = total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason: 'fallback' });
       await fleet.stopPolicy();
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      during = total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason: 'fallback' });
+      // Bounded by a count, not a pause: a decide request lost in the drain holds the next round back for
+      // up to the 1 s decision timeout before the coordinator falls back.
+      during = total(
+        await eventually(
+          () => metricsOf(fleet.coordinatorUrl()),
+          (m) => total(m, 'coordinator_flush_total', { reason: 'fallback' }) > before,
+        ),
+        'coordinator_flush_total',
+        { reason: 'fallback' },
+      );
       await fleet.startPolicy();
       // The restarted replica loads the published pointer (v2) from KV.
       await eventually(
@@ -105,6 +187,98 @@ describe('policy service: learned models, hot reload, fallback', () => {
     expect(traffic.failures).toEqual([]);
     expect(traffic.replies.every((r) => r.status === 200)).toBe(true);
     expect(during).toBeGreaterThan(before);
+  });
+});
+
+describe('policy service as a process, SIGKILLed under load', () => {
+  const REQUEST_TIMEOUT_MS = 5000;
+  let fleet: TestFleet;
+  const processes: PolicyProcess[] = [];
+  const startProcess = async (name: string) => {
+    const policy = await PolicyProcess.start(fleet.env, name);
+    processes.push(policy);
+    return policy;
+  };
+
+  beforeAll(async () => {
+    fleet = await TestFleet.start({
+      policies: 0, // the policy runs from dist/ as a child process below
+      env: {
+        BATCHGATE_POLICY_STRATEGY: 'fixed_timer:window_ms=10',
+        BATCHGATE_POLICY_MODEL: 'none',
+        BATCHGATE_BATCH_TIMEOUT_MS: '50',
+        BATCHGATE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      },
+      originDelayMs: 5,
+    });
+    await warm(fleet.ingressUrl(), 20);
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((policy) => policy.stop()));
+    await fleet.stop();
+  });
+
+  it('policy process frozen, then SIGKILLed under load: every request gets a 200 in time from fallback decisions; a new process decides again', async () => {
+    const watch = await DecisionWatch.start(fleet.nats.url);
+    const first = await startProcess('policy-a');
+    const traffic = load(fleet, 12);
+    const flushes = async (reason: string) => total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason });
+    let frozen = { timeouts: 0, unavailable: 0 };
+    let killed = { replies: 0, unavailable: 0, fallbackFlushes: 0 };
+    let outage = { fallbackFlushes: 0, policyFlushes: 0 };
+    let second: PolicyProcess | undefined;
+    try {
+      await watch.waitUntil((d) => d.filter(from(first)).length >= 20, 20_000);
+      frozen = { timeouts: await fallbacks(fleet, 'timeout'), unavailable: await fallbacks(fleet, 'unavailable') };
+      // Frozen, the process keeps its NATS subscription: each decide request is delivered and never
+      // answered, as when a process dies mid-decision. The coordinator gives each up at its deadline.
+      await first.signal('SIGSTOP');
+      await eventually(
+        () => fallbacks(fleet, 'timeout'),
+        (n) => n >= frozen.timeouts + 5,
+      );
+      killed = {
+        replies: traffic.replies.length,
+        unavailable: await fallbacks(fleet, 'unavailable'),
+        fallbackFlushes: await flushes('fallback'),
+      };
+      await first.signal('SIGKILL');
+      // NATS drops the dead connection's subscription: the coordinator is told "no responders".
+      await eventually(
+        () => fallbacks(fleet, 'unavailable'),
+        (n) => n > killed.unavailable,
+      );
+      await eventually(
+        () => Promise.resolve(traffic.replies.length),
+        (n) => n >= killed.replies + 100,
+      );
+      outage = { fallbackFlushes: (await flushes('fallback')) - killed.fallbackFlushes, policyFlushes: await flushes('policy') };
+
+      second = await startProcess('policy-b');
+      await watch.waitUntil((d) => d.filter(from(second)).length >= 20, 20_000);
+      await eventually(
+        () => flushes('policy'),
+        (n) => n > outage.policyFlushes,
+      );
+    } finally {
+      await traffic.stop();
+      await watch.close();
+    }
+
+    expect(first.running).toBe(false);
+    // While frozen, requests were in flight and timed out; none was refused as "no responders".
+    expect(killed.unavailable).toBe(frozen.unavailable);
+    expect(outage.fallbackFlushes).toBeGreaterThan(0);
+    // Both processes decided (only the policy's strategy, never its own fallback), the second after the restart.
+    expect(watch.decided.filter(from(first)).length).toBeGreaterThanOrEqual(20);
+    expect(watch.decided.filter(from(second)).length).toBeGreaterThanOrEqual(20);
+    expect(decidersOf(watch.decided)).toEqual(['fixed_timer@']);
+    // Every request was answered through the fleet; none failed or waited out its deadline.
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.replies.length).toBeGreaterThanOrEqual(killed.replies + 100);
+    expect(traffic.replies.filter((r) => r.status !== 200 || r.headers['x-batchgate'] !== 'coalesced')).toEqual([]);
+    expect(Math.max(...traffic.replies.map((r) => r.ms))).toBeLessThan(REQUEST_TIMEOUT_MS);
   });
 });
 

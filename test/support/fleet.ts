@@ -23,7 +23,7 @@ export interface FleetOptions {
   ingresses?: number;
   coordinators?: number;
   workers?: number;
-  /** Policy replicas (default 1). */
+  /** Policy replicas in this process (default 1; 0 when the test runs the policy itself, e.g. as a child process). */
   policies?: number;
   telemetry?: boolean;
   /** Env shared by every service (BATCHGATE_BATCH_TIMEOUT_MS, BATCHGATE_POLICY_STRATEGY ...). */
