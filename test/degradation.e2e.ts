@@ -150,6 +150,28 @@ describe('upstream failures', () => {
     expect(fleet.origin.callsTo('/broken')).toHaveLength(2);
   });
 
+  it('an origin that trickles its body past the upstream timeout: every waiter gets the same 504', async () => {
+    // A byte every 50 ms: never idle for the 300 ms timeout, but far past it in total.
+    let stop = false;
+    fleet.origin.handle(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      for (let i = 0; i < 60 && !stop; i++) {
+        res.write('x');
+        await pause(50);
+      }
+      res.end();
+    });
+    try {
+      const replies = await Promise.all(Array.from({ length: 5 }, () => get(`${fleet.ingressUrl()}/trickle`)));
+      expect(replies.every((r) => r.status === 504)).toBe(true);
+      expect(JSON.parse(replies[0]!.body)).toEqual({ error: 'upstream_timeout', message: 'origin did not answer within 300 ms' });
+      expect(fleet.origin.callsTo('/trickle')).toHaveLength(1);
+    } finally {
+      stop = true;
+      fleet.origin.handle(undefined);
+    }
+  });
+
   it('an origin slower than the upstream timeout: every waiter gets the same 504', async () => {
     fleet.origin.handle(async (_req, res) => {
       await pause(800);

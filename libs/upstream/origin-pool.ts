@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { Pool } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { UpstreamError } from './errors.js';
@@ -21,7 +22,7 @@ export interface StreamedResponse {
 export interface OriginPoolOptions {
   /** Connections per origin. */
   connections: number;
-  /** Deadline for the whole call (headers and body). */
+  /** Deadline for the whole call (headers and body) of a buffered call; streamed calls bound each wait. */
   timeoutMs: number;
   /** Larger buffered bodies fail with `too_large`. */
   maxBodyBytes: number;
@@ -84,15 +85,33 @@ export class OriginPool {
     timeoutMs = this.options.timeoutMs,
   ): Promise<BufferedResponse> {
     const started = performance.now();
+    // One timer for the whole call. undici's own timeouts are coarse (a 300 ms
+    // headersTimeout had not fired after 800 ms, a 1 s one fired after 1.5 s) and
+    // its bodyTimeout bounds the gap between chunks, not the call; they stay as
+    // the backstop that ends a request nobody waits for any more.
+    const timeout = new UpstreamError('timeout', `origin did not answer within ${timeoutMs} ms`);
+    let response: Dispatcher.ResponseData | undefined;
+    let expired = false;
+    let giveUp: (error: Error) => void = () => undefined;
+    const deadline = setTimeout(() => {
+      expired = true;
+      if (response) response.body.destroy(timeout);
+      else giveUp(timeout);
+    }, timeoutMs);
     try {
-      // undici's own timers bound the call (an AbortSignal per call cost measurable CPU).
-      const response = await this.pool(origin).request({
+      const request = this.pool(origin).request({
         method,
         path,
         headers: flat(headers),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
+      // An answer that comes after the deadline is dropped unread.
+      request.then(
+        (late) => expired && late !== response && discard(late.body),
+        () => undefined,
+      );
+      response = await Promise.race([request, new Promise<never>((_, reject) => (giveUp = reject))]);
       const declared = Number(response.headers['content-length'] ?? 0);
       if (declared > this.options.maxBodyBytes) {
         discard(response.body);
@@ -116,6 +135,8 @@ export class OriginPool {
       };
     } catch (error) {
       throw asUpstreamError(error, timeoutMs);
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
