@@ -44,16 +44,17 @@ export function observe(slots: readonly SlotFeatures[], scale: ObservationScale,
   if (!OBSERVATION_WIDTHS.includes(width))
     throw new StrategyConfigError(`no observation has ${width} features (known: ${OBSERVATION_WIDTHS.join(', ')})`);
   const out = new Float32Array(slots.length * width);
-  slots.forEach((s, i) => {
-    const o = i * width;
+  const p99Norm = Math.log1p(scale.p99NormMs);
+  for (let i = 0, o = 0; i < slots.length; i++, o += width) {
+    const s = slots[i]!;
     const ageNorm = scale.ageNormMs ?? s.batchTimeoutMs;
     out[o] = Math.min(s.size / (scale.sizeNorm ?? s.maxBatchSize), 1);
     out[o + 1] = Math.min(s.ageMs / ageNorm, 1);
-    out[o + 2] = Math.log1p(Math.max(0, s.upstreamP99Ms)) / Math.log1p(scale.p99NormMs);
+    out[o + 2] = Math.log1p(Math.max(0, s.upstreamP99Ms)) / p99Norm;
     out[o + 3] = Math.tanh(s.requestRate / scale.rateNorm);
     if (width >= OBSERVATION_SIZE_WITH_IDLE) out[o + 4] = Math.min(s.idleMs / ageNorm, 1);
     if (width >= OBSERVATION_SIZE_WITH_SHORT_IDLE) out[o + 5] = Math.min(s.idleMs / SHORT_IDLE_MS, 1);
-  });
+  }
   return out;
 }
 
