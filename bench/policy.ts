@@ -250,7 +250,14 @@ async function fallbackUnderLoad(prefix: readonly string[]): Promise<string[]> {
  * while the row's load runs. It runs at the normal priority and takes no part
  * in the decision path; its numbers sit next to the fallback rate.
  */
-function startWakeupProbe(): { stop(): Promise<{ p99: number; p999: number; max: number; samples: number }> } {
+interface Wakeups {
+  p99: number;
+  p999: number;
+  max: number;
+  samples: number;
+}
+
+function startWakeupProbe(): { stop(): Promise<Wakeups> } {
   const child = spawn(
     process.execPath,
     [
@@ -279,7 +286,7 @@ function startWakeupProbe(): { stop(): Promise<{ p99: number; p999: number; max:
       new Promise((resolve, reject) => {
         child.once('exit', () => {
           try {
-            resolve(JSON.parse(out));
+            resolve(JSON.parse(out) as Wakeups);
           } catch {
             reject(new Error(`the wake-up probe printed no result: ${out}`));
           }
