@@ -22,6 +22,8 @@ export function startNats(options?: {
   monitorPort?: number;
   /** Command prefix, e.g. realtimePrefix(...). */
   prefix?: readonly string[];
+  /** Extra nats-server flags, e.g. ['--user', 'alice', '--pass', 'secret']. */
+  args?: readonly string[];
 }): Promise<InfraProcess>;
 export function startRedis(options?: { port?: number }): Promise<InfraProcess>;
 export function ensureInfraBinaries(options?: { log?: (line: string) => void }): string[];

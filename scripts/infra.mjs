@@ -158,14 +158,17 @@ export function realtimePrefix(value) {
   return [chrt, '-r', String(priority)];
 }
 
-/** nats-server with JetStream on a free (or given) loopback port; `prefix` wraps the command (realtimePrefix). */
-export async function startNats({ port, storeDir, monitorPort, prefix = [] } = {}) {
+/**
+ * nats-server with JetStream on a free (or given) loopback port; `prefix` wraps
+ * the command (realtimePrefix), `args` are extra server flags (e.g. --user/--pass).
+ */
+export async function startNats({ port, storeDir, monitorPort, prefix = [], args: extra = [] } = {}) {
   const binary = findBinary('nats-server');
   if (!binary) throw new Error('nats-server is not installed (Debian: apt-get install -y nats-server)');
   const natsPort = port ?? (await freePort());
   const ownDir = storeDir ? undefined : mkdtempSync(join(tmpdir(), 'batchgate-nats-'));
   const dir = storeDir ?? ownDir;
-  const args = ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', dir, ...(monitorPort ? ['-m', String(monitorPort)] : [])];
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', dir, ...(monitorPort ? ['-m', String(monitorPort)] : []), ...extra];
   const proc = new InfraProcess(
     'nats-server',
     prefix[0] ?? binary,

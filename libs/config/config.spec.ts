@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from './env.js';
+import { redactNatsUrl } from './nats-url.js';
 import { loadRoutes, matchRoute, parseRouteTable } from './routes.js';
 import { commonSection, envelopeSection, parseStrategySpec, strategySection, upstreamSection } from './sections.js';
 
@@ -58,7 +59,7 @@ describe('NATS and trace collector settings', () => {
   };
 
   it('defaults to the local NATS server and no trace export', () => {
-    expect(common({})).toMatchObject({ natsUrl: 'nats://127.0.0.1:4222', otlpEndpoint: undefined });
+    expect(common({})).toMatchObject({ natsUrl: 'nats://127.0.0.1:4222', otlpEndpoint: undefined, otlpTracesEndpoint: undefined });
   });
 
   it.each([
@@ -72,6 +73,10 @@ describe('NATS and trace collector settings', () => {
     'nats',
     'nats://a:4222,nats://b:4222',
     'nats://a:4222, tls://b:4443 ,c:4222',
+    'nats://alice:secret@nats:4222',
+    'tls://s3cr3t@nats.example.com:4443',
+    'nats://alice:p%40ss@a:4222,nats://alice:p%40ss@b:4222',
+    'nats://alice:secret@a:4222,nats://b:4222',
   ])('accepts NATS_URL=%s as nats.js would dial it', (value) => {
     expect(common({ NATS_URL: value }).natsUrl).toBe(value);
   });
@@ -94,6 +99,24 @@ describe('NATS and trace collector settings', () => {
     ]);
   });
 
+  it.each([
+    [
+      'nats://alice:one@a:4222,nats://bob:two@b:4222',
+      '"nats://alice:***@a:4222" and "nats://bob:***@b:4222" carry different credentials, but one connection has one identity',
+    ],
+    ['nats://:secret@a:4222', '"nats://:***@a:4222" has a password but no user name'],
+  ])('refuses NATS_URL=%s as credentials nats.js cannot use, without showing the secrets', (value, reason) => {
+    expect(problemsOf({ NATS_URL: value })).toEqual([
+      `NATS_URL must be URLs with one valid user:pass@ or token@ for all servers (${reason}) (got "${redactNatsUrl(value)}")`,
+    ]);
+  });
+
+  it('redacts credentials when it names a bad NATS_URL entry', () => {
+    expect(problemsOf({ NATS_URL: 'nats://alice:secret@a:4222,http://tok@b:8222' })).toEqual([
+      'NATS_URL must be one or more comma-separated nats:// or tls:// URLs or host:port ("http://***@b:8222": http:// is not a NATS scheme) (got "nats://alice:***@a:4222,http://***@b:8222")',
+    ]);
+  });
+
   it('accepts an http(s) OTLP endpoint and drops its trailing slash', () => {
     expect(common({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' }).otlpEndpoint).toBe('http://jaeger:4318');
     expect(common({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.com/' }).otlpEndpoint).toBe('https://otel.example.com');
@@ -103,6 +126,15 @@ describe('NATS and trace collector settings', () => {
   it.each(['jaeger:4318', 'grpc://jaeger:4317', 'http//jaeger:4318', 'jaeger'])('refuses OTEL_EXPORTER_OTLP_ENDPOINT=%s', (value) => {
     expect(problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: value })).toEqual([
       `OTEL_EXPORTER_OTLP_ENDPOINT must be a http or https URL (got "${value}")`,
+    ]);
+  });
+
+  it('keeps an http(s) OTEL_EXPORTER_OTLP_TRACES_ENDPOINT exactly as written and checks it like the base endpoint', () => {
+    expect(common({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces/' }).otlpTracesEndpoint).toBe(
+      'http://jaeger:4318/v1/traces/',
+    );
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'jaeger:4318' })).toEqual([
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be a http or https URL (got "jaeger:4318")',
     ]);
   });
 

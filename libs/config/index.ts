@@ -3,6 +3,8 @@
 // A bad value stops start-up with an error naming the setting.
 export { ConfigError, EnvReader, readConfig } from './env.js';
 export * from './sections.js';
+export { natsConnectOptions, parseNatsUrl, redactNatsUrl } from './nats-url.js';
+export type { NatsConnectOptions } from './nats-url.js';
 export {
   defaultRoute,
   formatStrategySpec,

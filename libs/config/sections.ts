@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { EnvReader } from './env.js';
+import { parseNatsUrl, redactNatsUrl } from './nats-url.js';
 
 /** Settings every service reads: who it is and where NATS, Redis and the trace collector are. */
 export interface CommonConfig {
   instanceId: string;
+  /** As written, credentials included; parse it with natsConnectOptions and log it with redactNatsUrl. */
   natsUrl: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: the OTLP/HTTP base URL ("/v1/traces" is appended unless already there). */
   otlpEndpoint: string | undefined;
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full traces URL, used as-is; wins over otlpEndpoint. */
+  otlpTracesEndpoint: string | undefined;
 }
 
 export function commonSection(r: EnvReader, service: string): CommonConfig {
@@ -15,6 +20,7 @@ export function commonSection(r: EnvReader, service: string): CommonConfig {
     natsUrl: natsUrlSetting(r),
     logLevel: r.oneOf('BATCHGATE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'silent']),
     otlpEndpoint: otlpEndpointSetting(r),
+    otlpTracesEndpoint: otlpTracesEndpointSetting(r),
   };
 }
 
@@ -25,25 +31,30 @@ export function commonSection(r: EnvReader, service: string): CommonConfig {
  * tls:// URLs or a bare host[:port]. connect() rejects ws:// and wss://
  * (WebSockets need wsconnect()), and strips any other scheme and dials the
  * host anyway, so "http://nats:8222" (the monitoring port) would hang.
+ * A nats:// or tls:// URL may carry "user:pass@" or "token@"; messages show it redacted.
  */
 function natsServerProblem(entry: string): string | undefined {
   if (entry === '') return 'an entry is empty';
+  const shown = redactNatsUrl(entry);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(entry)?.[1]?.toLowerCase();
-  if (scheme === 'ws' || scheme === 'wss') return `"${entry}": the Node client has no WebSocket transport`;
-  if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') return `"${entry}": ${scheme}:// is not a NATS scheme`;
+  if (scheme === 'ws' || scheme === 'wss') return `"${shown}": the Node client has no WebSocket transport`;
+  if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') return `"${shown}": ${scheme}:// is not a NATS scheme`;
   let url: URL;
   try {
     url = new URL(scheme === undefined ? `nats://${entry}` : entry);
   } catch {
-    return `"${entry}" is not a URL or host:port`;
+    return `"${shown}" is not a URL or host:port`;
   }
-  if (url.hostname === '') return `"${entry}" names no host`;
+  if (url.hostname === '') return `"${shown}" names no host`;
   // Without a scheme only host[:port] is meant; a "/" there is a mistyped scheme ("nats:/host").
-  if (scheme === undefined && /[/?#@]/.test(entry)) return `"${entry}" is not host:port`;
+  if (scheme === undefined && /[/?#@]/.test(entry)) return `"${shown}" is not host:port`;
   return undefined;
 }
 
-/** NATS_URL: one server or a comma-separated list of them, each checked by natsServerProblem. */
+/**
+ * NATS_URL: one server or a comma-separated list of them, each checked by
+ * natsServerProblem, and all with the same credentials (parseNatsUrl).
+ */
 function natsUrlSetting(r: EnvReader): string {
   const fallback = 'nats://127.0.0.1:4222';
   const text = r.string('NATS_URL', fallback);
@@ -51,15 +62,33 @@ function natsUrlSetting(r: EnvReader): string {
     .split(',')
     .map((entry) => natsServerProblem(entry.trim()))
     .find((found) => found !== undefined);
-  if (problem === undefined) return text;
-  r.problem('NATS_URL', `one or more comma-separated nats:// or tls:// URLs or host:port (${problem})`, text);
-  return fallback;
+  if (problem !== undefined) {
+    r.problem('NATS_URL', `one or more comma-separated nats:// or tls:// URLs or host:port (${problem})`, redactNatsUrl(text));
+    return fallback;
+  }
+  const options = parseNatsUrl(text);
+  if (typeof options === 'string') {
+    r.problem('NATS_URL', `URLs with one valid user:pass@ or token@ for all servers (${options})`, redactNatsUrl(text));
+    return fallback;
+  }
+  return text;
 }
 
 /** OTEL_EXPORTER_OTLP_ENDPOINT: unset means no export; set, it must be an OTLP/HTTP base URL. */
 function otlpEndpointSetting(r: EnvReader): string | undefined {
   const name = 'OTEL_EXPORTER_OTLP_ENDPOINT';
   return r.raw(name) === undefined ? undefined : r.url(name, undefined, ['http', 'https']);
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full OTLP/HTTP traces URL. Checked
+ * like the base endpoint, but kept exactly as written: the OTel spec uses it as-is.
+ */
+function otlpTracesEndpointSetting(r: EnvReader): string | undefined {
+  const name = 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT';
+  const text = r.raw(name);
+  if (text !== undefined) r.url(name, undefined, ['http', 'https']);
+  return text;
 }
 
 export interface RedisConfig {

@@ -4,6 +4,8 @@ import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transp
 import { connect, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
 import { NoRespondersError, RequestMux, RequestTimeoutError } from './request-mux.js';
 import type { Context } from '@opentelemetry/api';
+import { natsConnectOptions, redactNatsUrl } from '#libs/config';
+import type { NatsConnectOptions } from '#libs/config';
 import { contextFromHeaders, traceHeaders } from './trace-headers.js';
 
 export interface BusLogger {
@@ -58,6 +60,7 @@ interface Registration {
 }
 
 export interface BusOptions {
+  /** NATS_URL: a server or a comma-separated list; "user:pass@" or "token@" in the URLs authenticates. */
   url: string;
   name: string;
   logger: BusLogger;
@@ -80,8 +83,15 @@ export class Bus {
   /** Messages dropped because NATS was down, for the metrics. */
   droppedPublishes = 0;
   private readonly requests = new RequestMux();
+  /** Servers and credentials, parsed once: mixed credentials throw from connect() instead of retrying forever. */
+  private readonly server: NatsConnectOptions;
+  /** The URL for logs, with passwords and tokens redacted. */
+  private readonly shownUrl: string;
 
-  private constructor(private readonly options: BusOptions) {}
+  private constructor(private readonly options: BusOptions) {
+    this.server = natsConnectOptions(options.url);
+    this.shownUrl = redactNatsUrl(options.url);
+  }
 
   static async connect(options: BusOptions): Promise<Bus> {
     const bus = new Bus(options);
@@ -214,7 +224,7 @@ export class Bus {
     try {
       await this.open(this.options.connectTimeoutMs ?? 2000);
     } catch (error) {
-      this.options.logger.warn({ err: error, url: this.options.url }, 'NATS not reachable at start; retrying in the background');
+      this.options.logger.warn({ err: error, url: this.shownUrl }, 'NATS not reachable at start; retrying in the background');
       void this.retryForever();
     }
   }
@@ -229,8 +239,10 @@ export class Bus {
 
   private async open(timeoutMs: number): Promise<void> {
     const nc = await connect({
-      // A comma-separated NATS_URL is a server list; as one string nats.js would dial only its last entry.
-      servers: this.options.url.split(',').map((server) => server.trim()),
+      // A comma-separated NATS_URL is a server list (as one string nats.js would
+      // dial only its last entry); nats.js ignores userinfo in server URLs, so
+      // the credentials come out of them as user/pass or token.
+      ...this.server,
       name: this.options.name,
       timeout: timeoutMs,
       maxReconnectAttempts: -1,
@@ -269,7 +281,7 @@ export class Bus {
     if (this.online === online) return;
     this.online = online;
     if (!online) this.requests.failAll(new BusUnavailableError('NATS disconnected'));
-    this.options.logger.info({ url: this.options.url }, online ? 'NATS connected' : 'NATS disconnected');
+    this.options.logger.info({ url: this.shownUrl }, online ? 'NATS connected' : 'NATS disconnected');
     for (const listener of this.listeners) listener(online);
   }
 }

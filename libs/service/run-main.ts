@@ -26,7 +26,12 @@ export async function runMain<C extends CommonConfig>(
     throw error;
   }
   try {
-    startTracing({ service, instanceId: config.instanceId, otlpEndpoint: config.otlpEndpoint });
+    startTracing({
+      service,
+      instanceId: config.instanceId,
+      otlpEndpoint: config.otlpEndpoint,
+      otlpTracesEndpoint: config.otlpTracesEndpoint,
+    });
     await start(config);
   } catch (error) {
     process.stderr.write(`batchgate ${service}: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -11,8 +11,26 @@ export interface TracingOptions {
   instanceId: string;
   /** OTLP/HTTP base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT); undefined = export nothing. */
   otlpEndpoint: string | undefined;
+  /** Full OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), used as-is; wins over otlpEndpoint. */
+  otlpTracesEndpoint?: string | undefined;
   /** Extra processors, e.g. an in-memory exporter in tests. */
   spanProcessors?: SpanProcessor[];
+}
+
+const TRACES_PATH = '/v1/traces';
+
+/**
+ * Where spans are exported, or undefined for nowhere. The traces endpoint is
+ * used as-is (OTel spec); the base endpoint gets "/v1/traces" appended to its
+ * path, unless the path already ends in it (it is often set to the full URL).
+ */
+export function otlpTracesUrl(endpoint: string | undefined, tracesEndpoint?: string): string | undefined {
+  if (tracesEndpoint) return tracesEndpoint;
+  if (!endpoint) return undefined;
+  const url = new URL(endpoint);
+  const path = url.pathname.replace(/\/+$/, '');
+  url.pathname = path.endsWith(TRACES_PATH) ? path : `${path}${TRACES_PATH}`;
+  return url.href;
 }
 
 let sdk: NodeSDK | undefined;
@@ -26,14 +44,14 @@ let sdk: NodeSDK | undefined;
 export function startTracing(options: TracingOptions): void {
   if (sdk) return;
   const processors = [...(options.spanProcessors ?? [])];
-  if (processors.length === 0 && !options.otlpEndpoint) {
+  const url = otlpTracesUrl(options.otlpEndpoint, options.otlpTracesEndpoint);
+  if (processors.length === 0 && !url) {
     // Nothing to export: skip the SDK (its async-hooks context manager cost
     // ~8 % CPU on a busy service) but keep passing W3C trace context along.
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     return;
   }
-  if (options.otlpEndpoint) {
-    const url = `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
+  if (url) {
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
   }
   sdk = new NodeSDK({

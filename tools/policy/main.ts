@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Bus, eventMeta, EventPublisher, provisionJetStream } from '#libs/nats';
 import { ModelPublishedSchema } from '#libs/contracts';
 import { publishPolicyModel } from '#libs/onnx';
+import { redactNatsUrl } from '#libs/config';
 
 const [file, flag, version] = process.argv.slice(2);
 if (!file || flag !== '--version' || !version) {
@@ -12,10 +13,11 @@ if (!file || flag !== '--version' || !version) {
   process.exit(2);
 }
 const logger = { info: () => undefined, warn: console.warn, error: console.error };
-const bus = await Bus.connect({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'policy-publish', logger });
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const bus = await Bus.connect({ url: natsUrl, name: 'policy-publish', logger });
 const nc = bus.connection;
 if (!nc) {
-  console.error(`cannot reach NATS at ${process.env.NATS_URL ?? 'nats://127.0.0.1:4222'}`);
+  console.error(`cannot reach NATS at ${redactNatsUrl(natsUrl)}`);
   process.exit(1);
 }
 const handles = await provisionJetStream(nc);
