@@ -168,7 +168,17 @@ export async function startNats({ port, storeDir, monitorPort, prefix = [], args
   const natsPort = port ?? (await freePort());
   const ownDir = storeDir ? undefined : mkdtempSync(join(tmpdir(), 'batchgate-nats-'));
   const dir = storeDir ?? ownDir;
-  const args = ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', dir, ...(monitorPort ? ['-m', String(monitorPort)] : []), ...extra];
+  const args = [
+    '-js',
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(natsPort),
+    '-sd',
+    dir,
+    ...(monitorPort ? ['-m', String(monitorPort)] : []),
+    ...extra,
+  ];
   const proc = new InfraProcess(
     'nats-server',
     prefix[0] ?? binary,
