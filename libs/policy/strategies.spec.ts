@@ -8,19 +8,9 @@ import { targetBatchSize } from './strategies/cost-aware.js';
 import { observe, qStateCount } from './strategies/learned.js';
 import type { QTable } from './strategies/learned.js';
 import type { SlotFeatures } from './types.js';
+import { slotFeatures } from './features.spec-support.js';
 
-const base: SlotFeatures = {
-  size: 1,
-  ageMs: 0,
-  upstreamP99Ms: 20,
-  requestRate: 100,
-  queueDepth: 0,
-  observedP99Ms: 0,
-  idleMs: 0,
-  batchTimeoutMs: 50,
-  maxBatchSize: 128,
-};
-const slot = (overrides: Partial<SlotFeatures>): SlotFeatures => ({ ...base, ...overrides });
+const slot = slotFeatures;
 const context = { random: seededRandom(7), nowMs: 0 };
 const actions = (name: string, params: Record<string, number>, slots: SlotFeatures[]) =>
   createStrategy({ name, params })

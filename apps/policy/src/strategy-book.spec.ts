@@ -4,6 +4,7 @@ import { defaultRoute, parseStrategySpec } from '#libs/config';
 import type { QTable, SlotFeatures } from '#libs/policy';
 import { checkStrategySetting } from '#libs/policy';
 import { describe, expect, it } from 'vitest';
+import { slotFeatures } from '../../../libs/policy/features.spec-support.js';
 import type { BookEntry } from './strategy-book.js';
 import { StrategyBook } from './strategy-book.js';
 
@@ -25,17 +26,7 @@ const routes = (hot?: string, calm?: string): RouteTable => ({
   ],
 });
 
-const slot = (observedP99Ms: number, ageMs: number): SlotFeatures => ({
-  size: 1,
-  ageMs,
-  upstreamP99Ms: 20,
-  requestRate: 100,
-  queueDepth: 0,
-  observedP99Ms,
-  idleMs: 0,
-  batchTimeoutMs: 50,
-  maxBatchSize: 128,
-});
+const slot = (observedP99Ms: number, ageMs: number): SlotFeatures => slotFeatures({ observedP99Ms, ageMs });
 
 function decide(entry: BookEntry, slots: SlotFeatures[], nowMs: number): string[] {
   if (entry.kind !== 'strategy') throw new Error(`expected a pure strategy, got ${entry.kind}`);

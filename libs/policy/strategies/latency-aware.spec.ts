@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createStrategy } from '../registry.js';
 import type { FlushStrategy, SlotFeatures } from '../types.js';
+import { slotFeatures } from '../features.spec-support.js';
 
 // Depth 0 keeps the queue-depth window at max_wait_ms (40 ms), so the flush age is 40 ms x multiplier.
-const slot = (observedP99Ms: number, ageMs: number): SlotFeatures => ({
-  size: 1,
-  ageMs,
-  upstreamP99Ms: 20,
-  requestRate: 100,
-  queueDepth: 0,
-  observedP99Ms,
-  idleMs: 0,
-  batchTimeoutMs: 50,
-  maxBatchSize: 128,
-});
+const slot = (observedP99Ms: number, ageMs: number): SlotFeatures => slotFeatures({ observedP99Ms, ageMs });
 
 /** target 100 ms: the seed shrinks above 110 ms and grows below 80 ms. */
 const strategy = (params: Record<string, number> = {}): FlushStrategy =>
