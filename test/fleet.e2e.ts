@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, warm } from './support/client.js';
-import { TestFleet } from './support/fleet.js';
+import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 
 describe('coalescing across replicas', () => {
   let fleet: TestFleet;
@@ -11,12 +11,9 @@ describe('coalescing across replicas', () => {
       coordinators: 2,
       workers: 2,
       env: {
-        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
+        // Every service shares this one test process: joins get room (PATIENT_POLICY).
+        ...PATIENT_POLICY,
         BATCHGATE_BATCH_TIMEOUT_MS: '300',
-        // Every service shares this one test process: give joins and decisions room so
-        // the counts below test coalescing, not how busy the machine is.
-        BATCHGATE_JOIN_TIMEOUT_MS: '250',
-        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
       },
       originDelayMs: 20,
     });

@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from './support/client.js';
 import { burst, get, warm } from './support/client.js';
-import { TestFleet } from './support/fleet.js';
+import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 
-// A policy that never flushes on its own: the envelope flushes at the batch
-// timeout, so a burst after warm-up is one slot and one origin call.
-const PATIENT = {
-  BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
-  BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
-  BATCHGATE_JOIN_TIMEOUT_MS: '250',
-  BATCHGATE_BATCH_TIMEOUT_MS: '100',
-};
+const PATIENT = { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '100' };
 
 /** Generous: "nothing hangs" means an answer in seconds, not that a deadline is met to the millisecond. */
 const NO_HANG_MS = 5000;

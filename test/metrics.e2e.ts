@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burst, get, warm } from './support/client.js';
-import { TestFleet } from './support/fleet.js';
+import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 import { eventually, metricsOf, sample } from './support/metrics.js';
 
 describe('fleet-wide seed metrics', () => {
@@ -10,12 +10,10 @@ describe('fleet-wide seed metrics', () => {
     fleet = await TestFleet.start({
       telemetry: true,
       env: {
-        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
-        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+        // A cold first burst on a busy machine must not fall back to local coalescing: joins get 250 ms.
+        ...PATIENT_POLICY,
         BATCHGATE_BATCH_TIMEOUT_MS: '80',
         BATCHGATE_MAX_BATCH_SIZE: '20',
-        // A cold first burst on a busy machine must not fall back to local coalescing.
-        BATCHGATE_JOIN_TIMEOUT_MS: '250',
       },
     });
     await warm(fleet.ingressUrl(), 30);
@@ -72,10 +70,8 @@ describe('active_batch_slots while slots are open', () => {
     fleet = await TestFleet.start({
       telemetry: true,
       env: {
-        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
-        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+        ...PATIENT_POLICY,
         BATCHGATE_BATCH_TIMEOUT_MS: String(BATCH_TIMEOUT_MS),
-        BATCHGATE_JOIN_TIMEOUT_MS: '250',
       },
     });
     await warm(fleet.ingressUrl(), 15);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from './support/client.js';
 import { burstAgent, get, warm } from './support/client.js';
-import { TestFleet } from './support/fleet.js';
+import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 
 /**
  * GET with the request target sent byte for byte: undici's `request(url)` runs
@@ -27,9 +27,7 @@ describe('auth scopes and private answers', () => {
     });
     fleet = await TestFleet.start({
       env: {
-        BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
-        BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
-        BATCHGATE_JOIN_TIMEOUT_MS: '250',
+        ...PATIENT_POLICY,
         BATCHGATE_BATCH_TIMEOUT_MS: '200',
         BATCHGATE_ROUTES_FILE: routes,
       },

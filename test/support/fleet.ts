@@ -19,6 +19,17 @@ import { CountingOrigin } from './origin.js';
 
 export type Env = Record<string, string>;
 
+/**
+ * Neither the policy nor the embedded fallback flushes on its own: the envelope
+ * flushes at the batch timeout, so a burst after warm-up is one slot and one
+ * origin call. Joins get room, so counts test coalescing, not a busy machine.
+ */
+export const PATIENT_POLICY: Env = {
+  BATCHGATE_POLICY_STRATEGY: 'size_cap:size=100000',
+  BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
+  BATCHGATE_JOIN_TIMEOUT_MS: '250',
+};
+
 export interface FleetOptions {
   ingresses?: number;
   coordinators?: number;
