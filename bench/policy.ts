@@ -267,9 +267,7 @@ function startWakeupProbe(): { stop(): Promise<Wakeups> } {
        process.on('SIGTERM', () => (stopped = true));
        const step = () => {
          if (stopped) {
-           late.sort((a, b) => a - b);
-           const q = (p) => late[Math.min(late.length - 1, Math.ceil(p * late.length) - 1)] ?? 0;
-           process.stdout.write(JSON.stringify({ p99: q(0.99), p999: q(0.999), max: late.at(-1) ?? 0, samples: late.length }));
+           process.stdout.write(JSON.stringify(late));
            return;
          }
          const asked = performance.now();
@@ -286,7 +284,9 @@ function startWakeupProbe(): { stop(): Promise<Wakeups> } {
       new Promise((resolve, reject) => {
         child.once('exit', () => {
           try {
-            resolve(JSON.parse(out) as Wakeups);
+            const late = (JSON.parse(out) as number[]).sort((a, b) => a - b);
+            const q = (p: number) => (late.length > 0 ? quantile(late, p) : 0);
+            resolve({ p99: q(0.99), p999: q(0.999), max: q(1), samples: late.length });
           } catch {
             reject(new Error(`the wake-up probe printed no result: ${out}`));
           }
