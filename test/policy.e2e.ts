@@ -312,6 +312,7 @@ describe('policy admin API', () => {
       [{ routes: [{ name: 'x', match: '/', policy: 'warp_speed' }] }, /route "x" policy: unknown strategy "warp_speed"/],
       [{ routes: [{ name: 'x', match: '/', policy: 'fixed_timer:window=3' }] }, /fixed_timer has no parameter\(s\) window/],
       [{ routes: [], defaultPolicy: 'exponential:lambda=-1' }, /lambda must be between/],
+      [{ routes: [{ name: 'x', match: '/', setCookie: 'everyone' }] }, /routes\[0\]: setCookie must be one of own-call, strip, share/],
     ];
     for (const [body, reason] of cases) {
       const reply = await admin('PUT', '/admin/policy/routes', body);
@@ -328,10 +329,16 @@ describe('policy admin API', () => {
     const put = await admin('PUT', '/admin/policy/routes', {
       routes: [
         { name: 'direct', match: '/direct/', coalesce: false },
-        { name: 'quick', match: '/quick/', policy: 'fixed_timer:window_ms=5' },
+        { name: 'quick', match: '/quick/', policy: 'fixed_timer:window_ms=5', setCookie: 'strip' },
       ],
     });
     expect(put.status).toBe(200);
+    const stored = put.body.document as { routes: Array<{ name: string; setCookie: string }> };
+    expect(stored.routes.map((route) => [route.name, route.setCookie])).toEqual([
+      ['direct', 'own-call'],
+      ['quick', 'strip'],
+      ['default', 'own-call'],
+    ]);
     const revision = put.body.revision as number;
     expect(revision).toBeGreaterThan(0);
     for (const i of [0, 1])

@@ -21,7 +21,16 @@ describe('auth scopes and private answers', () => {
       const file = `${dir}/routes.yaml`;
       await fs.promises.writeFile(
         file,
-        ['routes:', '  - name: public', '    match: /public/', '    public: true', '  - name: private', '    match: /'].join('\n'),
+        [
+          'routes:',
+          '  - name: public',
+          '    match: /public/',
+          '    public: true',
+          // Shareable cookies, so the test below proves they still never cross scopes.
+          '    setCookie: share',
+          '  - name: private',
+          '    match: /',
+        ].join('\n'),
       );
       return file;
     });
@@ -67,7 +76,7 @@ describe('auth scopes and private answers', () => {
     });
   });
 
-  it('a Set-Cookie answer on a public route never reaches another scope', async () => {
+  it('a Set-Cookie answer on a public route with setCookie: share never reaches another scope', async () => {
     fleet.origin.handle((req, res) => {
       res.writeHead(200, { 'set-cookie': `session=for-${req.headers.authorization}`, 'content-type': 'text/plain' });
       res.end(`hello ${req.headers.authorization}`);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from './env.js';
 import { redactNatsUrl } from './nats-url.js';
-import { loadRoutes, matchRoute, parseRouteTable } from './routes.js';
+import { loadRoutes, matchRoute, parsePolicyDocument, parseRouteTable, policyDocumentJson } from './routes.js';
 import { commonSection, envelopeSection, parseStrategySpec, strategySection, upstreamSection } from './sections.js';
 
 const defaults = { batchTimeoutMs: 50, maxBatchSize: 128 };
@@ -176,8 +176,24 @@ describe('routes', () => {
     ],
     [{ routes: [{ name: 'x', match: '/', policy: 'fixed_timer:window_ms' }] }, /policy parameter "window_ms" is not key=number/],
     [{ rutes: [] }, /"routes" must be a list/],
+    [{ routes: [{ name: 'x', match: '/', setCookie: 'shared' }] }, /routes\[0\]: setCookie must be one of own-call, strip, share/],
   ])('rejects %j with a reason', (document, reason) => {
     expect(() => parseRouteTable(document, defaults)).toThrow(reason);
+  });
+
+  it('setCookie defaults to own-call and survives the policy document round trip', () => {
+    const table = parseRouteTable(
+      {
+        routes: [
+          { name: 'home', match: '/home', setCookie: 'strip' },
+          { name: 'other', match: '/o' },
+        ],
+      },
+      defaults,
+    );
+    expect(table.routes.map((route) => route.setCookie)).toEqual(['strip', 'own-call', 'own-call']);
+    const again = parsePolicyDocument(policyDocumentJson(table, undefined), defaults);
+    expect(again.routes.routes.map((route) => route.setCookie)).toEqual(['strip', 'own-call', 'own-call']);
   });
 
   it('loads YAML from BATCHGATE_ROUTES_FILE and names the file in errors', () => {

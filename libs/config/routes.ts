@@ -3,6 +3,16 @@ import { parse as parseYaml } from 'yaml';
 import type { EnvelopeConfig, StrategySpec } from './sections.js';
 import { parseStrategySpec } from './sections.js';
 
+/**
+ * Who else gets an answer that sets a cookie (it belongs to the request that
+ * caused it): `own-call` each other waiter gets an origin call of its own,
+ * `strip` the others get the same answer without its Set-Cookie fields,
+ * `share` the others get it as is. Never across auth scopes, whichever.
+ */
+export type SetCookieSharing = 'own-call' | 'strip' | 'share';
+
+const SET_COOKIE_SHARING: readonly SetCookieSharing[] = ['own-call', 'strip', 'share'];
+
 /** Per-path behaviour: whether and how requests are coalesced, and which policy flushes them. */
 export interface Route {
   name: string;
@@ -13,6 +23,8 @@ export interface Route {
   public: boolean;
   /** Request headers (lower-case) whose values are part of the coalescing key. */
   vary: string[];
+  /** What the other waiters of an answer with Set-Cookie get (default own-call). */
+  setCookie: SetCookieSharing;
   envelope: EnvelopeConfig;
   /** Strategy for this route; undefined = the policy service's default. */
   policy: StrategySpec | undefined;
@@ -29,7 +41,7 @@ export class RouteSchemaError extends Error {
   }
 }
 
-const ROUTE_KEYS = new Set(['name', 'match', 'coalesce', 'public', 'vary', 'envelope', 'policy']);
+const ROUTE_KEYS = new Set(['name', 'match', 'coalesce', 'public', 'vary', 'setCookie', 'envelope', 'policy']);
 const DOCUMENT_KEYS = new Set(['routes', 'defaultPolicy']);
 
 function fail(where: string, reason: string): never {
@@ -54,7 +66,7 @@ function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Ro
   const raw = value as Record<string, unknown>;
   const unknown = Object.keys(raw).filter((key) => !ROUTE_KEYS.has(key));
   if (unknown.length > 0) fail(where, `unknown field(s) ${unknown.join(', ')}`);
-  const { name, match, coalesce = true, public: isPublic = false, vary = [], policy } = raw;
+  const { name, match, coalesce = true, public: isPublic = false, vary = [], setCookie = 'own-call', policy } = raw;
   if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail(where, 'name must match [A-Za-z0-9_.-]{1,64}');
   if (typeof match !== 'string' || !(match.startsWith('/') || match.startsWith('^')))
     fail(where, 'match must be a path prefix starting with "/" or a regular expression starting with "^"');
@@ -69,6 +81,7 @@ function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Ro
   if (typeof isPublic !== 'boolean') fail(where, 'public must be true or false');
   if (!Array.isArray(vary) || !vary.every((h) => typeof h === 'string' && /^[A-Za-z0-9-]+$/.test(h)))
     fail(where, 'vary must be a list of header names');
+  if (!SET_COOKIE_SHARING.includes(setCookie as SetCookieSharing)) fail(where, `setCookie must be one of ${SET_COOKIE_SHARING.join(', ')}`);
   let strategy: StrategySpec | undefined;
   if (policy !== undefined) {
     if (typeof policy !== 'string') fail(where, 'policy must be a string like "fixed_timer:window_ms=20"');
@@ -82,6 +95,7 @@ function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Ro
     coalesce,
     public: isPublic,
     vary: (vary as string[]).map((h) => h.toLowerCase()).sort(),
+    setCookie: setCookie as SetCookieSharing,
     envelope: parseEnvelope(raw.envelope, where, defaults),
     policy: strategy,
   };
@@ -138,6 +152,7 @@ export function policyDocumentJson(routes: RouteTable, defaultPolicy: StrategySp
       coalesce: route.coalesce,
       public: route.public,
       vary: route.vary,
+      setCookie: route.setCookie,
       envelope: route.envelope,
       ...(route.policy ? { policy: formatStrategySpec(route.policy) } : {}),
     })),
@@ -146,7 +161,7 @@ export function policyDocumentJson(routes: RouteTable, defaultPolicy: StrategySp
 }
 
 export function defaultRoute(envelope: EnvelopeConfig): Route {
-  return { name: 'default', match: '/', coalesce: true, public: false, vary: [], envelope, policy: undefined };
+  return { name: 'default', match: '/', coalesce: true, public: false, vary: [], setCookie: 'own-call', envelope, policy: undefined };
 }
 
 /** Loads the routes file (YAML or JSON) or, without one, the single default route. */

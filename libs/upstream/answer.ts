@@ -10,11 +10,12 @@ export type ResultInit = MessageInitShape<typeof FetchResultSchema>;
 /**
  * The answer for every waiter of a slot, from the origin's response or its
  * failure. It records what the ingress needs to decide who may be served it:
- * the scope of the replayed request, whether the answer is private, and the
- * request header values its Vary names.
+ * the scope of the replayed request, whether the answer is private, the
+ * request header values its Vary names, and which ingress holds the request
+ * it was made for (the slot's opener).
  */
 export function answerFrom(
-  task: { slotId: string; scope: string; requestHeaders: HeaderList },
+  task: { slotId: string; scope: string; requestHeaders: HeaderList; producerIngressId?: string },
   outcome: BufferedResponse | UpstreamError,
 ): ResultInit {
   const { requestHeaders } = task;
@@ -27,6 +28,7 @@ export function answerFrom(
       body: answer.body,
       scope: task.scope,
       error: outcome.kind,
+      producerIngressId: task.producerIngressId ?? '',
     };
   }
   return {
@@ -38,5 +40,6 @@ export function answerFrom(
     private: isPrivateAnswer(outcome.headers),
     vary: varyValues(requestHeaders, responseVaryNames(outcome.headers)).map(([name, value]) => ({ name, value })),
     upstreamMs: outcome.latencyMs,
+    producerIngressId: task.producerIngressId ?? '',
   };
 }

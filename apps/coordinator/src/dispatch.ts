@@ -98,6 +98,7 @@ export class FlushDispatcher {
       scope: slot.opening.scope,
       route: slot.route,
       size: slot.size,
+      openingIngressId: slot.opening.ingressId,
     };
     const { bus, dispatchTimeoutMs } = this.deps;
     bus

@@ -1,5 +1,6 @@
 import type { Route } from '#libs/config';
 import type { FetchResult } from '#libs/contracts';
+import { JoinStatus } from '#libs/contracts';
 import type { Counter } from '#libs/metrics';
 import type { FlushStrategy } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
@@ -13,7 +14,7 @@ import type { LocalSlot, SlotRequest } from './local-slot.js';
 import { isJoinable } from './local-slot.js';
 import type { RequestLog } from './request-log.js';
 import type { Answer, AnswerPath, Waiter } from './waiter.js';
-import { servable, varyOf, writeAnswer } from './waiter.js';
+import { shareVerdict, varyOf, withoutCookies, writeAnswer } from './waiter.js';
 
 export interface CoalescerOptions {
   joinTimeoutMs: number;
@@ -46,6 +47,8 @@ const GATEWAY_TIMEOUT: Answer = {
   scope: '',
   private: false,
   vary: [],
+  setsCookie: false,
+  producer: undefined,
 };
 
 /**
@@ -111,6 +114,7 @@ export class Coalescer implements FleetEvents {
       waiters: [waiter],
       phase: 'joining',
       slotId: undefined,
+      opened: false,
       counted: 0,
       openedAtMs: now,
       lastArrivalMs: now,
@@ -159,9 +163,11 @@ export class Coalescer implements FleetEvents {
     const slot = this.bySlotId.get(result.slotId);
     if (!slot || slot.phase === 'settled') return;
     this.closeToNewWaiters(slot);
+    // The worker replayed the opening join's request: our first waiter's, if that join was ours.
+    const producer = slot.opened && result.producerIngressId === this.deps.fleet.ingressId ? slot.waiters[0] : undefined;
     this.deps.fleet
       .body(result)
-      .then((body) => this.settle(slot, toAnswer(result, body), 'coalesced'))
+      .then((body) => this.settle(slot, toAnswer(result, body, producer), 'coalesced'))
       .catch((error: unknown) => {
         this.deps.logger.warn({ err: error, slot: result.slotId }, 'answer body unavailable; calling the origin directly');
         this.callDirect(slot);
@@ -179,6 +185,7 @@ export class Coalescer implements FleetEvents {
       if (slot.phase !== 'joining' && slot.phase !== 'local') return;
       this.local.delete(slot);
       slot.slotId = outcome.reply.slotId;
+      slot.opened = outcome.reply.status === JoinStatus.OPENED;
       slot.phase = 'open';
       slot.counted = sent;
       slot.phaseDeadlineMs = slot.openedAtMs + slot.route.envelope.batchTimeoutMs + this.deps.options.flushGraceMs;
@@ -217,7 +224,6 @@ export class Coalescer implements FleetEvents {
   }
 
   /** Local-only coalescing: the embedded envelope and strategy decide, this process calls the origin. */
-  /** Local-only coalescing: the embedded envelope and strategy decide, this process calls the origin. */
   private goLocal(slot: LocalSlot, reason: string): void {
     this.deps.fallbacks.inc({ reason });
     slot.phase = 'local';
@@ -234,7 +240,8 @@ export class Coalescer implements FleetEvents {
     this.closeToNewWaiters(slot);
     this.local.delete(slot);
     this.unreported.delete(slot);
-    void this.deps.direct.answer(slot.request, slot.scope).then((answer) => this.settle(slot, answer, 'fallback'));
+    // slot.request carries the first waiter's headers.
+    void this.deps.direct.answer(slot.request, slot.scope, slot.waiters[0]).then((answer) => this.settle(slot, answer, 'fallback'));
   }
 
   private settle(slot: LocalSlot, answer: Answer, path: AnswerPath): void {
@@ -245,30 +252,40 @@ export class Coalescer implements FleetEvents {
     this.live.delete(slot);
     this.unreported.delete(slot);
     this.local.delete(slot);
-    const refused = new Map<string, Waiter[]>();
-    for (const waiter of slot.waiters) {
-      if (waiter.done) continue;
-      if (servable(answer, waiter)) {
-        this.answer(waiter, slot, answer, path);
-        continue;
-      }
-      const group = `${waiter.scope}\u0000${answer.vary.map(([name]) => varyOf(waiter.headers, name)).join('\u0000')}`;
-      const list = refused.get(group);
-      if (list) list.push(waiter);
-      else refused.set(group, [waiter]);
-    }
-    for (const group of refused.values()) void this.answerGroup(group, slot);
+    this.distribute(slot.waiters, slot, answer, path);
   }
 
   /**
-   * Waiters the shared answer may not be given to (another scope, or other
-   * values of a header it varies by) are re-coalesced: one call per group of
-   * equal scope and vary values, made with that group's own headers.
+   * Serves each waiter the answer, the answer without its cookies, or a call
+   * of its own or of its group, as shareVerdict says. Re-calls (one per group
+   * of equal scope and vary values, made with that group's first waiter's
+   * headers) are distributed by the same rules: their answer, too, may
+   * belong to one request. Each round answers at least the group's first
+   * waiter, so it ends.
    */
+  private distribute(waiters: readonly Waiter[], slot: LocalSlot, answer: Answer, path: AnswerPath): void {
+    const groups = new Map<string, Waiter[]>();
+    let stripped: Answer | undefined;
+    for (const waiter of waiters) {
+      if (waiter.done) continue;
+      const verdict = shareVerdict(answer, waiter, slot.route.setCookie);
+      if (verdict === 'serve') this.answer(waiter, slot, answer, path);
+      else if (verdict === 'strip') this.answer(waiter, slot, (stripped ??= withoutCookies(answer)), path);
+      else if (verdict === 'own-call') void this.answerGroup([waiter], slot);
+      else {
+        const group = `${waiter.scope}\u0000${answer.vary.map(([name]) => varyOf(waiter.headers, name)).join('\u0000')}`;
+        const list = groups.get(group);
+        if (list) list.push(waiter);
+        else groups.set(group, [waiter]);
+      }
+    }
+    for (const group of groups.values()) void this.answerGroup(group, slot);
+  }
+
   private async answerGroup(group: Waiter[], slot: LocalSlot): Promise<void> {
     const first = group[0]!;
-    const answer = await this.deps.direct.answer({ ...slot.request, headers: first.forwardHeaders }, first.scope);
-    for (const waiter of group) this.answer(waiter, slot, answer, 'passthrough');
+    const answer = await this.deps.direct.answer({ ...slot.request, headers: first.forwardHeaders }, first.scope, first);
+    this.distribute(group, slot, answer, 'passthrough');
   }
 
   private answer(waiter: Waiter, slot: LocalSlot, answer: Answer, path: AnswerPath): void {

@@ -1,17 +1,24 @@
 import type { HeaderList, ResultInit, OriginPool } from '#libs/upstream';
 import { answerFrom, UpstreamError } from '#libs/upstream';
 import type { SlotRequest } from './local-slot.js';
-import type { Answer } from './waiter.js';
+import type { Answer, Waiter } from './waiter.js';
+import { setsCookie } from './waiter.js';
 
-/** A worker's (or our own) result message as the answer waiters are served. */
-export function toAnswer(result: ResultInit, body: Uint8Array): Answer {
+/**
+ * A worker's (or our own) result message as the answer waiters are served;
+ * `producer` is the waiter whose request it was made with, if it is ours.
+ */
+export function toAnswer(result: ResultInit, body: Uint8Array, producer: Waiter | undefined): Answer {
+  const headers: Answer['headers'] = (result.headers ?? []).map((h) => [h.name ?? '', h.value ?? '']);
   return {
     status: result.status ?? 502,
-    headers: (result.headers ?? []).map((h) => [h.name ?? '', h.value ?? '']),
+    headers,
     body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
     scope: result.scope ?? '',
     private: result.private ?? false,
     vary: (result.vary ?? []).map((h) => [h.name ?? '', h.value ?? '']),
+    setsCookie: setsCookie(headers),
+    producer,
   };
 }
 
@@ -26,7 +33,8 @@ export class DirectCall {
     private readonly upstream: string,
   ) {}
 
-  async answer(request: SlotRequest, scope: string): Promise<Answer> {
+  /** The origin's answer to `request`, which carries `producer`'s headers (and `scope`, its auth scope). */
+  async answer(request: SlotRequest, scope: string, producer: Waiter | undefined): Promise<Answer> {
     const headers: HeaderList = request.headers;
     let outcome;
     try {
@@ -35,6 +43,6 @@ export class DirectCall {
       outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
     }
     const result = answerFrom({ slotId: '', scope, requestHeaders: headers }, outcome);
-    return toAnswer(result, result.body ?? new Uint8Array());
+    return toAnswer(result, result.body ?? new Uint8Array(), producer);
   }
 }

@@ -34,7 +34,7 @@ export class FleetLink {
   constructor(
     private readonly bus: Bus,
     private readonly jetstream: JetStreamProvider,
-    private readonly ingressId: string,
+    readonly ingressId: string,
   ) {}
 
   get available(): boolean {

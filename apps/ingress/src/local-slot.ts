@@ -31,6 +31,8 @@ export interface LocalSlot {
   phase: SlotPhase;
   /** Fleet slot id once joined. */
   slotId: string | undefined;
+  /** This slot's join opened the fleet slot: the worker replays its first waiter's request. */
+  opened: boolean;
   /** Waiters the coordinator knows about (join count + reports). */
   counted: number;
   openedAtMs: number;

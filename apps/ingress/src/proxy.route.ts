@@ -9,6 +9,7 @@ import { classify } from './classify.js';
 import { coalescingKeyFor, routeRequest } from './coalescing-key.js';
 import type { IngressService } from './ingress.service.js';
 import { passThrough, tunnelUpgrade } from './passthrough.js';
+import { refuseUnsafeTarget } from './unsafe-target.js';
 import type { Waiter } from './waiter.js';
 
 const tracer = tracerFor('ingress');
@@ -53,6 +54,7 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
     const res = reply.raw;
     const method = raw.method ?? 'GET';
     const url = raw.url ?? '/';
+    if (refuseUnsafeTarget(url, res)) return;
     const headers = headerList(raw);
     const parent = propagation.extract(ROOT_CONTEXT, raw.headers);
     const span = tracer.startSpan(

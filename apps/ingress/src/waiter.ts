@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { SetCookieSharing } from '#libs/config';
 import type { HeaderList } from '#libs/upstream';
 import type { Span } from '@opentelemetry/api';
 
@@ -30,6 +31,9 @@ export interface Answer {
   private: boolean;
   /** Request header values the answer's Vary named, as that request had them. */
   vary: Array<[string, string]>;
+  setsCookie: boolean;
+  /** The waiter whose request the origin answered, when it is one of this ingress's waiters. */
+  producer: Waiter | undefined;
 }
 
 /** A request's value for a header, repeated fields joined as one. */
@@ -40,21 +44,40 @@ export const varyOf = (headers: HeaderList, name: string): string =>
     .join(', ');
 
 /**
- * May this answer be served to this waiter? Never across auth scopes when the
- * answer is private (Set-Cookie, Cache-Control private/no-store), and never to
- * a waiter whose headers differ from the producing request's on a header the
- * answer varies by ("*" varies by everything).
+ * What a waiter gets of a slot's answer (DESIGN "Who may share an answer"):
+ * serve     the answer as is
+ * strip     the answer without its Set-Cookie fields (route setCookie: strip)
+ * own-call  an origin call made with this waiter's own headers: the answer
+ *           belongs to the request that produced it (Vary: *, or a cookie on
+ *           a setCookie: own-call route)
+ * regroup   a call shared with the waiters of its scope and vary values: the
+ *           answer is private to another scope, or varies by a header whose
+ *           value this waiter does not share
  */
-export function servable(answer: Answer, waiter: Pick<Waiter, 'scope' | 'headers'>): boolean {
-  if (answer.private && waiter.scope !== answer.scope) return false;
+export type ShareVerdict = 'serve' | 'strip' | 'own-call' | 'regroup';
+
+export function shareVerdict(answer: Answer, waiter: Pick<Waiter, 'scope' | 'headers'>, setCookie: SetCookieSharing): ShareVerdict {
+  if (answer.producer === waiter) return 'serve';
+  // RFC 9110 §12.5.5: "*" signals that the answer depends on more than the request's header fields.
+  if (answer.vary.some(([name]) => name === '*')) return 'own-call';
+  if (answer.setsCookie && setCookie === 'own-call') return 'own-call';
+  // A cookie marks the answer private too, so even "share" and "strip" never cross scopes.
+  if (answer.private && waiter.scope !== answer.scope) return 'regroup';
   for (const [name, value] of answer.vary) {
-    if (name === '*') {
-      if (waiter.scope !== answer.scope) return false;
-      continue;
-    }
-    if (varyOf(waiter.headers, name) !== value) return false;
+    if (varyOf(waiter.headers, name) !== value) return 'regroup';
   }
-  return true;
+  if (answer.setsCookie && setCookie === 'strip') return 'strip';
+  return 'serve';
+}
+
+const COOKIE_FIELDS = new Set(['set-cookie', 'set-cookie2']);
+
+/** Whether an origin answer sets a cookie. */
+export const setsCookie = (headers: HeaderList): boolean => headers.some(([name]) => COOKIE_FIELDS.has(name));
+
+/** The same answer, without the fields that set a cookie. */
+export function withoutCookies(answer: Answer): Answer {
+  return { ...answer, headers: answer.headers.filter(([name]) => !COOKIE_FIELDS.has(name)), setsCookie: false, producer: undefined };
 }
 
 const DROP_ON_REPLY = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);

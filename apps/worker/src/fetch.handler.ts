@@ -105,7 +105,10 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
     }
-    const result = answerFrom({ slotId: task.slotId, scope: task.scope, requestHeaders }, outcome);
+    const result = answerFrom(
+      { slotId: task.slotId, scope: task.scope, requestHeaders, producerIngressId: task.openingIngressId },
+      outcome,
+    );
     // Events name the origin as the slot did: empty means the fleet's configured upstream.
     this.record(task, request?.origin ?? '', outcome, result);
     const deliverable = await this.spillLargeBody(result);
@@ -142,7 +145,7 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.logger.error({ err: error, slot: result.slotId }, 'could not store a large body');
       return answerFrom(
-        { slotId: result.slotId ?? '', scope: result.scope ?? '', requestHeaders: [] },
+        { slotId: result.slotId ?? '', scope: result.scope ?? '', requestHeaders: [], producerIngressId: result.producerIngressId ?? '' },
         new UpstreamError('too_large', 'answer too large to deliver'),
       );
     }
