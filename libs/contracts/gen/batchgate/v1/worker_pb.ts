@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/worker.proto.
  */
 export const file_batchgate_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEisgEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SGgoSb3BlbmluZ19pbmdyZXNzX2lkGAggASgJIiIKDUZldGNoQWNjZXB0ZWQSEQoJd29ya2VyX2lkGAEgASgJIvoBCgtGZXRjaFJlc3VsdBIPCgdzbG90X2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoDRIlCgdoZWFkZXJzGAMgAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchIMCgRib2R5GAQgASgMEhAKCGJvZHlfcmVmGAUgASgJEg0KBXNjb3BlGAYgASgJEg8KB3ByaXZhdGUYByABKAgSIgoEdmFyeRgIIAMoCzIULmJhdGNoZ2F0ZS52MS5IZWFkZXISDQoFZXJyb3IYCSABKAkSEwoLdXBzdHJlYW1fbXMYCiABKAESGwoTcHJvZHVjZXJfaW5ncmVzc19pZBgLIAEoCWIGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEisgEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SGgoSb3BlbmluZ19pbmdyZXNzX2lkGBAgASgJIiIKDUZldGNoQWNjZXB0ZWQSEQoJd29ya2VyX2lkGAEgASgJIvoBCgtGZXRjaFJlc3VsdBIPCgdzbG90X2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoDRIlCgdoZWFkZXJzGAMgAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchIMCgRib2R5GAQgASgMEhAKCGJvZHlfcmVmGAUgASgJEg0KBXNjb3BlGAYgASgJEg8KB3ByaXZhdGUYByABKAgSIgoEdmFyeRgIIAMoCzIULmJhdGNoZ2F0ZS52MS5IZWFkZXISDQoFZXJyb3IYCSABKAkSEwoLdXBzdHJlYW1fbXMYCiABKAESGwoTcHJvZHVjZXJfaW5ncmVzc19pZBgQIAEoCWIGcHJvdG8z", [file_batchgate_v1_http]);
 
 /**
  * coordinator -> worker queue group (work.fetch): one upstream call for a flushed slot.
@@ -63,7 +63,7 @@ export type FetchTask = Message<"batchgate.v1.FetchTask"> & {
    * Ingress whose join opened the slot: the request replayed is its leader
    * waiter's. Answers only that request may have (Vary: *, Set-Cookie) go to it alone.
    *
-   * @generated from field: string opening_ingress_id = 8;
+   * @generated from field: string opening_ingress_id = 16;
    */
   openingIngressId: string;
 };
@@ -166,7 +166,7 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
    * The task's opening_ingress_id: the ingress holding the request this answer
    * was made for. Empty (an older worker) means no waiter is known to be it.
    *
-   * @generated from field: string producer_ingress_id = 11;
+   * @generated from field: string producer_ingress_id = 16;
    */
   producerIngressId: string;
 };
