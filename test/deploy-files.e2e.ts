@@ -87,12 +87,14 @@ describe('deployment files', () => {
     expect(image.httpPort).not.toBe(image.port);
     expect(stage).toMatch(new RegExp(`HEALTHCHECK .*127\\.0\\.0\\.1:${image.httpPort}/healthz`));
 
-    const docs = parseAllDocuments(read('deploy/kubernetes/batchgate.yaml')).map((d) => d.toJS() as Record<string, never>);
-    const configMap = (docs.find((d) => d['kind'] === 'ConfigMap') as { data: Record<string, string> }).data;
+    const docs = parseAllDocuments(read('deploy/kubernetes/batchgate.yaml')).map((d) => d.toJS() as Record<string, unknown>);
+    const configMap = (docs.find((d) => d['kind'] === 'ConfigMap') as unknown as { data: Record<string, string> }).data;
     const k8s = loadIngressConfig(configMap);
     type Probe = { httpGet: { path: string; port: string | number } };
     type Container = { ports: Array<{ containerPort: number; name: string }>; readinessProbe: Probe; livenessProbe: Probe };
-    const deployment = docs.find((d) => d['kind'] === 'Deployment' && (d['metadata'] as { name: string }).name === 'ingress') as {
+    const deployment = docs.find(
+      (d) => d['kind'] === 'Deployment' && (d['metadata'] as { name: string }).name === 'ingress',
+    ) as unknown as {
       spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: Container[] } } };
     };
     const container = deployment.spec.template.spec.containers[0]!;
