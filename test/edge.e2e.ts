@@ -238,3 +238,28 @@ describe('Upgrade', () => {
     expect(Date.now() - started).toBeLessThan(4000);
   });
 });
+
+describe('shutdown', () => {
+  it('closing an ingress closes both its gateway and its operator port, after answering the request in flight', async () => {
+    const app = await fleet.addIngress();
+    const index = fleet.ingresses.indexOf(app);
+    const gateway = fleet.ingressUrl(index);
+    const operator = fleet.ingressOpsUrl(index);
+    fleet.origin.handle(async (_req, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      res.end('late but answered');
+    });
+    const inFlight = get(`${gateway}/closing`, { 'cache-control': 'no-cache' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await app.close();
+    fleet.ingresses.splice(index, 1);
+    expect((await inFlight).body).toBe('late but answered');
+    const refused = async (url: string) =>
+      fetch(url).then(
+        () => 'answered',
+        (error: { cause?: { code?: string } }) => error.cause?.code,
+      );
+    expect(await refused(`${gateway}/after-close`)).toBe('ECONNREFUSED');
+    expect(await refused(`${operator}/healthz`)).toBe('ECONNREFUSED');
+  });
+});

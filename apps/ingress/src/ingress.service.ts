@@ -145,10 +145,12 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     this.gateway?.stopAccepting();
   }
 
-  /** Drains: parked waiters are answered (or reach their deadline) before the pools close. */
+  /** Drains: parked waiters and pass-through requests are answered (or reach their deadline) before the pools and the gateway close. */
   async onApplicationShutdown(): Promise<void> {
     const until = Date.now() + DRAIN_MS;
-    while (this.coalescer.pending > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Parked waiters and requests still streaming through (pass-through) both get the drain time.
+    const busy = () => this.coalescer.pending > 0 || (this.gateway?.admission.requestsInFlight ?? 0) > 0;
+    while (busy() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     this.coalescer.stop();
     this.gateway?.closeAll();
     this.liveRoutes.close();

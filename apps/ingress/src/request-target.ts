@@ -19,11 +19,18 @@ export interface TargetInput {
 
 const bad = (error: string, message: string): TargetCheck => ({ ok: false, status: 400, error, message });
 
-function hostFields(rawHeaders: string[]): string[] {
-  const hosts: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2)
-    if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toLowerCase() === 'host') hosts.push(rawHeaders[i + 1]!);
-  return hosts;
+/** The first Host field and how many there were, without allocating (this runs on every request). */
+function hostField(rawHeaders: string[]): { host: string | undefined; count: number } {
+  let host: string | undefined;
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      count++;
+      host ??= rawHeaders[i + 1];
+    }
+  }
+  return { host, count };
 }
 
 /** "Host" as an authority to compare: lower-case, the default port of the scheme dropped. */
@@ -34,9 +41,8 @@ function authorityOf(text: string, scheme: 'http' | 'https'): string {
 }
 
 export function checkRequestTarget(input: TargetInput): TargetCheck {
-  const hosts = hostFields(input.rawHeaders);
-  if (hosts.length > 1) return bad('duplicate_host', 'a request carries exactly one Host header (RFC 9112 §3.2)');
-  const host = hosts[0];
+  const { host, count } = hostField(input.rawHeaders);
+  if (count > 1) return bad('duplicate_host', 'a request carries exactly one Host header (RFC 9112 §3.2)');
   if (host === undefined && input.httpVersion !== '1.0')
     return bad('missing_host', 'an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)');
   const { url } = input;
