@@ -37,7 +37,7 @@ const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'wa
 const redis = new Redis(stack.env.REDIS_URL!);
 try {
   const gateway = stack.urls.ingresses[0]!;
-  const services: Record<string, string> = { ingress: `${gateway}/metrics`, telemetry: stack.urls.metrics! };
+  const services: Record<string, string> = { ingress: `${stack.urls.operators[0]!}/metrics`, telemetry: stack.urls.metrics! };
   for (const [name, url] of Object.entries(stack.urls.services)) services[name.replace(/-\d+$/, '')] = `${url}/metrics`;
 
   const snapshot = async (): Promise<Snapshot> => {

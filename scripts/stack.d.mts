@@ -1,5 +1,6 @@
 export interface Stack {
-  urls: { ingresses: string[]; metrics: string | undefined; services: Record<string, string> };
+  /** ingresses: gateway URLs (client traffic); operators: each ingress's operator URL (/healthz, /readyz, /metrics, /admin), same order. */
+  urls: { ingresses: string[]; operators: string[]; metrics: string | undefined; services: Record<string, string> };
   env: Record<string, string | undefined>;
   logDir: string;
   stop(): Promise<void>;

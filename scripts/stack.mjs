@@ -155,7 +155,7 @@ export async function startStack({
 
     let nextHttpPort = await portOr(9101);
     const opsPort = async () => (nextHttpPort = await portOr(nextHttpPort + 1));
-    const urls = { ingresses: [], metrics: undefined, services: {} };
+    const urls = { ingresses: [], operators: [], metrics: undefined, services: {} };
 
     const metricsPort = await portOr(Number(env.BATCHGATE_METRICS_PORT ?? 9090));
     await spawnService(
@@ -196,13 +196,16 @@ export async function startStack({
       urls.services[`worker-${i}`] = `http://127.0.0.1:${port}`;
     }
     for (const [i, port] of ingressPorts.entries()) {
+      // The gateway port proxies every path; health, metrics and the admin API are on the ingress's operator port.
+      const operatorPort = await opsPort();
       await spawnService(
         `ingress-${i}`,
         'dist/apps/ingress/src/main.js',
-        { BATCHGATE_PORT: String(port) },
-        `http://127.0.0.1:${port}/readyz`,
+        { BATCHGATE_PORT: String(port), BATCHGATE_HTTP_PORT: String(operatorPort) },
+        `http://127.0.0.1:${operatorPort}/readyz`,
       );
       urls.ingresses.push(`http://127.0.0.1:${port}`);
+      urls.operators.push(`http://127.0.0.1:${operatorPort}`);
     }
     // Coordinators are ready once they own partitions.
     for (const [name, url] of Object.entries(urls.services)) {

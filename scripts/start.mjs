@@ -44,7 +44,10 @@ try {
 
 say('');
 say('batchgate is up:');
-for (const url of stack.urls.ingresses) say(`  gateway          ${url}   (try: curl -i ${url}/api/hello)`);
+for (const [i, url] of stack.urls.ingresses.entries()) {
+  say(`  gateway          ${url}   (try: curl -i ${url}/api/hello)`);
+  say(`  ingress-${i} ops    ${stack.urls.operators[i]}   (/healthz /readyz /metrics /admin)`);
+}
 say(`  fleet metrics    ${stack.urls.metrics}`);
 say(`  upstream         ${stack.env.BATCHGATE_UPSTREAM}`);
 for (const [name, url] of Object.entries(stack.urls.services)) say(`  ${name.padEnd(16)} ${url}/metrics`);

@@ -80,6 +80,37 @@ describe('deployment files', () => {
     for (const load of Object.values(loaders)) expect(() => load(configMap)).not.toThrow();
   });
 
+  it('ingress probes, healthchecks and scrapes use the operator port, never the gateway port', () => {
+    const stage = dockerfile.slice(dockerfile.indexOf('FROM runtime AS ingress'), dockerfile.indexOf('CMD ["node", "dist/apps/ingress'));
+    const stageEnv = Object.fromEntries([...stage.matchAll(/(BATCHGATE_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    const image = loadIngressConfig({ ...stageEnv, BATCHGATE_UPSTREAM: 'http://origin' });
+    expect(image.httpPort).not.toBe(image.port);
+    expect(stage).toMatch(new RegExp(`HEALTHCHECK .*127\\.0\\.0\\.1:${image.httpPort}/healthz`));
+
+    const docs = parseAllDocuments(read('deploy/kubernetes/batchgate.yaml')).map((d) => d.toJS() as Record<string, unknown>);
+    const configMap = (docs.find((d) => d['kind'] === 'ConfigMap') as unknown as { data: Record<string, string> }).data;
+    const k8s = loadIngressConfig(configMap);
+    type Probe = { httpGet: { path: string; port: string | number } };
+    type Container = { ports: Array<{ containerPort: number; name: string }>; readinessProbe: Probe; livenessProbe: Probe };
+    const deployment = docs.find(
+      (d) => d['kind'] === 'Deployment' && (d['metadata'] as { name: string }).name === 'ingress',
+    ) as unknown as {
+      spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: Container[] } } };
+    };
+    const container = deployment.spec.template.spec.containers[0]!;
+    const portOf = (port: string | number) =>
+      typeof port === 'number' ? port : container.ports.find((p) => p.name === port)!.containerPort;
+    for (const probe of [container.readinessProbe, container.livenessProbe]) expect(portOf(probe.httpGet.port)).toBe(k8s.httpPort);
+    expect(Number(deployment.spec.template.metadata.annotations['prometheus.io/port'])).toBe(k8s.httpPort);
+    expect(k8s.httpPort).not.toBe(k8s.port);
+
+    const prometheus = parse(read('deploy/prometheus/prometheus.yml')) as {
+      scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }>;
+    };
+    const ingressScrape = prometheus.scrape_configs.flatMap((c) => c.dns_sd_configs ?? []).find((c) => c.names.includes('ingress'))!;
+    expect(ingressScrape.port).toBe(image.httpPort);
+  });
+
   it('the Grafana dashboard only queries metrics the services define', () => {
     const dashboard = JSON.parse(read('deploy/grafana/dashboards/batchgate.json')) as {
       panels: Array<{ targets: Array<{ expr: string }> }>;

@@ -52,11 +52,11 @@ describe('fleet-wide seed metrics', () => {
   });
 
   it('every service serves its own /metrics, /healthz and /readyz', async () => {
-    const health = await get(`${fleet.ingressUrl()}/healthz`);
+    const health = await get(`${fleet.ingressOpsUrl()}/healthz`);
     expect(health.status).toBe(200);
-    const ready = await get(`${fleet.ingressUrl()}/readyz`);
+    const ready = await get(`${fleet.ingressOpsUrl()}/readyz`);
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready', nats: true, mode: 'fleet' });
-    const ingressMetrics = (await get(`${fleet.ingressUrl()}/metrics`)).body;
+    const ingressMetrics = (await get(`${fleet.ingressOpsUrl()}/metrics`)).body;
     expect(sample(ingressMetrics, 'ingress_requests_total{path="coalesced",status="2xx"}')).toBe(30);
   });
 });

@@ -286,7 +286,7 @@ describe('policy admin API', () => {
   let fleet: TestFleet;
   const token = 'test-admin-token';
   const admin = async (method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown, auth: string | null = `Bearer ${token}`) => {
-    const response = await request(`${fleet.ingressUrl()}${path}`, {
+    const response = await request(`${fleet.ingressOpsUrl()}${path}`, {
       method,
       headers: { ...(auth ? { authorization: auth } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body !== undefined ? JSON.stringify(body) : undefined,
@@ -306,9 +306,19 @@ describe('policy admin API', () => {
     expect((await admin('PUT', '/admin/policy/routes', { routes: [] }, 'Bearer wrong')).status).toBe(401);
   });
 
+  it('accepts only the Bearer scheme: a raw token is refused, the scheme in any case is accepted', async () => {
+    expect((await admin('GET', '/admin/policy/routes', undefined, token)).status).toBe(401);
+    expect((await admin('GET', '/admin/policy/routes', undefined, `Basic ${token}`)).status).toBe(401);
+    expect((await admin('GET', '/admin/policy/routes', undefined, `bearer ${token}`)).status).toBe(200);
+  });
+
   it('rejects a bad body with a 400 and the reason, changing nothing', async () => {
     const cases: Array<[unknown, RegExp]> = [
-      [{ routes: [{ name: 'x', match: 'nope' }] }, /routes\[0\]: match must be a path prefix/],
+      [{ routes: [{ name: 'x', match: 'nope' }] }, /routes\[0\] "x": match must be a path prefix/],
+      [
+        { routes: [{ name: 'evil', match: '^/(a+)+$' }] },
+        /routes\[0\] "evil": match is a regular expression that can backtrack catastrophically/,
+      ],
       [{ routes: [{ name: 'x', match: '/', policy: 'warp_speed' }] }, /route "x" policy: unknown strategy "warp_speed"/],
       [{ routes: [{ name: 'x', match: '/', policy: 'fixed_timer:window=3' }] }, /fixed_timer has no parameter\(s\) window/],
       [{ routes: [], defaultPolicy: 'exponential:lambda=-1' }, /lambda must be between/],

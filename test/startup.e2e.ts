@@ -40,7 +40,15 @@ describe('start-up with bad settings', () => {
   it('a routes file with a mistake is refused at start with the file and the route', () => {
     const result = run('policy', { BATCHGATE_ROUTES_FILE: 'test/fixtures/bad-routes.yaml' });
     expect(result.status).toBe(78);
-    expect(result.stderr).toContain('BATCHGATE_ROUTES_FILE test/fixtures/bad-routes.yaml: routes[1]: match must be a path prefix');
+    expect(result.stderr).toContain('BATCHGATE_ROUTES_FILE test/fixtures/bad-routes.yaml: routes[1] "broken": match must be a path prefix');
+  });
+
+  it('a routes file with a catastrophically backtracking pattern is refused at start, naming the route', () => {
+    const result = run('ingress', { BATCHGATE_UPSTREAM: 'http://127.0.0.1:9', BATCHGATE_ROUTES_FILE: 'test/fixtures/evil-routes.yaml' });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain(
+      'BATCHGATE_ROUTES_FILE test/fixtures/evil-routes.yaml: routes[1] "evil": match is a regular expression that can backtrack catastrophically',
+    );
   });
 
   it('the launcher refuses a real-time priority it cannot use, naming the setting', () => {

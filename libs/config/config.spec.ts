@@ -161,8 +161,8 @@ describe('routes', () => {
   });
 
   it.each([
-    [{ routes: [{ name: 'x', match: 'api' }] }, /routes\[0\]: match must be a path prefix/],
-    [{ routes: [{ name: 'x', match: '/', colesce: true }] }, /routes\[0\]: unknown field\(s\) colesce/],
+    [{ routes: [{ name: 'x', match: 'api' }] }, /routes\[0\] "x": match must be a path prefix/],
+    [{ routes: [{ name: 'x', match: '/', colesce: true }] }, /routes\[0\] "x": unknown field\(s\) colesce/],
     [{ routes: [{ name: 'x', match: '/', envelope: { maxBatchSize: -1 } }] }, /maxBatchSize must be an integer/],
     [{ routes: [{ name: 'x', match: '^(' }] }, /not a valid regular expression/],
     [
@@ -203,7 +203,33 @@ describe('routes', () => {
     expect(loadRoutes(good, defaults).routes.map((r) => r.name)).toEqual(['api', 'default']);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'routes:\n  - name: api\n');
-    expect(() => loadRoutes(bad, defaults)).toThrow(`BATCHGATE_ROUTES_FILE ${bad}: routes[0]: match must be`);
+    expect(() => loadRoutes(bad, defaults)).toThrow(`BATCHGATE_ROUTES_FILE ${bad}: routes[0] "api": match must be`);
     expect(() => loadRoutes(join(dir, 'missing.yaml'), defaults)).toThrow(/cannot read/);
+  });
+
+  it.each([
+    ['^/(a+)+$', /routes\[0\] "evil": match is a regular expression that can backtrack catastrophically/],
+    ['^/((ab)*)*x$', /routes\[0\] "evil": match is a regular expression that can backtrack catastrophically/],
+    [`^/${'a'.repeat(300)}$`, /routes\[0\] "evil": match is longer than 256 characters/],
+  ])('refuses the route pattern %s by name', (match, reason) => {
+    expect(() => parseRouteTable({ routes: [{ name: 'evil', match }] }, defaults)).toThrow(reason);
+  });
+
+  it('keeps linear route patterns', () => {
+    const table = parseRouteTable({ routes: [{ name: 'items', match: '^/api/v[0-9]+/items/[^/]+$' }] }, defaults);
+    expect(matchRoute(table, '/api/v2/items/abc').name).toBe('items');
+  });
+
+  it('bounds the number of routes', () => {
+    const routes = Array.from({ length: 257 }, (_, i) => ({ name: `r${i}`, match: `/r${i}/` }));
+    expect(() => parseRouteTable({ routes }, defaults)).toThrow(/at most 256 routes are allowed \(got 257\)/);
+    expect(parseRouteTable({ routes: routes.slice(0, 256) }, defaults).routes).toHaveLength(257);
+  });
+
+  it('names a catastrophic pattern in BATCHGATE_ROUTES_FILE errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'routes-'));
+    const file = join(dir, 'evil.yaml');
+    writeFileSync(file, 'routes:\n  - name: evil\n    match: "^/(a+)+$"\n');
+    expect(() => loadRoutes(file, defaults)).toThrow(`BATCHGATE_ROUTES_FILE ${file}: routes[0] "evil": match is a regular expression`);
   });
 });

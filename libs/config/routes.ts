@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import safeRegex from 'safe-regex2';
 import { parse as parseYaml } from 'yaml';
 import type { EnvelopeConfig, StrategySpec } from './sections.js';
 import { parseStrategySpec } from './sections.js';
@@ -41,6 +42,16 @@ export class RouteSchemaError extends Error {
   }
 }
 
+/**
+ * Route patterns are matched on every request, and the admin API lets anyone
+ * holding the token write them: a pattern with nested repetition ("^/(a+)+$")
+ * backtracks exponentially and would stall the event loop on one crafted path.
+ * safe-regex2 refuses star height > 1 and more than 25 repetitions; the length
+ * and count bounds keep the per-request matching cost small and known.
+ */
+export const MAX_ROUTES = 256;
+export const MAX_PATTERN_LENGTH = 256;
+
 const ROUTE_KEYS = new Set(['name', 'match', 'coalesce', 'public', 'vary', 'setCookie', 'envelope', 'policy']);
 const DOCUMENT_KEYS = new Set(['routes', 'defaultPolicy']);
 
@@ -61,21 +72,25 @@ function parseEnvelope(value: unknown, where: string, defaults: EnvelopeConfig):
 }
 
 function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Route {
-  const where = `routes[${index}]`;
+  let where = `routes[${index}]`;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'must be an object');
   const raw = value as Record<string, unknown>;
+  if (typeof raw.name === 'string') where = `routes[${index}] "${raw.name.slice(0, 64)}"`;
   const unknown = Object.keys(raw).filter((key) => !ROUTE_KEYS.has(key));
   if (unknown.length > 0) fail(where, `unknown field(s) ${unknown.join(', ')}`);
   const { name, match, coalesce = true, public: isPublic = false, vary = [], setCookie = 'own-call', policy } = raw;
   if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail(where, 'name must match [A-Za-z0-9_.-]{1,64}');
   if (typeof match !== 'string' || !(match.startsWith('/') || match.startsWith('^')))
     fail(where, 'match must be a path prefix starting with "/" or a regular expression starting with "^"');
+  if (match.length > MAX_PATTERN_LENGTH) fail(where, `match is longer than ${MAX_PATTERN_LENGTH} characters`);
   if (match.startsWith('^')) {
     try {
       new RegExp(match);
     } catch (error) {
       fail(where, `match is not a valid regular expression (${(error as Error).message})`);
     }
+    if (!safeRegex(match))
+      fail(where, 'match is a regular expression that can backtrack catastrophically (nested or more than 25 repetitions); simplify it');
   }
   if (typeof coalesce !== 'boolean') fail(where, 'coalesce must be true or false');
   if (typeof isPublic !== 'boolean') fail(where, 'public must be true or false');
@@ -108,6 +123,7 @@ export function parseRouteTable(document: unknown, defaults: EnvelopeConfig): Ro
   if (!Array.isArray(list)) fail('routes file', '"routes" must be a list');
   const unknownTop = Object.keys(document).filter((key) => !DOCUMENT_KEYS.has(key));
   if (unknownTop.length > 0) fail('routes file', `unknown field(s) ${unknownTop.join(', ')}`);
+  if (list.length > MAX_ROUTES) fail('routes', `at most ${MAX_ROUTES} routes are allowed (got ${list.length})`);
   const routes = list.map((route, index) => parseRoute(route, index, defaults));
   const names = new Set<string>();
   for (const route of routes) {

@@ -35,12 +35,14 @@ export interface ClientHop {
 }
 
 /**
- * Request headers for the origin: hop-by-hop removed, Host left to the
+ * Request headers for the origin: hop-by-hop and Expect removed, Host left to the
  * client library (the origin's own), X-Forwarded-For appended, X-Forwarded-Proto
  * and -Host set when absent, and Via added as RFC 9110 §7.6.3 asks of proxies.
  */
 export function forwardedRequestHeaders(headers: HeaderList, hop: ClientHop): HeaderList {
-  const out = stripHopByHop(headers).filter(([name]) => name !== 'host');
+  // Expect: 100-continue was answered by this hop (Node's server sends the 100 before the body is read), and
+  // undici refuses to send it ("expect header not supported"), which failed every large curl upload with a 502.
+  const out = stripHopByHop(headers).filter(([name]) => name !== 'host' && name !== 'expect');
   const priorFor = out.filter(([name]) => name === 'x-forwarded-for').map(([, value]) => value);
   const kept = out.filter(([name]) => name !== 'x-forwarded-for' && name !== 'via');
   const priorVia = out.filter(([name]) => name === 'via').map(([, value]) => value);

@@ -9,6 +9,7 @@ import { createCoordinatorApp } from '../../apps/coordinator/src/coordinator.mod
 import type { IngressConfig } from '../../apps/ingress/src/config.js';
 import { loadIngressConfig } from '../../apps/ingress/src/config.js';
 import { createIngressApp } from '../../apps/ingress/src/ingress.module.js';
+import { IngressService } from '../../apps/ingress/src/ingress.service.js';
 import { loadPolicyConfig } from '../../apps/policy/src/config.js';
 import { createPolicyApp } from '../../apps/policy/src/policy.module.js';
 import { loadTelemetryConfig } from '../../apps/telemetry/src/config.js';
@@ -129,7 +130,13 @@ export class TestFleet {
     return `http://127.0.0.1:${portOf(this.coordinators[index]!)}`;
   }
 
+  /** The gateway port of an ingress: client traffic only, every path goes to the origin. */
   ingressUrl(index = 0): string {
+    return `http://127.0.0.1:${this.ingresses[index]!.get(IngressService).gatewayPort}`;
+  }
+
+  /** The operator port of an ingress: /healthz, /readyz, /metrics and /admin. */
+  ingressOpsUrl(index = 0): string {
     return `http://127.0.0.1:${portOf(this.ingresses[index]!)}`;
   }
 

@@ -31,7 +31,8 @@ export class CountingOrigin {
     const origin = new CountingOrigin(server);
     origin.delayMs = delayMs;
     server.keepAliveTimeout = 30_000;
-    server.on('request', (req, res) => void origin.serve(req, res));
+    // A caller that aborts mid-body (the gateway cutting off a too-slow upload) ends the read with "aborted": not a failure of the origin.
+    server.on('request', (req, res) => void origin.serve(req, res).catch(() => res.destroy()));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
       origin.calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.alloc(0) });
       origin.upgraded.add(socket);

@@ -82,9 +82,11 @@ export class AdminController {
   private authorize(header: string | undefined): void {
     const token = this.config.adminToken;
     if (!token) throw new ForbiddenException({ error: 'admin_disabled', reason: 'set BATCHGATE_ADMIN_TOKEN to enable the admin API' });
-    const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
+    // Only the documented scheme: a bare token (no "Bearer ") is refused like a wrong one. The scheme is case-insensitive (RFC 9110 §11.1).
+    const bearer = /^Bearer +(\S+) *$/i.exec(header ?? '');
+    const given = Buffer.from(bearer?.[1] ?? '');
     const expected = Buffer.from(token);
-    if (!header || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!bearer || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new UnauthorizedException({ error: 'unauthorized', reason: 'a valid "Authorization: Bearer <token>" header is required' });
     }
   }

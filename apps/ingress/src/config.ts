@@ -1,12 +1,29 @@
 import type { CommonConfig, EnvelopeConfig, RouteTable, StrategySpec, UpstreamConfig } from '#libs/config';
 import { checkFallbackStrategySetting } from '#libs/policy';
-import { commonSection, envelopeSection, loadRoutes, readConfig, strategySection, upstreamSection } from '#libs/config';
+import { commonSection, envelopeSection, httpPortSection, loadRoutes, readConfig, strategySection, upstreamSection } from '#libs/config';
+
+/** The ingress's operator port default: fixed (not 0) so probes and scrapes have a documented place to look. */
+export const INGRESS_OPERATOR_PORT = 9180;
 
 export interface IngressConfig extends CommonConfig, UpstreamConfig {
   host: string;
   port: number;
-  /** Cap on concurrent client connections (seed: a 1000-permit semaphore). */
+  /** Operator port (health, readiness, metrics, admin API): never the gateway port, so it shares no client budget. */
+  httpHost: string;
+  httpPort: number;
+  /** Open client connections past this get a 503 + Retry-After and are closed (seed: a 1000-permit semaphore). */
   maxConnections: number;
+  /** Requests in flight past this get a 503 + Retry-After. */
+  maxInflight: number;
+  /** Request headers must arrive within this, or the client gets a 408. */
+  headerTimeoutMs: number;
+  /** Request bodies must move at least bodyMinBytesPerSecond over every window of this length, or the client gets a 408. */
+  bodyTimeoutMs: number;
+  bodyMinBytesPerSecond: number;
+  /** An Upgrade tunnel idle (no bytes either way) for this long is closed. */
+  tunnelIdleMs: number;
+  /** Authorities (host[:port], lower-case) accepted in absolute-form targets besides the request's own Host. */
+  publicAuthorities: string[];
   envelope: EnvelopeConfig;
   routes: RouteTable;
   /** Must equal the coordinators' partition count. */
@@ -33,7 +50,20 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv): IngressConfig {
     ...upstreamSection(r),
     host: r.string('BATCHGATE_HOST', '0.0.0.0'),
     port: r.int('BATCHGATE_PORT', 8080, { max: 65_535 }),
+    ...httpPortSection(r, INGRESS_OPERATOR_PORT),
     maxConnections: r.int('BATCHGATE_MAX_CONNECTIONS', 1000, { min: 1, max: 1_000_000 }),
+    maxInflight: r.int('BATCHGATE_MAX_INFLIGHT', 1000, { min: 1, max: 1_000_000 }),
+    // 10 s: NGINX's client_header_timeout is 60 s, far more than a proxy in front of an API needs; Node's own default fired after 76 s.
+    headerTimeoutMs: r.int('BATCHGATE_HEADER_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    bodyTimeoutMs: r.int('BATCHGATE_BODY_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    // 1 KiB/s: an upload slower than a 2400-baud modem is an attack or a dead link, not a client.
+    bodyMinBytesPerSecond: r.int('BATCHGATE_BODY_MIN_BYTES_PER_S', 1024, { min: 0, max: 1024 ** 3 }),
+    tunnelIdleMs: r.int('BATCHGATE_TUNNEL_IDLE_MS', 60_000, { min: 100, max: 86_400_000 }),
+    publicAuthorities: r
+      .string('BATCHGATE_PUBLIC_AUTHORITY', '')
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter((entry) => entry !== ''),
     envelope: envelopeSection(r),
     partitions: r.int('BATCHGATE_PARTITIONS', 64, { min: 1, max: 4096 }),
     requestTimeoutMs: r.int('BATCHGATE_REQUEST_TIMEOUT_MS', 30_000, { min: 10, max: 600_000 }),

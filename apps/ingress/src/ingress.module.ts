@@ -8,7 +8,8 @@ import { AdminController } from './admin.controller.js';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
 import { IngressService } from './ingress.service.js';
-import { registerProxy, registerUpgrades } from './proxy.route.js';
+import { Gateway } from './gateway.js';
+import { proxyHandlers } from './proxy.route.js';
 
 @Module({})
 export class IngressModule {
@@ -33,13 +34,21 @@ export class IngressModule {
   }
 }
 
-/** Builds and starts the ingress (main.ts and the end-to-end tests). */
-export function createIngressApp(config: IngressConfig): Promise<NestFastifyApplication> {
-  return createServiceApp(IngressModule.forRoot(config), config.port, config.host, (app) => {
-    const ingress = app.get(IngressService);
-    registerProxy(app.getHttpAdapter().getInstance(), ingress);
-    const server = app.getHttpServer();
-    server.maxConnections = config.maxConnections;
-    registerUpgrades(server, ingress);
-  });
+/**
+ * Builds and starts the ingress (main.ts and the end-to-end tests): the Nest
+ * app (health, readiness, metrics, admin API) on the operator port, and the
+ * gateway server, which proxies every path, on the gateway port.
+ */
+export async function createIngressApp(config: IngressConfig): Promise<NestFastifyApplication> {
+  const app = await createServiceApp(IngressModule.forRoot(config), config.httpPort, config.httpHost);
+  const ingress = app.get(IngressService);
+  const gateway = new Gateway(config, proxyHandlers(ingress));
+  ingress.attachGateway(gateway);
+  try {
+    await gateway.listen(config.port, config.host);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  return app;
 }

@@ -14,6 +14,7 @@ import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
 import { DirectCall } from './direct-call.js';
 import { FleetLink } from './fleet-link.js';
+import type { Gateway } from './gateway.js';
 import { RequestLog } from './request-log.js';
 
 /** How long a graceful stop waits for parked waiters to be answered. */
@@ -30,6 +31,8 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
   /** Open Upgrade tunnels (client side); closed before the HTTP server stops. */
   readonly tunnels = new Set<Duplex>();
   private readonly liveRoutes: LiveConfig<RouteTable>;
+  private readonly shedRequests: Counter<'reason'>;
+  private gateway: Gateway | undefined;
 
   constructor(
     @Inject(INGRESS_CONFIG) readonly config: IngressConfig,
@@ -75,6 +78,29 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
         reportIntervalMs: config.reportIntervalMs,
       },
     });
+    this.shedRequests = new Counter({
+      name: 'batchgate_ingress_shed_requests_total',
+      help: 'Requests answered 503 + Retry-After by the gateway budgets, by budget (connections, inflight)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    const gateway = () => this.gateway;
+    new Gauge({
+      name: 'batchgate_ingress_open_connections',
+      help: 'Open client connections on the gateway port',
+      registers: [registry],
+      collect() {
+        this.set(gateway()?.admission.openConnections ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'batchgate_ingress_requests_in_flight',
+      help: 'Admitted gateway requests not yet answered',
+      registers: [registry],
+      collect() {
+        this.set(gateway()?.admission.requestsInFlight ?? 0);
+      },
+    });
     const coalescer = this.coalescer;
     new Gauge({
       name: 'ingress_waiters',
@@ -94,21 +120,39 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     });
   }
 
+  /** The gateway server this service answers for; its lifecycle follows the service's. */
+  attachGateway(gateway: Gateway): void {
+    this.gateway = gateway;
+  }
+
+  /** The port the gateway (client traffic) listens on. */
+  get gatewayPort(): number {
+    return this.gateway?.port ?? 0;
+  }
+
+  shed(reason: 'connections' | 'inflight'): void {
+    this.shedRequests.inc({ reason });
+  }
+
   onModuleInit(): void {
     this.coalescer.start();
     this.liveRoutes.start();
   }
 
-  /** Long-lived tunnels would hold the HTTP server open forever: close them first. */
+  /** The gateway stops taking connections; long-lived tunnels would hold it open forever, so they close first. */
   beforeApplicationShutdown(): void {
     for (const socket of this.tunnels) socket.destroy();
+    this.gateway?.stopAccepting();
   }
 
-  /** Drains: parked waiters are answered (or reach their deadline) before the pools close. */
+  /** Drains: parked waiters and pass-through requests are answered (or reach their deadline) before the pools and the gateway close. */
   async onApplicationShutdown(): Promise<void> {
     const until = Date.now() + DRAIN_MS;
-    while (this.coalescer.pending > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Parked waiters and requests still streaming through (pass-through) both get the drain time.
+    const busy = () => this.coalescer.pending > 0 || (this.gateway?.admission.requestsInFlight ?? 0) > 0;
+    while (busy() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     this.coalescer.stop();
+    this.gateway?.closeAll();
     this.liveRoutes.close();
     this.log.flush();
     await this.origins.close();

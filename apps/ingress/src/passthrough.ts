@@ -1,10 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect as connectTcp } from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { connect as connectTls } from 'node:tls';
 import type { HeaderList, OriginPool } from '#libs/upstream';
-import { errorAnswer, stripHopByHop, UpstreamError, withTraceContext } from '#libs/upstream';
+import { errorAnswer, UpstreamError, withTraceContext } from '#libs/upstream';
 import { context } from '@opentelemetry/api';
 
 /**
@@ -40,43 +38,4 @@ export async function passThrough(
     res.destroy();
   }
   return response.status;
-}
-
-/**
- * Upgrade requests (WebSocket and the like) are tunnelled: the request head
- * is replayed to the origin and bytes are copied both ways until either side closes.
- */
-export function tunnelUpgrade(upstream: string, req: IncomingMessage, socket: Duplex, head: Buffer, forward: HeaderList): Duplex {
-  const origin = new URL(upstream);
-  const port = Number(origin.port || (origin.protocol === 'https:' ? 443 : 80));
-  const upstreamSocket =
-    origin.protocol === 'https:'
-      ? connectTls({ host: origin.hostname, port, servername: origin.hostname })
-      : connectTcp({ host: origin.hostname, port });
-  const fail = () => {
-    socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"upstream_unreachable"}');
-    upstreamSocket.destroy();
-  };
-  upstreamSocket.once('error', fail);
-  // A tunnel lives and dies as one: whichever side closes takes the other with it.
-  socket.once('close', () => upstreamSocket.destroy());
-  upstreamSocket.once('close', () => socket.destroy());
-  socket.once('error', () => upstreamSocket.destroy());
-  upstreamSocket.once(origin.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-    upstreamSocket.off('error', fail);
-    upstreamSocket.on('error', () => socket.destroy());
-    // Upgrade and Connection are exactly what this hop must carry, so they are kept.
-    const kept = stripHopByHop(forward).filter(([name]) => name !== 'host');
-    const lines = [
-      `${req.method} ${req.url} HTTP/1.1`,
-      `host: ${origin.host}`,
-      'connection: Upgrade',
-      `upgrade: ${req.headers.upgrade ?? ''}`,
-    ];
-    for (const [name, value] of kept) lines.push(`${name}: ${value}`);
-    upstreamSocket.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length > 0) upstreamSocket.write(head);
-    socket.pipe(upstreamSocket).pipe(socket);
-  });
-  return upstreamSocket;
 }

@@ -1,14 +1,15 @@
-import type { IncomingMessage, Server } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { tracerFor } from '#libs/tracing';
 import type { HeaderList } from '#libs/upstream';
 import { forwardedRequestHeaders } from '#libs/upstream';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { classify } from './classify.js';
 import { coalescingKeyFor, routeRequest } from './coalescing-key.js';
+import type { GatewayHandlers } from './gateway.js';
 import type { IngressService } from './ingress.service.js';
-import { passThrough, tunnelUpgrade } from './passthrough.js';
+import { passThrough } from './passthrough.js';
+import { openTunnel } from './tunnel.js';
 import { refuseUnsafeTarget } from './unsafe-target.js';
 import type { Waiter } from './waiter.js';
 
@@ -31,27 +32,27 @@ function hopOf(req: IncomingMessage) {
 }
 
 /**
- * The catch-all proxy route, in its own Fastify context so no body parser
- * touches proxied bodies: each request is classified, then either parked in
- * a slot or streamed through.
+ * The proxy handler behind the gateway server: each request is classified,
+ * then either parked in a slot or streamed through. No framework sits in
+ * between, so no body parser touches proxied bodies.
  */
-export function registerProxy(fastify: FastifyInstance, ingress: IngressService): void {
+export function proxyHandlers(ingress: IngressService): GatewayHandlers {
   const { config } = ingress;
-  void fastify.register(async (proxy) => {
-    proxy.removeAllContentTypeParsers();
-    proxy.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    proxy.route({
-      method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
-      url: '/*',
-      exposeHeadRoute: false,
-      handler: (request, reply) => handle(request, reply),
-    });
-  });
+  const tunnel = { upstream: config.upstream, answerTimeoutMs: config.upstreamTimeoutMs, idleMs: config.tunnelIdleMs };
+  return {
+    request: handle,
+    shed: (reason) => ingress.shed(reason),
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      const exchange = openTunnel(tunnel, req, socket, head, forwardedRequestHeaders(headerList(req), hopOf(req)));
+      ingress.tunnels.add(socket);
+      socket.once('close', () => {
+        ingress.tunnels.delete(socket);
+        exchange.destroy();
+      });
+    },
+  };
 
-  function handle(request: FastifyRequest, reply: FastifyReply): void {
-    void reply.hijack();
-    const raw = request.raw;
-    const res = reply.raw;
+  function handle(raw: IncomingMessage, res: ServerResponse): void {
     const method = raw.method ?? 'GET';
     const url = raw.url ?? '/';
     if (refuseUnsafeTarget(url, res)) return;
@@ -68,7 +69,7 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
     const arrivedAtMs = performance.now();
     if (classification.kind === 'passthrough') {
       span.setAttribute('batchgate.passthrough', classification.reason);
-      const body = (request.body as Readable | undefined) ?? (classification.reason === 'body' ? raw : null);
+      const body = raw.headers['transfer-encoding'] !== undefined || (raw.headers['content-length'] ?? '0') !== '0' ? raw : null;
       // The raw target, untouched: nothing is shared here, so the origin may resolve it as it likes.
       void context.with(trace.setSpan(parent, span), () =>
         passThrough(ingress.origins, config.upstream, { method, target: url, headers: forward, body }, res).then((status) => {
@@ -108,16 +109,4 @@ export function registerProxy(fastify: FastifyInstance, ingress: IngressService)
       ingress.coalescer.admit(waiter, key, route, { method, target: key.target, headers: forward }),
     );
   }
-}
-
-/** Upgrade requests bypass Fastify: the raw server hands them to the tunnel, tracked so shutdown can close them. */
-export function registerUpgrades(server: Server, ingress: IngressService): void {
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const upstream = tunnelUpgrade(ingress.config.upstream, req, socket, head, forwardedRequestHeaders(headerList(req), hopOf(req)));
-    ingress.tunnels.add(socket);
-    socket.once('close', () => {
-      ingress.tunnels.delete(socket);
-      upstream.destroy();
-    });
-  });
 }
