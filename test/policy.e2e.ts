@@ -322,7 +322,7 @@ describe('policy admin API', () => {
       [{ routes: [{ name: 'x', match: '/', policy: 'warp_speed' }] }, /route "x" policy: unknown strategy "warp_speed"/],
       [{ routes: [{ name: 'x', match: '/', policy: 'fixed_timer:window=3' }] }, /fixed_timer has no parameter\(s\) window/],
       [{ routes: [], defaultPolicy: 'exponential:lambda=-1' }, /lambda must be between/],
-      [{ routes: [{ name: 'x', match: '/', setCookie: 'everyone' }] }, /routes\[0\]: setCookie must be one of own-call, strip, share/],
+      [{ routes: [{ name: 'x', match: '/', setCookie: 'everyone' }] }, /routes\[0\] "x": setCookie must be one of own-call, strip, share/],
     ];
     for (const [body, reason] of cases) {
       const reply = await admin('PUT', '/admin/policy/routes', body);

@@ -176,7 +176,7 @@ describe('routes', () => {
     ],
     [{ routes: [{ name: 'x', match: '/', policy: 'fixed_timer:window_ms' }] }, /policy parameter "window_ms" is not key=number/],
     [{ rutes: [] }, /"routes" must be a list/],
-    [{ routes: [{ name: 'x', match: '/', setCookie: 'shared' }] }, /routes\[0\]: setCookie must be one of own-call, strip, share/],
+    [{ routes: [{ name: 'x', match: '/', setCookie: 'shared' }] }, /routes\[0\] "x": setCookie must be one of own-call, strip, share/],
   ])('rejects %j with a reason', (document, reason) => {
     expect(() => parseRouteTable(document, defaults)).toThrow(reason);
   });
