@@ -11,6 +11,8 @@ export const SUBJECTS = {
   decide: 'bg.v1.policy.decide',
   /** coordinator -> worker queue group: one upstream call per flushed slot. */
   fetch: 'bg.v1.work.fetch',
+  /** worker -> every coordinator: the slots this worker is calling the origin for (core NATS, periodic). */
+  heartbeat: 'bg.v1.work.heartbeat',
   /** worker -> one ingress: the answer for its waiters. */
   result: (ingressId: string) => `bg.v1.ingress.${ingressId}.result`,
   /** coordinator -> one ingress: slots that were flushed (close them to new waiters). */

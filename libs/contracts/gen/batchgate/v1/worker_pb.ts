@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/worker.proto.
  */
 export const file_batchgate_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEilgEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0iIgoNRmV0Y2hBY2NlcHRlZBIRCgl3b3JrZXJfaWQYASABKAki3QEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoAWIGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEivwEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDSI5Cg1GZXRjaEFjY2VwdGVkEhEKCXdvcmtlcl9pZBgBIAEoCRIVCg1oZWFydGJlYXRfc2VxGAIgASgEIm8KD1dvcmtlckhlYXJ0YmVhdBIRCgl3b3JrZXJfaWQYASABKAkSCwoDc2VxGAIgASgEEhAKCHNsb3RfaWRzGAMgAygJEhMKC2ludGVydmFsX21zGAQgASgNEhUKDWRvbmVfc2xvdF9pZHMYBSADKAki3QEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoAWIGcHJvdG8z", [file_batchgate_v1_http]);
 
 /**
  * coordinator -> worker queue group (work.fetch): one upstream call for a flushed slot.
@@ -58,6 +58,25 @@ export type FetchTask = Message<"batchgate.v1.FetchTask"> & {
    * @generated from field: uint32 size = 7;
    */
   size: number;
+
+  /**
+   * Wall-clock ms (Unix epoch) after which no waiter of the slot is left: the
+   * latest deadline of its waiters, as their ingresses reported them. A worker
+   * that receives the task later answers 504 without calling the origin, and
+   * bounds its call by the time left. 0 = unknown (an older ingress): the
+   * worker's own upstream timeout applies.
+   *
+   * @generated from field: double deadline_at_ms = 8;
+   */
+  deadlineAtMs: number;
+
+  /**
+   * 0 for the first dispatch; 1 when a worker that had accepted the task was
+   * lost and the coordinator sent it again.
+   *
+   * @generated from field: uint32 attempt = 9;
+   */
+  attempt: number;
 };
 
 /**
@@ -78,6 +97,14 @@ export type FetchAccepted = Message<"batchgate.v1.FetchAccepted"> & {
    * @generated from field: string worker_id = 1;
    */
   workerId: string;
+
+  /**
+   * The worker's heartbeat sequence number when it accepted: every heartbeat
+   * with a higher number lists this slot until its call is over.
+   *
+   * @generated from field: uint64 heartbeat_seq = 2;
+   */
+  heartbeatSeq: bigint;
 };
 
 /**
@@ -86,6 +113,51 @@ export type FetchAccepted = Message<"batchgate.v1.FetchAccepted"> & {
  */
 export const FetchAcceptedSchema: GenMessage<FetchAccepted> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_worker, 1);
+
+/**
+ * worker -> coordinators (work.heartbeat), every BATCHGATE_HEARTBEAT_MS on
+ * core NATS: the slots this worker is calling the origin for. A worker whose
+ * heartbeats stop is lost; its accepted slots are dispatched again or released.
+ *
+ * @generated from message batchgate.v1.WorkerHeartbeat
+ */
+export type WorkerHeartbeat = Message<"batchgate.v1.WorkerHeartbeat"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: repeated string slot_ids = 3;
+   */
+  slotIds: string[];
+
+  /**
+   * The worker's heartbeat interval, so coordinators can judge silence.
+   *
+   * @generated from field: uint32 interval_ms = 4;
+   */
+  intervalMs: number;
+
+  /**
+   * Slots whose call ended (result published) since the previous heartbeat.
+   *
+   * @generated from field: repeated string done_slot_ids = 5;
+   */
+  doneSlotIds: string[];
+};
+
+/**
+ * Describes the message batchgate.v1.WorkerHeartbeat.
+ * Use `create(WorkerHeartbeatSchema)` to create a new message.
+ */
+export const WorkerHeartbeatSchema: GenMessage<WorkerHeartbeat> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_worker, 2);
 
 /**
  * worker -> ingress (ingress.<id>.result): the answer for every waiter of a slot.
@@ -160,5 +232,5 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
  * Use `create(FetchResultSchema)` to create a new message.
  */
 export const FetchResultSchema: GenMessage<FetchResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_worker, 2);
+  messageDesc(file_batchgate_v1_worker, 3);
 

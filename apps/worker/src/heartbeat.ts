@@ -1,0 +1,57 @@
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { WorkerHeartbeatSchema } from '#libs/contracts';
+import { Bus, SUBJECTS } from '#libs/nats';
+import type { WorkerConfig } from './config.js';
+import { WORKER_CONFIG } from './config.js';
+
+/**
+ * Tells the coordinators, every heartbeatMs on core NATS, which slots this
+ * worker is calling the origin for and which calls ended since the last beat.
+ * Silence means the worker is gone (killed, frozen, cut off): the coordinator
+ * dispatches its slots again or releases them to the ingresses, instead of
+ * letting their waiters sit out the upstream timeout.
+ */
+@Injectable()
+export class HeartbeatBeacon implements OnModuleInit, OnApplicationShutdown {
+  private readonly calling = new Set<string>();
+  private ended: string[] = [];
+  /** Starts at 1: an accept reply with heartbeat_seq 0 comes from a worker that sends no heartbeats. */
+  private seq = 1n;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
+    private readonly bus: Bus,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => this.beat(), this.config.heartbeatMs);
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The sequence number to put in the accept reply: every later beat lists the slot until end(). */
+  begin(slotId: string): bigint {
+    this.calling.add(slotId);
+    return this.seq;
+  }
+
+  end(slotId: string): void {
+    if (this.calling.delete(slotId)) this.ended.push(slotId);
+  }
+
+  private beat(): void {
+    this.seq++;
+    this.bus.publish(SUBJECTS.heartbeat, WorkerHeartbeatSchema, {
+      workerId: this.config.instanceId,
+      seq: this.seq,
+      slotIds: [...this.calling],
+      doneSlotIds: this.ended,
+      intervalMs: this.config.heartbeatMs,
+    });
+    this.ended = [];
+  }
+}
