@@ -62,3 +62,23 @@ describe('a worker killed under load', () => {
     expect(slowest).toBeLessThan(LATENCY_BOUND_MS);
   }, 30_000);
 });
+
+describe('a worker stopped gracefully with a call in flight', () => {
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    fleet = await TestFleet.start({ ingresses: 1, workers: 1, originDelayMs: 800 });
+    await warm(fleet.ingressUrl(), 5);
+  }, 60_000);
+
+  afterAll(() => fleet.stop());
+
+  it('keeps heartbeating while it drains, so its slot is not dispatched again: one origin call, answered 200', async () => {
+    const reply = get(`${fleet.ingressUrl()}/drain/one`);
+    while (fleet.origin.callsTo('/drain/one').length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const closing = fleet.workers.splice(0).map((worker) => worker.close());
+    expect((await reply).status).toBe(200);
+    await Promise.all(closing);
+    expect(fleet.origin.callsTo('/drain/one')).toHaveLength(1);
+  }, 30_000);
+});

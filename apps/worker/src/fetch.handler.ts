@@ -81,6 +81,7 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.unsubscribe?.();
     await Promise.allSettled([...this.inFlight]);
+    this.beacon.stop();
     await this.origins.close();
   }
 

@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { WorkerHeartbeatSchema } from '#libs/contracts';
 import { Bus, SUBJECTS } from '#libs/nats';
@@ -13,7 +13,7 @@ import { WORKER_CONFIG } from './config.js';
  * letting their waiters sit out the upstream timeout.
  */
 @Injectable()
-export class HeartbeatBeacon implements OnModuleInit, OnApplicationShutdown {
+export class HeartbeatBeacon implements OnModuleInit {
   private readonly calling = new Set<string>();
   private ended: string[] = [];
   /** Starts at 1: an accept reply with heartbeat_seq 0 comes from a worker that sends no heartbeats. */
@@ -29,7 +29,12 @@ export class HeartbeatBeacon implements OnModuleInit, OnApplicationShutdown {
     this.timer = setInterval(() => this.beat(), this.config.heartbeatMs);
   }
 
-  onApplicationShutdown(): void {
+  /**
+   * Called by the fetch handler once its in-flight calls are delivered, not on
+   * shutdown itself: a draining worker that went quiet would have its calls
+   * dispatched again by the coordinators.
+   */
+  stop(): void {
     clearInterval(this.timer);
   }
 
