@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FetchResult, MessageInitShape } from '#libs/contracts';
+import type { FetchResult, FetchTask, MessageInitShape } from '#libs/contracts';
 import { FetchAcceptedSchema, FetchResultSchema, FetchTaskSchema } from '#libs/contracts';
 import { Bus, SUBJECTS } from '#libs/nats';
 import { get } from './support/client.js';
@@ -73,6 +73,23 @@ describe('what a worker does with the FetchTask it receives', () => {
     expect(result.status).toBe(504);
     expect(result.error).toBe('expired');
     expect(fleet.origin.callsTo('/expired')).toHaveLength(0);
+  });
+
+  it("a task the fleet dispatches names the origin by id, no URL, and carries its waiters' deadline", async () => {
+    const seen: FetchTask[] = [];
+    // A plain (non-queue) subscriber sees every task the coordinator sends.
+    const stop = rogue.subscribe(SUBJECTS.fetch, FetchTaskSchema, (task) => void seen.push(task));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const sentAt = Date.now();
+    const reply = await get(`${fleet.ingressUrl()}/carried`);
+    stop();
+    expect(reply.status).toBe(200);
+    const task = seen.find((t) => t.request?.path === '/carried');
+    expect(task?.request?.originId).toBe('default');
+    expect(task?.request?.origin).toBe('');
+    // BATCHGATE_REQUEST_TIMEOUT_MS defaults to 30 s: the waiter's deadline, on the wall clock.
+    expect(task?.deadlineAtMs).toBeGreaterThanOrEqual(sentAt + 30_000 - 5);
+    expect(task?.deadlineAtMs).toBeLessThanOrEqual(Date.now() + 30_000);
   });
 
   it('bounds the upstream call by the time left before the deadline, not the 10 s upstream timeout', async () => {
