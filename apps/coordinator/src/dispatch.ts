@@ -1,5 +1,12 @@
 import type { MessageInitShape } from '#libs/contracts';
-import { FetchAcceptedSchema, FetchTaskSchema, SlotFlushedSchema, SlotsClosedSchema, WorkerHeartbeatSchema } from '#libs/contracts';
+import {
+  FetchAcceptedSchema,
+  FetchTaskSchema,
+  SlotFlushedSchema,
+  SlotsClosedSchema,
+  WorkerHeartbeatSchema,
+  WorkerProbeSchema,
+} from '#libs/contracts';
 import type { Bus, EventPublisher } from '#libs/nats';
 import { eventMeta, requestFailure, SUBJECTS } from '#libs/nats';
 import type { FlushReason } from '#libs/policy';
@@ -13,6 +20,9 @@ import type { SlotStore } from './slot-store.js';
 import { WorkerWatch } from './worker-watch.js';
 
 type Task = MessageInitShape<typeof FetchTaskSchema>;
+
+/** A silent worker that does not answer its probe within this many lost-worker bounds (1 s at 250 ms) is stuck: lost. */
+const PROBE_BOUNDS = 4;
 
 const tracer = tracerFor('coordinator');
 
@@ -159,6 +169,7 @@ export class FlushDispatcher {
    */
   private checkLost(): void {
     setImmediate(() => {
+      for (const workerId of this.watch.toProbe()) this.probe(workerId);
       for (const lost of this.watch.takeLost()) {
         const { job } = lost;
         this.deps.metrics.workerSilence.observe(lost.silentMs / 1000);
@@ -175,6 +186,22 @@ export class FlushDispatcher {
         }
       }
     });
+  }
+
+  /**
+   * Asks a silent worker whether it is there. "No responders" means it is gone
+   * from NATS (a SIGKILL shows up at once: its subscription went with its
+   * socket); no reply within PROBE_BOUNDS lost-worker bounds means it is stuck.
+   */
+  private probe(workerId: string): void {
+    const { bus, workerLostMs, source } = this.deps;
+    bus
+      .request(SUBJECTS.alive(workerId), WorkerProbeSchema, { coordinatorId: source }, WorkerHeartbeatSchema, workerLostMs * PROBE_BOUNDS)
+      .then((beat) => {
+        this.watch.heartbeat(beat);
+        this.watch.probed(workerId, 'alive');
+      })
+      .catch(() => this.watch.probed(workerId, 'gone'));
   }
 
   /** No worker took the job (or it was lost twice): the member ingresses answer their waiters themselves. */

@@ -3,6 +3,7 @@ import { CountReportSchema, JoinReplySchema, JoinRequestSchema, JoinStatus, Slot
 import type { Bus, EventPublisher, Incoming } from '#libs/nats';
 import { eventMeta, SUBJECTS } from '#libs/nats';
 import type { FeatureBook } from '#libs/policy';
+import { DEFAULT_ORIGIN } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
 import { tracerFor } from '#libs/tracing';
 import { trace } from '@opentelemetry/api';
@@ -35,6 +36,8 @@ export interface MembershipDeps {
   onRedisError: (error: unknown) => void;
 }
 
+const featureOrigin = (originId: string): string => (originId === 'default' ? DEFAULT_ORIGIN : originId);
+
 function slotFrom(id: string, join: JoinRequest, openedAtMs: number): Slot {
   return {
     id,
@@ -47,8 +50,9 @@ function slotFrom(id: string, join: JoinRequest, openedAtMs: number): Slot {
     batchTimeoutMs: join.envelope?.batchTimeoutMs || 50,
     maxBatchSize: join.envelope?.maxBatchSize || 128,
     opening: join,
-    // The origin id (never the legacy URL field): the features key upstream latency by it.
-    origin: join.request?.originId ?? '',
+    // The origin id (never the legacy URL field), with "default" as the features' DEFAULT_ORIGIN (""),
+    // which is also how upstream.completed events name it.
+    origin: featureOrigin(join.request?.originId ?? ''),
     members: new Map(),
     contexts: [],
     deadlineAtMs: join.deadlineAtMs,

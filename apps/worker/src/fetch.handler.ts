@@ -14,7 +14,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
 import { HeartbeatBeacon } from './heartbeat.js';
-import { OriginDirectory } from './origins.js';
+import { DEFAULT_ORIGIN_ID, OriginDirectory } from './origins.js';
 import { callBudgetMs } from './task-budget.js';
 
 const tracer = tracerFor('worker');
@@ -131,8 +131,9 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
     }
     const result = answerFrom({ slotId: task.slotId, scope: task.scope, requestHeaders }, outcome);
-    // Events name the origin by the id the slot used: empty means the fleet's configured upstream.
-    this.record(task, request?.originId ?? '', outcome, result);
+    // Events name the origin as before ids existed: empty is the fleet's configured upstream.
+    const originId = request?.originId ?? '';
+    this.record(task, originId === DEFAULT_ORIGIN_ID ? '' : originId, outcome, result);
     const deliverable = await this.spillLargeBody(result);
     for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, deliverable, ctx);
     span.end();

@@ -1,6 +1,7 @@
 import type { OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
-import { WorkerHeartbeatSchema } from '#libs/contracts';
+import type { MessageInitShape } from '#libs/contracts';
+import { WorkerHeartbeatSchema, WorkerProbeSchema } from '#libs/contracts';
 import { Bus, SUBJECTS } from '#libs/nats';
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
@@ -19,6 +20,7 @@ export class HeartbeatBeacon implements OnModuleInit {
   /** Starts at 1: an accept reply with heartbeat_seq 0 comes from a worker that sends no heartbeats. */
   private seq = 1n;
   private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     @Inject(WORKER_CONFIG) private readonly config: WorkerConfig,
@@ -27,6 +29,10 @@ export class HeartbeatBeacon implements OnModuleInit {
 
   onModuleInit(): void {
     this.timer = setInterval(() => this.beat(), this.config.heartbeatMs);
+    // A coordinator that stopped hearing the beats asks directly; answering at all proves this worker is there.
+    this.unsubscribe = this.bus.subscribe(SUBJECTS.alive(this.config.instanceId), WorkerProbeSchema, (_probe, incoming) => {
+      incoming.respond(WorkerHeartbeatSchema, this.state([...this.ended]));
+    });
   }
 
   /**
@@ -36,6 +42,7 @@ export class HeartbeatBeacon implements OnModuleInit {
    */
   stop(): void {
     clearInterval(this.timer);
+    this.unsubscribe?.();
   }
 
   /** The sequence number to put in the accept reply: every later beat lists the slot until end(). */
@@ -50,13 +57,17 @@ export class HeartbeatBeacon implements OnModuleInit {
 
   private beat(): void {
     this.seq++;
-    this.bus.publish(SUBJECTS.heartbeat, WorkerHeartbeatSchema, {
+    this.bus.publish(SUBJECTS.heartbeat, WorkerHeartbeatSchema, this.state(this.ended));
+    this.ended = [];
+  }
+
+  private state(doneSlotIds: string[]): MessageInitShape<typeof WorkerHeartbeatSchema> {
+    return {
       workerId: this.config.instanceId,
       seq: this.seq,
       slotIds: [...this.calling],
-      doneSlotIds: this.ended,
+      doneSlotIds,
       intervalMs: this.config.heartbeatMs,
-    });
-    this.ended = [];
+    };
   }
 }

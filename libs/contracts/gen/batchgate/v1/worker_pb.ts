@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/worker.proto.
  */
 export const file_batchgate_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEivwEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDSI5Cg1GZXRjaEFjY2VwdGVkEhEKCXdvcmtlcl9pZBgBIAEoCRIVCg1oZWFydGJlYXRfc2VxGAIgASgEIm8KD1dvcmtlckhlYXJ0YmVhdBIRCgl3b3JrZXJfaWQYASABKAkSCwoDc2VxGAIgASgEEhAKCHNsb3RfaWRzGAMgAygJEhMKC2ludGVydmFsX21zGAQgASgNEhUKDWRvbmVfc2xvdF9pZHMYBSADKAki3QEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoAWIGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEivwEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDSI5Cg1GZXRjaEFjY2VwdGVkEhEKCXdvcmtlcl9pZBgBIAEoCRIVCg1oZWFydGJlYXRfc2VxGAIgASgEIm8KD1dvcmtlckhlYXJ0YmVhdBIRCgl3b3JrZXJfaWQYASABKAkSCwoDc2VxGAIgASgEEhAKCHNsb3RfaWRzGAMgAygJEhMKC2ludGVydmFsX21zGAQgASgNEhUKDWRvbmVfc2xvdF9pZHMYBSADKAkiJQoLV29ya2VyUHJvYmUSFgoOY29vcmRpbmF0b3JfaWQYASABKAki3QEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoAWIGcHJvdG8z", [file_batchgate_v1_http]);
 
 /**
  * coordinator -> worker queue group (work.fetch): one upstream call for a flushed slot.
@@ -64,7 +64,8 @@ export type FetchTask = Message<"batchgate.v1.FetchTask"> & {
    * latest deadline of its waiters, as their ingresses reported them. A worker
    * that receives the task later answers 504 without calling the origin, and
    * bounds its call by the time left. 0 = unknown (an older ingress): the
-   * worker's own upstream timeout applies.
+   * worker's own upstream timeout applies. Compared with the worker's clock:
+   * hosts are expected to be NTP-synchronised (skew moves the cut by as much).
    *
    * @generated from field: double deadline_at_ms = 8;
    */
@@ -160,6 +161,28 @@ export const WorkerHeartbeatSchema: GenMessage<WorkerHeartbeat> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_worker, 2);
 
 /**
+ * coordinator -> one worker (work.alive.<worker id>), request/reply: sent when
+ * the worker's heartbeats stopped. "No responders" means the worker is gone
+ * from NATS (killed, or cut off: it could not deliver a result either); the
+ * reply is a WorkerHeartbeat (late beats from a busy worker are not a death).
+ *
+ * @generated from message batchgate.v1.WorkerProbe
+ */
+export type WorkerProbe = Message<"batchgate.v1.WorkerProbe"> & {
+  /**
+   * @generated from field: string coordinator_id = 1;
+   */
+  coordinatorId: string;
+};
+
+/**
+ * Describes the message batchgate.v1.WorkerProbe.
+ * Use `create(WorkerProbeSchema)` to create a new message.
+ */
+export const WorkerProbeSchema: GenMessage<WorkerProbe> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_worker, 3);
+
+/**
  * worker -> ingress (ingress.<id>.result): the answer for every waiter of a slot.
  *
  * @generated from message batchgate.v1.FetchResult
@@ -232,5 +255,5 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
  * Use `create(FetchResultSchema)` to create a new message.
  */
 export const FetchResultSchema: GenMessage<FetchResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_worker, 3);
+  messageDesc(file_batchgate_v1_worker, 4);
 
