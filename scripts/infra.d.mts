@@ -5,6 +5,8 @@ export interface InfraProcess {
   /** nats-server's monitoring endpoint (/varz ...), when started with monitorPort. */
   readonly monitorUrl?: string;
   readonly running: boolean;
+  /** The last 256 KB of the process's stdout and stderr since its latest start. */
+  readonly log: string;
   start(): Promise<InfraProcess>;
   stop(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<InfraProcess>;

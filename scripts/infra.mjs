@@ -83,6 +83,11 @@ class InfraProcess {
       env: { ...process.env, ...this.env, BATCHGATE_WATCH_PID: String(process.pid) },
     });
     this.child = child;
+    // The last 256 KB of the server's log, for tests that read it (e.g. permission violations).
+    this.log = '';
+    const keep = (chunk) => (this.log = (this.log + chunk.toString()).slice(-256 * 1024));
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     await waitForLine(child, this.readyPattern, this.name, 15_000);
     // Keep draining output so the pipe never fills and blocks the server.
     child.stdout.resume();

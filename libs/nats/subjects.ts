@@ -11,6 +11,10 @@ export const SUBJECTS = {
   decide: 'bg.v1.policy.decide',
   /** coordinator -> worker queue group: one upstream call per flushed slot. */
   fetch: 'bg.v1.work.fetch',
+  /** worker -> every coordinator: the slots this worker is calling the origin for (core NATS, periodic). */
+  heartbeat: 'bg.v1.work.heartbeat',
+  /** coordinator -> one worker whose heartbeats stopped: are you still there? (request/reply) */
+  alive: (workerId: string) => `bg.v1.work.alive.${workerId}`,
   /** worker -> one ingress: the answer for its waiters. */
   result: (ingressId: string) => `bg.v1.ingress.${ingressId}.result`,
   /** coordinator -> one ingress: slots that were flushed (close them to new waiters). */

@@ -1,4 +1,8 @@
-export type UpstreamErrorKind = 'timeout' | 'unreachable' | 'too_large' | 'protocol';
+/**
+ * expired: the slot's deadline passed before the call was made (no waiter left);
+ * unknown_origin: the task named an origin id the worker has not configured.
+ */
+export type UpstreamErrorKind = 'timeout' | 'expired' | 'unreachable' | 'too_large' | 'protocol' | 'unknown_origin';
 
 /** A failed upstream call, with the status every waiter of the call answers with. */
 export class UpstreamError extends Error {
@@ -11,7 +15,7 @@ export class UpstreamError extends Error {
   }
 
   get status(): number {
-    return this.kind === 'timeout' ? 504 : 502;
+    return this.kind === 'timeout' || this.kind === 'expired' ? 504 : 502;
   }
 }
 

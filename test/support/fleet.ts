@@ -20,6 +20,8 @@ import { CountingOrigin } from './origin.js';
 
 export type Env = Record<string, string>;
 
+export type ServiceName = 'ingress' | 'coordinator' | 'policy' | 'worker' | 'telemetry';
+
 /**
  * Neither the policy nor the embedded fallback flushes on its own: the envelope
  * flushes at the batch timeout, so a burst after warm-up is one slot and one
@@ -41,6 +43,10 @@ export interface FleetOptions {
   /** Env shared by every service (BATCHGATE_BATCH_TIMEOUT_MS, BATCHGATE_POLICY_STRATEGY ...). */
   env?: Env;
   originDelayMs?: number;
+  /** Extra nats-server flags (e.g. ['-c', 'deploy/nats/nats.conf']). */
+  natsArgs?: string[];
+  /** Env of one kind of service on top of `env` (e.g. its own NATS_URL user). */
+  serviceEnv?: (service: ServiceName, nats: InfraProcess) => Env;
 }
 
 function portOf(app: NestFastifyApplication): number {
@@ -64,10 +70,15 @@ export class TestFleet {
     readonly redis: InfraProcess,
     readonly origin: CountingOrigin,
     readonly env: Env,
+    private readonly serviceEnv: (service: ServiceName) => Env = () => ({}),
   ) {}
 
   static async start(options: FleetOptions = {}): Promise<TestFleet> {
-    const [nats, redis, origin] = await Promise.all([startNats(), startRedis(), CountingOrigin.start(options.originDelayMs ?? 0)]);
+    const [nats, redis, origin] = await Promise.all([
+      startNats({ args: options.natsArgs ?? [] }),
+      startRedis(),
+      CountingOrigin.start(options.originDelayMs ?? 0),
+    ]);
     const env: Env = {
       NATS_URL: nats.url,
       REDIS_URL: redis.url,
@@ -78,20 +89,28 @@ export class TestFleet {
       BATCHGATE_HTTP_PORT: '0',
       ...options.env,
     };
-    const fleet = new TestFleet(nats, redis, origin, env);
+    const perService = options.serviceEnv;
+    const fleet = new TestFleet(nats, redis, origin, env, perService ? (service) => perService(service, nats) : undefined);
     for (let i = 0; i < (options.coordinators ?? 1); i++) await fleet.addCoordinator();
     for (let i = 0; i < (options.policies ?? 1); i++) await fleet.startPolicy();
     for (let i = 0; i < (options.workers ?? 1); i++)
-      fleet.workers.push(await createWorkerApp(loadWorkerConfig({ ...env, BATCHGATE_INSTANCE_ID: `worker-${i}` })));
+      fleet.workers.push(await createWorkerApp(loadWorkerConfig({ ...fleet.envOf('worker'), BATCHGATE_INSTANCE_ID: `worker-${i}` })));
     if (options.telemetry ?? false)
-      fleet.telemetry = await createTelemetryApp(loadTelemetryConfig({ ...env, BATCHGATE_INSTANCE_ID: 'telemetry-0' }));
+      fleet.telemetry = await createTelemetryApp(
+        loadTelemetryConfig({ ...fleet.envOf('telemetry'), BATCHGATE_INSTANCE_ID: 'telemetry-0' }),
+      );
     for (let i = 0; i < (options.ingresses ?? 1); i++) await fleet.addIngress();
     await fleet.waitForPartitions();
     return fleet;
   }
 
+  /** The env one kind of service starts with: the fleet's, plus its own (serviceEnv). */
+  envOf(service: ServiceName): Env {
+    return { ...this.env, ...this.serviceEnv(service) };
+  }
+
   ingressConfig(extra: Env = {}): IngressConfig {
-    return loadIngressConfig({ ...this.env, BATCHGATE_INSTANCE_ID: `ingress-${this.ingresses.length}`, ...extra });
+    return loadIngressConfig({ ...this.envOf('ingress'), BATCHGATE_INSTANCE_ID: `ingress-${this.ingresses.length}`, ...extra });
   }
 
   async addIngress(extra: Env = {}): Promise<NestFastifyApplication> {
@@ -102,7 +121,7 @@ export class TestFleet {
 
   async addCoordinator(extra: Env = {}): Promise<NestFastifyApplication> {
     const config: CoordinatorConfig = loadCoordinatorConfig({
-      ...this.env,
+      ...this.envOf('coordinator'),
       BATCHGATE_INSTANCE_ID: `coordinator-${this.coordinators.length}`,
       ...extra,
     });
@@ -112,7 +131,9 @@ export class TestFleet {
   }
 
   async startPolicy(extra: Env = {}): Promise<NestFastifyApplication> {
-    const app = await createPolicyApp(loadPolicyConfig({ ...this.env, BATCHGATE_INSTANCE_ID: `policy-${this.policies.length}`, ...extra }));
+    const app = await createPolicyApp(
+      loadPolicyConfig({ ...this.envOf('policy'), BATCHGATE_INSTANCE_ID: `policy-${this.policies.length}`, ...extra }),
+    );
     this.policies.push(app);
     return app;
   }

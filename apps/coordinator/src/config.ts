@@ -15,6 +15,12 @@ export interface CoordinatorConfig extends CommonConfig, RedisConfig {
   leaseTtlMs: number;
   /** How long to wait for a worker to accept a flushed slot before orphaning it. */
   dispatchTimeoutMs: number;
+  /**
+   * Heartbeat silence after which a worker counts as lost and its accepted
+   * slots are dispatched again (once) or released to the ingresses: 5 of the
+   * workers' 50 ms heartbeats, so a late wake-up or GC pause is not a death.
+   */
+  workerLostMs: number;
   /** The embedded strategy used when the policy service does not answer in time. */
   fallbackStrategy: StrategySpec;
 }
@@ -31,6 +37,7 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     partitions: r.int('BATCHGATE_PARTITIONS', 64, { min: 1, max: 4096 }),
     leaseTtlMs: r.int('BATCHGATE_LEASE_TTL_MS', 1000, { min: 100, max: 60_000 }),
     dispatchTimeoutMs: r.int('BATCHGATE_DISPATCH_TIMEOUT_MS', 50, { min: 1, max: 10_000 }),
+    workerLostMs: r.int('BATCHGATE_WORKER_LOST_MS', 250, { min: 20, max: 60_000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);

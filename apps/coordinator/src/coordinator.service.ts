@@ -26,6 +26,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
   private redis!: Redis;
   private loop!: DecisionLoop;
   private membership!: SlotMembership;
+  private dispatcher!: FlushDispatcher;
   private readonly stops: Array<() => void> = [];
 
   constructor(
@@ -58,7 +59,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     const onRedisError = (error: unknown) => {
       if (this.leases.redisUp) logger.warn({ err: error }, 'Redis call failed');
     };
-    const dispatcher = new FlushDispatcher({
+    const dispatcher = (this.dispatcher = new FlushDispatcher({
       bus,
       events,
       table: this.table,
@@ -67,8 +68,9 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       logger,
       source,
       dispatchTimeoutMs: config.dispatchTimeoutMs,
+      workerLostMs: config.workerLostMs,
       onRedisError,
-    });
+    }));
     this.membership = new SlotMembership({
       bus,
       events,
@@ -101,6 +103,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       decisionTimeoutMs: config.decisionTimeoutMs,
     });
     this.stops.push(...followLiveSignals(bus, this.features));
+    dispatcher.start();
     await this.leases.start();
     this.loop.start();
   }
@@ -117,6 +120,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
 
   private async halt(release: boolean): Promise<void> {
     this.loop?.stop();
+    this.dispatcher?.stop();
     for (const stop of this.stops.splice(0)) stop();
     this.membership?.unsubscribeAll();
     await this.leases?.stop(release);

@@ -1,5 +1,12 @@
 import type { MessageInitShape } from '#libs/contracts';
-import { FetchAcceptedSchema, FetchTaskSchema, SlotFlushedSchema, SlotsClosedSchema } from '#libs/contracts';
+import {
+  FetchAcceptedSchema,
+  FetchTaskSchema,
+  SlotFlushedSchema,
+  SlotsClosedSchema,
+  WorkerHeartbeatSchema,
+  WorkerProbeSchema,
+} from '#libs/contracts';
 import type { Bus, EventPublisher } from '#libs/nats';
 import { eventMeta, requestFailure, SUBJECTS } from '#libs/nats';
 import type { FlushReason } from '#libs/policy';
@@ -10,6 +17,12 @@ import { context, trace } from '@opentelemetry/api';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { Slot, SlotTable } from './slot-table.js';
 import type { SlotStore } from './slot-store.js';
+import { WorkerWatch } from './worker-watch.js';
+
+type Task = MessageInitShape<typeof FetchTaskSchema>;
+
+/** A silent worker that does not answer its probe within this many lost-worker bounds (1 s at 250 ms) is stuck: lost. */
+const PROBE_BOUNDS = 4;
 
 const tracer = tracerFor('coordinator');
 
@@ -22,6 +35,8 @@ export interface DispatchDeps {
   logger: Logger;
   source: string;
   dispatchTimeoutMs: number;
+  /** Heartbeat silence after which a worker's accepted slots are dispatched again or released. */
+  workerLostMs: number;
   onRedisError: (error: unknown) => void;
 }
 
@@ -34,8 +49,29 @@ export class FlushDispatcher {
   private readonly closed = new Map<string, string[]>();
   /** Recently flushed slot ids: a join that raced a flush must open a new slot instead. */
   readonly recentlyFlushed = new Set<string>();
+  private readonly watch: WorkerWatch<Task>;
+  private readonly stops: Array<() => void> = [];
 
-  constructor(private readonly deps: DispatchDeps) {}
+  constructor(private readonly deps: DispatchDeps) {
+    this.watch = new WorkerWatch(deps.workerLostMs);
+  }
+
+  /** Follows the workers' heartbeats and checks for silent ones a few times per lost-worker bound. */
+  start(): void {
+    const { bus, workerLostMs } = this.deps;
+    this.stops.push(bus.subscribe(SUBJECTS.heartbeat, WorkerHeartbeatSchema, (beat) => this.watch.heartbeat(beat)));
+    const timer = setInterval(() => this.checkLost(), Math.max(5, Math.floor(workerLostMs / 5)));
+    this.stops.push(() => clearInterval(timer));
+  }
+
+  stop(): void {
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  /** Slots in flight on a worker this coordinator watches (for tests and metrics). */
+  get watched(): number {
+    return this.watch.size;
+  }
 
   flush(slot: Slot, reason: FlushReason, nowMs: number): void {
     const { table, store, metrics, events, source } = this.deps;
@@ -90,7 +126,7 @@ export class FlushDispatcher {
       },
       parent,
     );
-    const task: MessageInitShape<typeof FetchTaskSchema> = {
+    const task: Task = {
       slotId: slot.id,
       key: slot.key,
       request: slot.opening.request,
@@ -98,27 +134,83 @@ export class FlushDispatcher {
       scope: slot.opening.scope,
       route: slot.route,
       size: slot.size,
+      deadlineAtMs: slot.deadlineAtMs,
+      attempt: 0,
       openingIngressId: slot.opening.ingressId,
     };
-    const { bus, dispatchTimeoutMs } = this.deps;
-    bus
-      .request(SUBJECTS.fetch, FetchTaskSchema, task, FetchAcceptedSchema, dispatchTimeoutMs, trace.setSpan(parent, span))
-      .catch((error: unknown) => {
-        // Nobody listening: the members must call the origin themselves. A worker
-        // that is merely slow to accept still has the job; orphaning it would call
-        // the origin twice, so the ingress's answer deadline covers that case.
-        if (requestFailure(error) === 'unavailable') this.orphan(slot, error);
-        else this.deps.metrics.dispatchTimeouts.inc();
-      })
-      .finally(() => span.end());
+    void this.send(task, trace.setSpan(parent, span)).finally(() => span.end());
   }
 
-  /** No worker took the job: the member ingresses answer their waiters themselves. */
-  private orphan(slot: Slot, error: unknown): void {
+  /**
+   * One request to the worker queue group. An accepted task is watched until
+   * the worker's heartbeats say its call is over; a first attempt that is not
+   * accepted in time is watched too (a worker may have it and be slow to
+   * reply: its heartbeat will name the slot). Nobody listening, or a second
+   * attempt not accepted, releases the members to their own origin call.
+   */
+  private async send(task: Task, ctx?: Context): Promise<void> {
+    const { bus, dispatchTimeoutMs, metrics } = this.deps;
+    const slotId = task.slotId ?? '';
+    try {
+      const accepted = await bus.request(SUBJECTS.fetch, FetchTaskSchema, task, FetchAcceptedSchema, dispatchTimeoutMs, ctx);
+      // heartbeat_seq 0: a worker of an older release that sends no heartbeats; it is trusted as before.
+      if (accepted.heartbeatSeq > 0n) this.watch.follow(slotId, accepted.workerId, accepted.heartbeatSeq, task);
+    } catch (error) {
+      if (requestFailure(error) === 'unavailable' || (task.attempt ?? 0) > 0) return this.orphan(task, error);
+      metrics.dispatchTimeouts.inc();
+      this.watch.follow(slotId, undefined, 0n, task);
+    }
+  }
+
+  /**
+   * Slots whose worker went silent: dispatched once more to the queue group,
+   * or, on their second loss, released to the members. Decided after the next
+   * I/O poll, so heartbeats that were already waiting unread on a busy loop
+   * count first (timers run before the poll phase).
+   */
+  private checkLost(): void {
+    setImmediate(() => {
+      for (const workerId of this.watch.toProbe()) this.probe(workerId);
+      for (const lost of this.watch.takeLost()) {
+        const { job } = lost;
+        this.deps.metrics.workerSilence.observe(lost.silentMs / 1000);
+        this.deps.logger.warn(
+          { slot: lost.slotId, worker: lost.workerId ?? 'unknown', silentMs: Math.round(lost.silentMs), attempt: job.attempt ?? 0 },
+          'worker lost with a slot in flight',
+        );
+        if ((job.attempt ?? 0) === 0) {
+          this.deps.metrics.lostSlots.inc({ outcome: 'redispatched' });
+          void this.send({ ...job, attempt: 1 });
+        } else {
+          this.deps.metrics.lostSlots.inc({ outcome: 'released' });
+          this.orphan(job, new Error('worker lost twice'));
+        }
+      }
+    });
+  }
+
+  /**
+   * Asks a silent worker whether it is there. "No responders" means it is gone
+   * from NATS (a SIGKILL shows up at once: its subscription went with its
+   * socket); no reply within PROBE_BOUNDS lost-worker bounds means it is stuck.
+   */
+  private probe(workerId: string): void {
+    const { bus, workerLostMs, source } = this.deps;
+    bus
+      .request(SUBJECTS.alive(workerId), WorkerProbeSchema, { coordinatorId: source }, WorkerHeartbeatSchema, workerLostMs * PROBE_BOUNDS)
+      .then((beat) => {
+        this.watch.heartbeat(beat);
+        this.watch.probed(workerId, 'alive');
+      })
+      .catch(() => this.watch.probed(workerId, 'gone'));
+  }
+
+  /** No worker took the job (or it was lost twice): the member ingresses answer their waiters themselves. */
+  private orphan(task: Task, error: unknown): void {
     this.deps.metrics.orphaned.inc();
-    this.deps.logger.warn({ err: error, slot: slot.id }, 'no worker accepted the flush; members will call the origin');
-    for (const member of slot.members.keys()) {
-      this.deps.bus.publish(SUBJECTS.closed(member), SlotsClosedSchema, { orphanedSlotIds: [slot.id] });
+    this.deps.logger.warn({ err: error, slot: task.slotId }, 'no worker has the flush; members will call the origin');
+    for (const member of task.members ?? []) {
+      this.deps.bus.publish(SUBJECTS.closed(member), SlotsClosedSchema, { orphanedSlotIds: [task.slotId ?? ''] });
     }
   }
 

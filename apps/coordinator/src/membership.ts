@@ -3,6 +3,7 @@ import { CountReportSchema, JoinReplySchema, JoinRequestSchema, JoinStatus, Slot
 import type { Bus, EventPublisher, Incoming } from '#libs/nats';
 import { eventMeta, SUBJECTS } from '#libs/nats';
 import type { FeatureBook } from '#libs/policy';
+import { DEFAULT_ORIGIN } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
 import { tracerFor } from '#libs/tracing';
 import { trace } from '@opentelemetry/api';
@@ -12,6 +13,7 @@ import type { FlushDispatcher } from './dispatch.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { PartitionListener, PartitionLeases } from './partitions.js';
 import type { Slot, SlotTable } from './slot-table.js';
+import { laterDeadline } from './slot-table.js';
 import type { JoinOutcome, SlotStore, StoredSlot } from './slot-store.js';
 
 const tracer = tracerFor('coordinator');
@@ -34,6 +36,8 @@ export interface MembershipDeps {
   onRedisError: (error: unknown) => void;
 }
 
+const featureOrigin = (originId: string): string => (originId === 'default' ? DEFAULT_ORIGIN : originId);
+
 function slotFrom(id: string, join: JoinRequest, openedAtMs: number): Slot {
   return {
     id,
@@ -46,9 +50,12 @@ function slotFrom(id: string, join: JoinRequest, openedAtMs: number): Slot {
     batchTimeoutMs: join.envelope?.batchTimeoutMs || 50,
     maxBatchSize: join.envelope?.maxBatchSize || 128,
     opening: join,
-    origin: join.request?.origin ?? '',
+    // The origin id (never the legacy URL field), with "default" as the features' DEFAULT_ORIGIN (""),
+    // which is also how upstream.completed events name it.
+    origin: featureOrigin(join.request?.originId ?? ''),
     members: new Map(),
     contexts: [],
+    deadlineAtMs: join.deadlineAtMs,
   };
 }
 
@@ -96,6 +103,8 @@ export class SlotMembership implements PartitionListener {
     slot.size = stored.size;
     slot.lastArrivalMs = stored.lastArrivalMs;
     slot.members = stored.members;
+    // Redis keeps the opening join only, not the deadlines of later reports: unknown, so never refused as expired.
+    slot.deadlineAtMs = 0;
     return slot;
   }
 
@@ -164,6 +173,7 @@ export class SlotMembership implements PartitionListener {
       });
     }
     table.join(slot, request.ingressId, request.count, now, ctx);
+    if (!opening) slot.deadlineAtMs = laterDeadline(slot.deadlineAtMs, request.deadlineAtMs);
     // slot.opened already names the opening ingress; slot.joined records the others.
     if (!opening) {
       events.publish('slot.joined', SlotJoinedSchema, {
@@ -179,10 +189,11 @@ export class SlotMembership implements PartitionListener {
   private report(report: CountReport): void {
     const { table, features, store } = this.deps;
     const now = wallNow();
-    for (const { slotId, delta } of report.counts) {
+    for (const { slotId, delta, deadlineAtMs } of report.counts) {
       const slot = table.get(slotId);
       if (!slot || delta === 0) continue;
       table.join(slot, report.ingressId, delta, now);
+      slot.deadlineAtMs = laterDeadline(slot.deadlineAtMs, deadlineAtMs);
       features.recordArrivals(slot.key, now, delta);
       if (this.deps.leases().redisUp) store.report(slot.partition, slotId, report.ingressId, delta, now).catch(this.deps.onRedisError);
     }

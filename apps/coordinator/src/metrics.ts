@@ -9,6 +9,8 @@ export class CoordinatorMetrics {
   readonly fallbacks: Counter<'reason'>;
   readonly orphaned: Counter;
   readonly dispatchTimeouts: Counter;
+  readonly lostSlots: Counter<'outcome'>;
+  readonly workerSilence: Histogram;
   readonly openSlots: Gauge;
   readonly partitions: Gauge;
   readonly redisUp: Gauge;
@@ -33,6 +35,18 @@ export class CoordinatorMetrics {
     this.dispatchTimeouts = new Counter({
       name: 'coordinator_dispatch_slow_total',
       help: 'Flushes a worker took longer than the dispatch timeout to accept',
+      registers,
+    });
+    this.lostSlots = new Counter({
+      name: 'coordinator_lost_worker_slots_total',
+      help: 'Slots in flight on a worker whose heartbeats stopped: redispatched once, then released to the ingresses',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.workerSilence = new Histogram({
+      name: 'coordinator_lost_worker_silence_seconds',
+      help: 'Heartbeat silence of a worker when its slot was declared lost (the detection time)',
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5],
       registers,
     });
     this.openSlots = new Gauge({

@@ -12,6 +12,17 @@ export interface Slot extends OpenSlotView {
   members: Map<string, number>;
   /** Trace context of each member's join, for the flush span's links. */
   contexts: Context[];
+  /** Wall-clock ms of the latest waiter deadline (FetchTask.deadline_at_ms); 0 = unknown. */
+  deadlineAtMs: number;
+}
+
+/**
+ * The later of two waiter deadlines, where 0 is unknown (an older ingress sent
+ * none) and stays unknown: a slot with waiters of unknown deadline must never
+ * be refused by a worker as expired.
+ */
+export function laterDeadline(a: number, b: number): number {
+  return a > 0 && b > 0 ? Math.max(a, b) : 0;
 }
 
 /**

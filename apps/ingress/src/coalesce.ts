@@ -10,6 +10,7 @@ import type { DirectCall } from './direct-call.js';
 import { toAnswer } from './direct-call.js';
 import { LocalFlusher } from './fallback.js';
 import type { FleetEvents, FleetLink } from './fleet-link.js';
+import { latestDeadline } from './fleet-link.js';
 import type { LocalSlot, SlotRequest } from './local-slot.js';
 import { isJoinable } from './local-slot.js';
 import type { RequestLog } from './request-log.js';
@@ -210,14 +211,15 @@ export class Coalescer implements FleetEvents {
   /** One count report per partition with every slot's new local waiters. */
   private report(): void {
     this.reporter = undefined;
-    const byPartition = new Map<number, Array<{ slotId: string; delta: number }>>();
+    const byPartition = new Map<number, Array<{ slotId: string; delta: number; deadlineAtMs: number }>>();
     for (const slot of this.unreported) {
       const delta = slot.waiters.length - slot.counted;
       if (slot.phase !== 'open' || !slot.slotId || delta <= 0) continue;
+      const count = { slotId: slot.slotId, delta, deadlineAtMs: latestDeadline(slot.waiters.slice(slot.counted)) };
       slot.counted = slot.waiters.length;
       const counts = byPartition.get(slot.partition);
-      if (counts) counts.push({ slotId: slot.slotId, delta });
-      else byPartition.set(slot.partition, [{ slotId: slot.slotId, delta }]);
+      if (counts) counts.push(count);
+      else byPartition.set(slot.partition, [count]);
     }
     this.unreported.clear();
     for (const [partition, counts] of byPartition) this.deps.fleet.report(partition, counts);

@@ -5,6 +5,14 @@ import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { JetStreamProvider } from '#libs/service';
 import type { Context } from '@opentelemetry/api';
 import type { LocalSlot } from './local-slot.js';
+import type { Waiter } from './waiter.js';
+
+/** A waiter's deadline on the wall clock (its own is on the monotonic clock): the unit FetchTask deadlines travel in. */
+export const wallDeadline = (waiter: Pick<Waiter, 'deadlineMs' | 'arrivedAtMs' | 'arrivedAtWallMs'>): number =>
+  waiter.arrivedAtWallMs + (waiter.deadlineMs - waiter.arrivedAtMs);
+
+/** The latest wall-clock deadline among `waiters` (0 when there are none: unknown). */
+export const latestDeadline = (waiters: readonly Waiter[]): number => waiters.reduce((latest, w) => Math.max(latest, wallDeadline(w)), 0);
 
 export interface FleetEvents {
   /** NATS went away: nothing in flight through the fleet will be answered. */
@@ -20,6 +28,9 @@ export interface FleetEvents {
  * the slot back into the fleet.
  */
 const JOIN_REPLY_MS = 1000;
+
+/** The origin id of BATCHGATE_UPSTREAM (the worker's OriginDirectory knows it by this name). */
+const DEFAULT_ORIGIN_ID = 'default';
 
 export type JoinOutcome = { ok: true; reply: JoinReply } | { ok: false; failure: RequestFailure | 'not_owner' };
 
@@ -70,11 +81,14 @@ export class FleetLink {
             method: slot.request.method,
             path: slot.request.target,
             headers: slot.request.headers.map(([name, value]) => ({ name, value })),
+            // The fleet's configured upstream; workers map ids to their own configuration.
+            originId: DEFAULT_ORIGIN_ID,
           },
           route: slot.route.name,
           envelope: slot.route.envelope,
           scope: slot.scope,
           arrivedAtMs: slot.waiters[0]?.arrivedAtWallMs ?? Date.now(),
+          deadlineAtMs: latestDeadline(slot.waiters),
         },
         JoinReplySchema,
         JOIN_REPLY_MS,
@@ -87,7 +101,7 @@ export class FleetLink {
     }
   }
 
-  report(partition: number, counts: Array<{ slotId: string; delta: number }>): void {
+  report(partition: number, counts: Array<{ slotId: string; delta: number; deadlineAtMs: number }>): void {
     this.bus.publish(SUBJECTS.report(partition), CountReportSchema, { ingressId: this.ingressId, counts });
   }
 

@@ -4,6 +4,8 @@ import { commonSection, httpPortSection, readConfig, upstreamSection } from '#li
 export interface WorkerConfig extends CommonConfig, UpstreamConfig {
   httpHost: string;
   httpPort: number;
+  /** How often the worker tells the coordinators which slots it is calling for (their lost-worker check counts on it). */
+  heartbeatMs: number;
 }
 
 export const WORKER_CONFIG = Symbol('WORKER_CONFIG');
@@ -13,5 +15,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     ...commonSection(r, 'worker'),
     ...upstreamSection(r),
     ...httpPortSection(r, 0),
+    heartbeatMs: r.int('BATCHGATE_HEARTBEAT_MS', 50, { min: 5, max: 10_000 }),
   }));
 }

@@ -13,6 +13,9 @@ import { answerFrom, OriginPool, UpstreamError, withTraceContext } from '#libs/u
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
+import { HeartbeatBeacon } from './heartbeat.js';
+import { DEFAULT_ORIGIN_ID, OriginDirectory } from './origins.js';
+import { callBudgetMs } from './task-budget.js';
 
 const tracer = tracerFor('worker');
 
@@ -28,7 +31,9 @@ const ENVELOPE_BYTES = 64 * 1024;
 @Injectable()
 export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
   private readonly origins: OriginPool;
+  private readonly directory: OriginDirectory;
   private readonly calls: Counter<'status'>;
+  private readonly refused: Counter<'reason'>;
   private readonly latency: Histogram;
   private unsubscribe: (() => void) | undefined;
   private readonly inFlight = new Set<Promise<void>>();
@@ -39,8 +44,10 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     private readonly bus: Bus,
     private readonly events: EventPublisher,
     private readonly jetstream: JetStreamProvider,
+    private readonly beacon: HeartbeatBeacon,
     registry: Registry,
   ) {
+    this.directory = new OriginDirectory(config.upstream);
     this.origins = new OriginPool({
       connections: config.upstreamConnections,
       timeoutMs: config.upstreamTimeoutMs,
@@ -50,6 +57,12 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       name: 'worker_upstream_calls_total',
       help: 'Upstream calls by status class',
       labelNames: ['status'],
+      registers: [registry],
+    });
+    this.refused = new Counter({
+      name: 'worker_tasks_refused_total',
+      help: 'Tasks answered with an error and no origin call: expired (deadline passed) or unknown_origin',
+      labelNames: ['reason'],
       registers: [registry],
     });
     this.latency = new Histogram({
@@ -68,18 +81,30 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.unsubscribe?.();
     await Promise.allSettled([...this.inFlight]);
+    this.beacon.stop();
     await this.origins.close();
   }
 
   accept(task: FetchTask, incoming: Incoming): void {
-    incoming.respond(FetchAcceptedSchema, { workerId: this.config.instanceId });
-    const job = this.run(task, incoming).finally(() => this.inFlight.delete(job));
+    // Listed in the heartbeats before the accept reply leaves, so no beat after it can miss the slot.
+    const heartbeatSeq = this.beacon.begin(task.slotId);
+    incoming.respond(FetchAcceptedSchema, { workerId: this.config.instanceId, heartbeatSeq });
+    const job = this.run(task, incoming).finally(() => {
+      this.inFlight.delete(job);
+      this.beacon.end(task.slotId);
+    });
     this.inFlight.add(job);
   }
 
   private async run(task: FetchTask, incoming: Incoming): Promise<void> {
     const request = task.request;
-    const origin = request?.origin || this.config.upstream;
+    // request.origin (a URL) is ignored on purpose: only configured origins are called.
+    const origin = this.directory.resolve(request?.originId ?? '');
+    const budgetMs = callBudgetMs(task.deadlineAtMs, Date.now(), this.config.upstreamTimeoutMs);
+    if (origin === undefined || budgetMs === 'expired') {
+      const reason = origin === undefined ? 'unknown_origin' : 'expired';
+      return this.refuse(task, incoming, reason);
+    }
     const span = tracer.startSpan(
       'worker.upstream',
       {
@@ -99,7 +124,7 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     try {
       // The origin's parent is this call's span; Vary is still matched on the client's headers.
       const upstreamHeaders = withTraceContext(requestHeaders, ctx);
-      outcome = await this.origins.fetchBuffered(origin, request?.method ?? 'GET', request?.path ?? '/', upstreamHeaders);
+      outcome = await this.origins.fetchBuffered(origin, request?.method ?? 'GET', request?.path ?? '/', upstreamHeaders, budgetMs);
       span.setAttribute('http.response.status_code', outcome.status);
     } catch (error) {
       outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
@@ -109,11 +134,25 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       { slotId: task.slotId, scope: task.scope, requestHeaders, producerIngressId: task.openingIngressId },
       outcome,
     );
-    // Events name the origin as the slot did: empty means the fleet's configured upstream.
-    this.record(task, request?.origin ?? '', outcome, result);
+    // Events name the origin as before ids existed: empty is the fleet's configured upstream.
+    const originId = request?.originId ?? '';
+    this.record(task, originId === DEFAULT_ORIGIN_ID ? '' : originId, outcome, result);
     const deliverable = await this.spillLargeBody(result);
     for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, deliverable, ctx);
     span.end();
+  }
+
+  /** Answers the members with an error and calls nothing: no waiter is left, or the origin id is not ours. */
+  private refuse(task: FetchTask, incoming: Incoming, reason: 'expired' | 'unknown_origin'): void {
+    this.refused.inc({ reason });
+    const message =
+      reason === 'expired'
+        ? 'the deadline of every waiter passed before a worker could call the origin'
+        : `origin id "${task.request?.originId ?? ''}" is not configured on this worker`;
+    // Logged at warn: an unknown id is a misconfiguration or a client that should not be on NATS.
+    if (reason === 'unknown_origin') this.logger.warn({ slot: task.slotId, originId: task.request?.originId }, 'refused a task');
+    const result = answerFrom({ slotId: task.slotId, scope: task.scope, requestHeaders: [] }, new UpstreamError(reason, message));
+    for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, result, incoming.context);
   }
 
   private record(task: FetchTask, origin: string, outcome: BufferedResponse | UpstreamError, result: ResultInit): void {

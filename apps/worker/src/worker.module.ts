@@ -5,6 +5,7 @@ import { createServiceApp, OpsController, ServiceCoreModule } from '#libs/servic
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
 import { FetchHandler } from './fetch.handler.js';
+import { HeartbeatBeacon } from './heartbeat.js';
 
 @Module({})
 export class WorkerModule {
@@ -13,7 +14,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [ServiceCoreModule.forRoot({ service: 'worker', common: config })],
       controllers: [OpsController],
-      providers: [{ provide: WORKER_CONFIG, useValue: config }, FetchHandler],
+      providers: [{ provide: WORKER_CONFIG, useValue: config }, HeartbeatBeacon, FetchHandler],
     };
   }
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/coordinator.proto.
  */
 export const file_batchgate_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSLfAQoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAEiXgoJSm9pblJlcGx5EigKBnN0YXR1cxgBIAEoDjIYLmJhdGNoZ2F0ZS52MS5Kb2luU3RhdHVzEg8KB3Nsb3RfaWQYAiABKAkSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkiSgoLQ291bnRSZXBvcnQSEgoKaW5ncmVzc19pZBgBIAEoCRInCgZjb3VudHMYAiADKAsyFy5iYXRjaGdhdGUudjEuU2xvdENvdW50IisKCVNsb3RDb3VudBIPCgdzbG90X2lkGAEgASgJEg0KBWRlbHRhGAIgASgNIjoKC1Nsb3RzQ2xvc2VkEhAKCHNsb3RfaWRzGAEgAygJEhkKEW9ycGhhbmVkX3Nsb3RfaWRzGAIgAygJKnQKCkpvaW5TdGF0dXMSGwoXSk9JTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJKT0lOX1NUQVRVU19PUEVORUQQARIWChJKT0lOX1NUQVRVU19KT0lORUQQAhIZChVKT0lOX1NUQVRVU19OT1RfT1dORVIQA2IGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSL3AQoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAESFgoOZGVhZGxpbmVfYXRfbXMYCiABKAEiXgoJSm9pblJlcGx5EigKBnN0YXR1cxgBIAEoDjIYLmJhdGNoZ2F0ZS52MS5Kb2luU3RhdHVzEg8KB3Nsb3RfaWQYAiABKAkSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkiSgoLQ291bnRSZXBvcnQSEgoKaW5ncmVzc19pZBgBIAEoCRInCgZjb3VudHMYAiADKAsyFy5iYXRjaGdhdGUudjEuU2xvdENvdW50IkMKCVNsb3RDb3VudBIPCgdzbG90X2lkGAEgASgJEg0KBWRlbHRhGAIgASgNEhYKDmRlYWRsaW5lX2F0X21zGAMgASgBIjoKC1Nsb3RzQ2xvc2VkEhAKCHNsb3RfaWRzGAEgAygJEhkKEW9ycGhhbmVkX3Nsb3RfaWRzGAIgAygJKnQKCkpvaW5TdGF0dXMSGwoXSk9JTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJKT0lOX1NUQVRVU19PUEVORUQQARIWChJKT0lOX1NUQVRVU19KT0lORUQQAhIZChVKT0lOX1NUQVRVU19OT1RfT1dORVIQA2IGcHJvdG8z", [file_batchgate_v1_http]);
 
 /**
  * ingress -> coordinator (coord.join.<partition>): the first local waiter of a
@@ -73,6 +73,14 @@ export type JoinRequest = Message<"batchgate.v1.JoinRequest"> & {
    * @generated from field: double arrived_at_ms = 9;
    */
   arrivedAtMs: number;
+
+  /**
+   * Wall-clock ms of the latest deadline among the waiters counted in this
+   * join; 0 = unknown (older ingress). Becomes FetchTask.deadline_at_ms.
+   *
+   * @generated from field: double deadline_at_ms = 10;
+   */
+  deadlineAtMs: number;
 };
 
 /**
@@ -147,6 +155,13 @@ export type SlotCount = Message<"batchgate.v1.SlotCount"> & {
    * @generated from field: uint32 delta = 2;
    */
   delta: number;
+
+  /**
+   * Wall-clock ms of the latest deadline among these waiters; 0 = unknown.
+   *
+   * @generated from field: double deadline_at_ms = 3;
+   */
+  deadlineAtMs: number;
 };
 
 /**

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/http.proto.
  */
 export const file_batchgate_v1_http: GenFile = /*@__PURE__*/
-  fileDesc("ChdiYXRjaGdhdGUvdjEvaHR0cC5wcm90bxIMYmF0Y2hnYXRlLnYxIiUKBkhlYWRlchIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJImYKD1Vwc3RyZWFtUmVxdWVzdBIOCgZtZXRob2QYASABKAkSDAoEcGF0aBgCIAEoCRIlCgdoZWFkZXJzGAMgAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchIOCgZvcmlnaW4YBCABKAkiPAoIRW52ZWxvcGUSGAoQYmF0Y2hfdGltZW91dF9tcxgBIAEoDRIWCg5tYXhfYmF0Y2hfc2l6ZRgCIAEoDWIGcHJvdG8z");
+  fileDesc("ChdiYXRjaGdhdGUvdjEvaHR0cC5wcm90bxIMYmF0Y2hnYXRlLnYxIiUKBkhlYWRlchIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJIn0KD1Vwc3RyZWFtUmVxdWVzdBIOCgZtZXRob2QYASABKAkSDAoEcGF0aBgCIAEoCRIlCgdoZWFkZXJzGAMgAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchISCgZvcmlnaW4YBCABKAlCAhgBEhEKCW9yaWdpbl9pZBgFIAEoCSI8CghFbnZlbG9wZRIYChBiYXRjaF90aW1lb3V0X21zGAEgASgNEhYKDm1heF9iYXRjaF9zaXplGAIgASgNYgZwcm90bzM");
 
 /**
  * One HTTP header field. Repeated names are kept as separate entries, in order.
@@ -62,11 +62,23 @@ export type UpstreamRequest = Message<"batchgate.v1.UpstreamRequest"> & {
   headers: Header[];
 
   /**
-   * Origin base URL; empty means the fleet's configured BATCHGATE_UPSTREAM.
+   * Deprecated and IGNORED by workers: a URL on the wire would let anyone who
+   * can publish on NATS make workers call any address (SSRF). Kept so old
+   * readers still decode; no service sets it any more. Use origin_id.
    *
-   * @generated from field: string origin = 4;
+   * @generated from field: string origin = 4 [deprecated = true];
+   * @deprecated
    */
   origin: string;
+
+  /**
+   * Which of the worker's configured origins to call: "default" (or empty, as
+   * older ingresses send) is BATCHGATE_UPSTREAM. A worker refuses an id it
+   * has not configured and never calls a URL it received.
+   *
+   * @generated from field: string origin_id = 5;
+   */
+  originId: string;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/worker.proto.
  */
 export const file_batchgate_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEisgEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SGgoSb3BlbmluZ19pbmdyZXNzX2lkGBAgASgJIiIKDUZldGNoQWNjZXB0ZWQSEQoJd29ya2VyX2lkGAEgASgJIvoBCgtGZXRjaFJlc3VsdBIPCgdzbG90X2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoDRIlCgdoZWFkZXJzGAMgAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchIMCgRib2R5GAQgASgMEhAKCGJvZHlfcmVmGAUgASgJEg0KBXNjb3BlGAYgASgJEg8KB3ByaXZhdGUYByABKAgSIgoEdmFyeRgIIAMoCzIULmJhdGNoZ2F0ZS52MS5IZWFkZXISDQoFZXJyb3IYCSABKAkSEwoLdXBzdHJlYW1fbXMYCiABKAESGwoTcHJvZHVjZXJfaW5ncmVzc19pZBgQIAEoCWIGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEi2wEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDRIaChJvcGVuaW5nX2luZ3Jlc3NfaWQYECABKAkiOQoNRmV0Y2hBY2NlcHRlZBIRCgl3b3JrZXJfaWQYASABKAkSFQoNaGVhcnRiZWF0X3NlcRgCIAEoBCJvCg9Xb3JrZXJIZWFydGJlYXQSEQoJd29ya2VyX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIQCghzbG90X2lkcxgDIAMoCRITCgtpbnRlcnZhbF9tcxgEIAEoDRIVCg1kb25lX3Nsb3RfaWRzGAUgAygJIiUKC1dvcmtlclByb2JlEhYKDmNvb3JkaW5hdG9yX2lkGAEgASgJIvoBCgtGZXRjaFJlc3VsdBIPCgdzbG90X2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoDRIlCgdoZWFkZXJzGAMgAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchIMCgRib2R5GAQgASgMEhAKCGJvZHlfcmVmGAUgASgJEg0KBXNjb3BlGAYgASgJEg8KB3ByaXZhdGUYByABKAgSIgoEdmFyeRgIIAMoCzIULmJhdGNoZ2F0ZS52MS5IZWFkZXISDQoFZXJyb3IYCSABKAkSEwoLdXBzdHJlYW1fbXMYCiABKAESGwoTcHJvZHVjZXJfaW5ncmVzc19pZBgQIAEoCWIGcHJvdG8z", [file_batchgate_v1_http]);
 
 /**
  * coordinator -> worker queue group (work.fetch): one upstream call for a flushed slot.
@@ -60,6 +60,26 @@ export type FetchTask = Message<"batchgate.v1.FetchTask"> & {
   size: number;
 
   /**
+   * Wall-clock ms (Unix epoch) after which no waiter of the slot is left: the
+   * latest deadline of its waiters, as their ingresses reported them. A worker
+   * that receives the task later answers 504 without calling the origin, and
+   * bounds its call by the time left. 0 = unknown (an older ingress): the
+   * worker's own upstream timeout applies. Compared with the worker's clock:
+   * hosts are expected to be NTP-synchronised (skew moves the cut by as much).
+   *
+   * @generated from field: double deadline_at_ms = 8;
+   */
+  deadlineAtMs: number;
+
+  /**
+   * 0 for the first dispatch; 1 when a worker that had accepted the task was
+   * lost and the coordinator sent it again.
+   *
+   * @generated from field: uint32 attempt = 9;
+   */
+  attempt: number;
+
+  /**
    * Ingress whose join opened the slot: the request replayed is its leader
    * waiter's. Answers only that request may have (Vary: *, Set-Cookie) go to it alone.
    *
@@ -86,6 +106,14 @@ export type FetchAccepted = Message<"batchgate.v1.FetchAccepted"> & {
    * @generated from field: string worker_id = 1;
    */
   workerId: string;
+
+  /**
+   * The worker's heartbeat sequence number when it accepted: every heartbeat
+   * with a higher number lists this slot until its call is over.
+   *
+   * @generated from field: uint64 heartbeat_seq = 2;
+   */
+  heartbeatSeq: bigint;
 };
 
 /**
@@ -94,6 +122,73 @@ export type FetchAccepted = Message<"batchgate.v1.FetchAccepted"> & {
  */
 export const FetchAcceptedSchema: GenMessage<FetchAccepted> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_worker, 1);
+
+/**
+ * worker -> coordinators (work.heartbeat), every BATCHGATE_HEARTBEAT_MS on
+ * core NATS: the slots this worker is calling the origin for. A worker whose
+ * heartbeats stop is lost; its accepted slots are dispatched again or released.
+ *
+ * @generated from message batchgate.v1.WorkerHeartbeat
+ */
+export type WorkerHeartbeat = Message<"batchgate.v1.WorkerHeartbeat"> & {
+  /**
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: repeated string slot_ids = 3;
+   */
+  slotIds: string[];
+
+  /**
+   * The worker's heartbeat interval, so coordinators can judge silence.
+   *
+   * @generated from field: uint32 interval_ms = 4;
+   */
+  intervalMs: number;
+
+  /**
+   * Slots whose call ended (result published) since the previous heartbeat.
+   *
+   * @generated from field: repeated string done_slot_ids = 5;
+   */
+  doneSlotIds: string[];
+};
+
+/**
+ * Describes the message batchgate.v1.WorkerHeartbeat.
+ * Use `create(WorkerHeartbeatSchema)` to create a new message.
+ */
+export const WorkerHeartbeatSchema: GenMessage<WorkerHeartbeat> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_worker, 2);
+
+/**
+ * coordinator -> one worker (work.alive.<worker id>), request/reply: sent when
+ * the worker's heartbeats stopped. "No responders" means the worker is gone
+ * from NATS (killed, or cut off: it could not deliver a result either); the
+ * reply is a WorkerHeartbeat (late beats from a busy worker are not a death).
+ *
+ * @generated from message batchgate.v1.WorkerProbe
+ */
+export type WorkerProbe = Message<"batchgate.v1.WorkerProbe"> & {
+  /**
+   * @generated from field: string coordinator_id = 1;
+   */
+  coordinatorId: string;
+};
+
+/**
+ * Describes the message batchgate.v1.WorkerProbe.
+ * Use `create(WorkerProbeSchema)` to create a new message.
+ */
+export const WorkerProbeSchema: GenMessage<WorkerProbe> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_worker, 3);
 
 /**
  * worker -> ingress (ingress.<id>.result): the answer for every waiter of a slot.
@@ -176,5 +271,5 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
  * Use `create(FetchResultSchema)` to create a new message.
  */
 export const FetchResultSchema: GenMessage<FetchResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_worker, 2);
+  messageDesc(file_batchgate_v1_worker, 4);
 

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { SUBJECTS } from '#libs/nats';
+import { burst, get, warm } from './support/client.js';
+import type { ServiceName } from './support/fleet.js';
+import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
+
+const USERS = ['ingress', 'coordinator', 'policy', 'worker', 'telemetry', 'admin'] as const;
+type User = (typeof USERS)[number];
+
+// The shipped deploy/nats/nats.conf on Debian's nats-server: its passwords come
+// from the server's environment, here random ones for this test only.
+describe('the shipped NATS config: a user per service, each limited to its own subjects', () => {
+  const passwords = Object.fromEntries(USERS.map((user) => [user, randomBytes(12).toString('base64url')])) as Record<User, string>;
+  let fleet: TestFleet;
+  const open: NatsConnection[] = [];
+
+  const violations = () => fleet.nats.log.split('\n').filter((line) => /Violation/.test(line));
+  const login = async (user: User) => {
+    const nc = await connect({ servers: `127.0.0.1:${fleet.nats.port}`, user, pass: passwords[user], timeout: 2000 });
+    open.push(nc);
+    return nc;
+  };
+
+  beforeAll(async () => {
+    for (const user of USERS) process.env[`NATS_${user.toUpperCase()}_PASSWORD`] = passwords[user];
+    fleet = await TestFleet.start({
+      ingresses: 1,
+      workers: 1,
+      telemetry: true,
+      env: { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '200' },
+      originDelayMs: 20,
+      natsArgs: ['-c', 'deploy/nats/nats.conf'],
+      serviceEnv: (service: ServiceName, nats) => ({ NATS_URL: nats.url.replace('nats://', `nats://${service}:${passwords[service]}@`) }),
+    });
+    await warm(fleet.ingressUrl(), 50);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(open.map((nc) => nc.close()));
+    await fleet.stop();
+    for (const user of USERS) delete process.env[`NATS_${user.toUpperCase()}_PASSWORD`];
+  });
+
+  it('a whole fleet logged in with its own users coalesces a burst into one origin call, with no permission violation', async () => {
+    const replies = await burst(`${fleet.ingressUrl()}/perm/shared`, 50);
+    expect(replies.every((reply) => reply.status === 200 && reply.headers['x-batchgate'] === 'coalesced')).toBe(true);
+    expect(fleet.origin.callsTo('/perm/shared')).toHaveLength(1);
+    // A body above the NATS payload limit goes worker -> Object Store -> ingress.
+    fleet.origin.handle((_req, res) => {
+      res.end(Buffer.alloc(2 * 1024 * 1024, 'b'));
+    });
+    try {
+      const big = await get(`${fleet.ingressUrl()}/perm/big`);
+      expect(big.status).toBe(200);
+      expect(big.body).toHaveLength(2 * 1024 * 1024);
+      expect(big.headers['x-batchgate']).toBe('coalesced');
+    } finally {
+      fleet.origin.handle(undefined);
+    }
+    expect(violations()).toEqual([]);
+  });
+
+  it(`refuses a publish on ${SUBJECTS.fetch} from the ingress's user; the coordinator's user may`, async () => {
+    const [worker, ingress, coordinator] = await Promise.all([login('worker'), login('ingress'), login('coordinator')]);
+    const received: string[] = [];
+    worker.subscribe(SUBJECTS.fetch, { callback: (_error, msg) => void received.push(msg.string()) });
+    await worker.flush();
+    ingress.publish(SUBJECTS.fetch, 'from ingress');
+    coordinator.publish(SUBJECTS.fetch, 'from coordinator');
+    await Promise.all([ingress.flush(), coordinator.flush()]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received).toEqual(['from coordinator']);
+    expect(violations().some((line) => line.includes('Publish Violation') && line.includes(`"${SUBJECTS.fetch}"`))).toBe(true);
+  });
+
+  it('refuses an anonymous client and a wrong password', async () => {
+    await expect(connect({ servers: `127.0.0.1:${fleet.nats.port}`, timeout: 2000 })).rejects.toThrow(/Authorization/i);
+    await expect(connect({ servers: `127.0.0.1:${fleet.nats.port}`, user: 'worker', pass: 'guess', timeout: 2000 })).rejects.toThrow(
+      /Authorization/i,
+    );
+  });
+
+  it('the worker may not subscribe to the join subjects nor pose as a coordinator', async () => {
+    const worker = await login('worker');
+    worker.subscribe(SUBJECTS.join(0));
+    worker.publish(SUBJECTS.closed('ingress-0'), 'fake');
+    await worker.flush().catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const lines = violations();
+    expect(lines.some((line) => line.includes('Subscription Violation') && line.includes(SUBJECTS.join(0)))).toBe(true);
+    expect(lines.some((line) => line.includes('Publish Violation') && line.includes(SUBJECTS.closed('ingress-0')))).toBe(true);
+  });
+});
