@@ -13,7 +13,8 @@ type User = (typeof USERS)[number];
 // The shipped deploy/nats/nats.conf on Debian's nats-server: its passwords come
 // from the server's environment, here random ones for this test only.
 describe('the shipped NATS config: a user per service, each limited to its own subjects', () => {
-  const passwords = Object.fromEntries(USERS.map((user) => [user, randomBytes(12).toString('base64url')])) as Record<User, string>;
+  // nats-server parses a variable's value as config: a password that starts with a digit reads as a number.
+  const passwords = Object.fromEntries(USERS.map((user) => [user, `p${randomBytes(12).toString('hex')}`])) as Record<User, string>;
   let fleet: TestFleet;
   const open: NatsConnection[] = [];
 
