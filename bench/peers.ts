@@ -138,6 +138,8 @@ export async function startSeedProxy(upstream: string, log: (line: string) => vo
     stdio: 'ignore',
     env: {
       PATH: env.PATH ?? '',
+      // Quiets its dependencies; its own crate logs every accepted connection at info by its code (to /dev/null here).
+      RUST_LOG: 'warn',
       PROXY_LISTEN_ADDR: `127.0.0.1:${port}`,
       PROXY_UPSTREAM_URL: upstream,
       PROXY_MAX_CONNECTIONS: '1000',
