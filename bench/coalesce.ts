@@ -2,10 +2,12 @@
 // same stack as `npm start` (separate processes, real NATS and Redis) in front
 // of a counting origin that takes 20 ms per call, and drives it with
 // autocannon: a hot key and 100 keys, at 50 and 200 connections, through
-// batchgate, straight to the origin, and through batchgate's pass-through.
+// batchgate, straight to the origin, through batchgate's pass-through and
+// through NGINX as a plain reverse proxy (the pass-through peer), in one run.
 // Prints RPS, latency p50/p99, origin calls and upstream reduction. No thresholds.
 import autocannon from 'autocannon';
 import { startStack } from '#stack';
+import { startNginx } from './peers.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const ORIGIN_DELAY_MS = 20;
@@ -45,6 +47,7 @@ async function run(
 
 const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, originDelayMs: ORIGIN_DELAY_MS });
 const rows: Row[] = [];
+const nginx = await startNginx(stack.env.BATCHGATE_UPSTREAM!, (line) => process.stdout.write(`  ${line}\n`));
 try {
   const upstream = stack.env.BATCHGATE_UPSTREAM!;
   const gateway = stack.urls.ingresses[0]!;
@@ -52,6 +55,7 @@ try {
     ['batchgate', gateway, {}],
     ['origin direct', upstream, {}],
     ['batchgate pass-through', gateway, { 'cache-control': 'no-cache' }],
+    ...(nginx ? [['nginx pass-through', nginx.url, {}] as [string, string, Record<string, string>]] : []),
   ];
   // Warm every path once (JIT, connections, Redis scripts) before measuring.
   await autocannon({ url: `${gateway}/api/warm`, connections: 20, duration: 2 });
@@ -77,6 +81,7 @@ try {
     }
   }
 } finally {
+  await nginx?.stop();
   await stack.stop();
 }
 
@@ -98,7 +103,9 @@ const table = rows.map((r) => [
   String(r.requests),
   String(r.errors),
   String(r.originCalls),
-  r.target === 'origin direct' ? '—' : `${((1 - r.originCalls / Math.max(1, r.requests)) * 100).toFixed(2)} %`,
+  r.target === 'origin direct' || r.target.startsWith('nginx')
+    ? '—'
+    : `${((1 - r.originCalls / Math.max(1, r.requests)) * 100).toFixed(2)} %`,
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
