@@ -1,7 +1,8 @@
 import type { PolicyNetwork } from '../network.js';
 import type { StrategyParams } from '../params.js';
 import { StrategyConfigError } from '../params.js';
-import type { FlushStrategy, PolicyDecision, SlotFeatures } from '../types.js';
+import { planTo } from '../plan.js';
+import type { FlushPlan, FlushStrategy, PolicyDecision, SlotFeatures } from '../types.js';
 
 /**
  * Normalisers of the seed's 4-feature observation. Undefined size/age
@@ -71,7 +72,56 @@ export function decisionsFromLogits(logits: Float32Array, batch: number): Policy
   return decisions;
 }
 
-/** PPO actor: the seed's observation through a network, argmax action. */
+/**
+ * Future ages a learned plan looks at per slot: 1 ms apart up to the envelope's
+ * timeout (the live tick), at most this many, so a 100-slot request is one
+ * model run of at most 6,400 rows.
+ */
+export const PROJECTED_AGES = 64;
+
+/**
+ * The slot's features at the ages a plan looks at (row k of slot i is
+ * `rows[i * PROJECTED_AGES + k]`), as they will be if the key keeps arriving
+ * at its current rate: size grows by rate x dt (capped at the envelope), the
+ * idle time restarts at each projected arrival, the rate holds. Row 0 is now.
+ */
+export function projectAhead(slots: readonly SlotFeatures[]): SlotFeatures[] {
+  const rows: SlotFeatures[] = [];
+  for (const s of slots) {
+    const stepMs = Math.max(1, (s.batchTimeoutMs - s.ageMs) / (PROJECTED_AGES - 1));
+    const perMs = s.requestRate / 1000;
+    for (let k = 0; k < PROJECTED_AGES; k++) {
+      const dt = k * stepMs;
+      const joined = Math.floor(perMs * dt);
+      const idleMs = joined === 0 ? s.idleMs + dt : dt - joined / perMs;
+      rows.push({ ...s, ageMs: s.ageMs + dt, size: Math.min(s.maxBatchSize, s.size + joined), idleMs });
+    }
+  }
+  return rows;
+}
+
+/** Plans from one verdict per projected row: flush at the first projected age the model flushes at (else the envelope). */
+export function plansFromProjection(slots: readonly SlotFeatures[], rows: readonly SlotFeatures[], flushes: (row: number) => boolean): FlushPlan[] {
+  return slots.map((_, i) => {
+    for (let k = 0; k < PROJECTED_AGES; k++) {
+      const row = i * PROJECTED_AGES + k;
+      if (flushes(row)) return planTo(rows[row]!.ageMs);
+    }
+    return planTo(Infinity);
+  });
+}
+
+/** Plans from the logits of the projected rows of `slots` (see projectAhead). */
+export function plansFromLogits(slots: readonly SlotFeatures[], rows: readonly SlotFeatures[], logits: Float32Array): FlushPlan[] {
+  const decisions = decisionsFromLogits(logits, rows.length);
+  return plansFromProjection(slots, rows, (row) => decisions[row]!.action === 'flush');
+}
+
+/**
+ * PPO actor: the seed's observation through a network, argmax action. Plan:
+ * the first future age at which the network would flush given the current
+ * features projected forward (projectAhead), in one batched run.
+ */
 export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): FlushStrategy {
   const scale = readObservationScale(p);
   if (!network) throw new StrategyConfigError('ppo needs a model; none is loaded');
@@ -80,6 +130,10 @@ export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): Flus
   return {
     name: 'ppo',
     decide: (slots) => decisionsFromLogits(network.logits(observe(slots, scale, network.inputSize), slots.length), slots.length),
+    plan: (slots) => {
+      const rows = projectAhead(slots);
+      return plansFromLogits(slots, rows, network.logits(observe(rows, scale, network.inputSize), rows.length));
+    },
   };
 }
 
@@ -138,13 +192,21 @@ export function validateQTable(table: QTable): void {
 export function qlearning(table: QTable | undefined): FlushStrategy {
   if (!table) throw new StrategyConfigError('qlearning needs a Q table; none is loaded');
   validateQTable(table);
+  const flushes = (slot: SlotFeatures) => {
+    const index = qStateIndex(table, slot) * 2;
+    return table.values[index + 1]! > table.values[index]!;
+  };
   return {
     name: 'qlearning',
     decide: (slots) =>
       slots.map((slot) => {
-        const index = qStateIndex(table, slot) * 2;
-        const flush = table.values[index + 1]! > table.values[index]!;
+        const flush = flushes(slot);
         return { action: flush ? 'flush' : 'wait', probability: flush ? 1 : 0 };
       }),
+    // Plan: the first projected age at which the table's greedy action is FLUSH (see projectAhead).
+    plan: (slots) => {
+      const rows = projectAhead(slots);
+      return plansFromProjection(slots, rows, (row) => flushes(rows[row]!));
+    },
   };
 }

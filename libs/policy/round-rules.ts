@@ -1,0 +1,44 @@
+/**
+ * The decision round's numbers and its "ask again" rule, kept apart from the
+ * round's bookkeeping so the rule can be read (and tuned) in one place.
+ */
+
+/** After the policy service is found absent (no responders), ask again only after this long. */
+export const POLICY_BACKOFF_MS = 100;
+
+/**
+ * A late round stays in flight (its answer, when it comes, is the newest plan)
+ * until 10 decision timeouts have passed: 50 ms at the 5 ms default, one
+ * default batch timeout, by when every slot it asked about is flushed anyway.
+ */
+export const ROUND_GIVE_UP_FACTOR = 10;
+
+/** Idle per-key rate state is looked for this often (the simulator's old schedule). */
+export const FORGET_EVERY_MS = 10_000;
+
+/** A slot is asked about again when its size grew by this share since it was asked (at least one waiter)... */
+export const SIZE_CHANGE = 0.25;
+/** ...or its key's arrival rate moved by more than this factor either way. */
+export const RATE_CHANGE = 1.25;
+
+/** What the round remembers of a slot's last question and plan. */
+export interface AskedInputs {
+  byPolicy: boolean;
+  askedSize: number;
+  askedRate: number;
+}
+
+/**
+ * Which slots a round asks about: a slot never asked (newly opened), one
+ * whose plan is the embedded strategy's or no longer valid, and one whose
+ * inputs changed enough since it was asked: size up by a quarter (at least
+ * one waiter) or the key's rate off by more than x1.25 either way. Anything
+ * else keeps its plan and costs the policy nothing.
+ */
+export function asksAgain(asked: AskedInputs | undefined, planValid: boolean, size: number, requestRate: number): boolean {
+  if (!asked || !asked.byPolicy || !planValid) return true;
+  if (size >= asked.askedSize + Math.max(1, Math.ceil(asked.askedSize * SIZE_CHANGE))) return true;
+  const low = Math.min(requestRate, asked.askedRate);
+  const high = Math.max(requestRate, asked.askedRate);
+  return high > low * RATE_CHANGE;
+}
