@@ -90,7 +90,6 @@ export class DecisionRound<S extends object> {
 
   tick(nowMs: number, open: Iterable<S>): TickResult<S> {
     const { features, view } = this.options;
-    this.forgetIdleKeys(nowMs, open);
     const result: TickResult<S> = { flushes: [], question: undefined, late: false, fallbacks: 0 };
     if (this.round && nowMs - this.round.askedAtMs >= this.giveUpMs) this.round = undefined;
     if (this.round && !this.round.late && nowMs - this.round.askedAtMs >= this.options.decisionTimeoutMs) {
@@ -111,6 +110,7 @@ export class DecisionRound<S extends object> {
         depth += v.size;
       }
     }
+    this.forgetIdleKeys(nowMs, waiting);
     const canAsk = !this.round && nowMs >= this.backoffUntilMs;
     const fallBack = !canAsk && (nowMs < this.backoffUntilMs || this.round?.late === true);
     const ask: S[] = [];
@@ -189,7 +189,7 @@ export class DecisionRound<S extends object> {
   }
 
   /** Rate state of idle keys is dropped on a schedule, so memory follows the live key set (keys of open slots stay). */
-  private forgetIdleKeys(nowMs: number, open: Iterable<S>): void {
+  private forgetIdleKeys(nowMs: number, open: readonly S[]): void {
     this.forgetAtMs ??= nowMs + FORGET_EVERY_MS;
     if (nowMs < this.forgetAtMs) return;
     this.forgetAtMs = nowMs + FORGET_EVERY_MS;

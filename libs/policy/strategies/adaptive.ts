@@ -84,6 +84,8 @@ export function adaptiveWindow(p: StrategyParams): FlushStrategy {
   const maxWindowMs = p.get('max_window_ms', 50, { min: minWindowMs });
   // Plan: age = the window once min_size waiters are in; below it, none (a joiner re-asks).
   return plannedStrategy('adaptive_window', (slots) =>
-    slots.map((s) => planTo(s.size >= minSize ? Math.min(maxWindowMs, Math.max(minWindowMs, targetLatencyMs - s.upstreamP99Ms)) : Infinity)),
+    slots.map((s) =>
+      planTo(s.size >= minSize ? Math.min(maxWindowMs, Math.max(minWindowMs, targetLatencyMs - s.upstreamP99Ms)) : Infinity),
+    ),
   );
 }

@@ -73,8 +73,9 @@ export function decisionsFromLogits(logits: Float32Array, batch: number): Policy
 }
 
 /**
- * Future ages a learned plan looks at per slot: 1 ms apart up to the envelope's
- * timeout (the live tick), at most this many, so a 100-slot request is one
+ * Future ages a learned plan looks at per slot: from the slot's age to the
+ * envelope's timeout, at least 1 ms apart (the live tick), this many (rows past
+ * the timeout repeat it), so a 100-slot request is one
  * model run of at most 6,400 rows.
  */
 export const PROJECTED_AGES = 64;
@@ -94,14 +95,18 @@ export function projectAhead(slots: readonly SlotFeatures[]): SlotFeatures[] {
       const dt = k * stepMs;
       const joined = Math.floor(perMs * dt);
       const idleMs = joined === 0 ? s.idleMs + dt : dt - joined / perMs;
-      rows.push({ ...s, ageMs: s.ageMs + dt, size: Math.min(s.maxBatchSize, s.size + joined), idleMs });
+      rows.push({ ...s, ageMs: Math.min(s.batchTimeoutMs, s.ageMs + dt), size: Math.min(s.maxBatchSize, s.size + joined), idleMs });
     }
   }
   return rows;
 }
 
 /** Plans from one verdict per projected row: flush at the first projected age the model flushes at (else the envelope). */
-export function plansFromProjection(slots: readonly SlotFeatures[], rows: readonly SlotFeatures[], flushes: (row: number) => boolean): FlushPlan[] {
+export function plansFromProjection(
+  slots: readonly SlotFeatures[],
+  rows: readonly SlotFeatures[],
+  flushes: (row: number) => boolean,
+): FlushPlan[] {
   return slots.map((_, i) => {
     for (let k = 0; k < PROJECTED_AGES; k++) {
       const row = i * PROJECTED_AGES + k;
