@@ -37,7 +37,7 @@ export {
   validateQTable,
 } from './strategies/learned.js';
 export type { ObservationScale, QTable } from './strategies/learned.js';
-export { DecisionColumns, deciderOf, encodeSlotBatch } from './wire.js';
+export { DecisionColumns, deciderOf, encodeSlotBatch, plansOfReply } from './wire.js';
 export { readDecideRequest, WireFormatError } from './decide-reader.js';
 export type { DecideRequestView } from './decide-reader.js';
 export type { SlotToDecide } from './wire.js';
