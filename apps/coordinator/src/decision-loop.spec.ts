@@ -68,7 +68,7 @@ async function throughCoordinator(t: Trace, strategy: FlushStrategy): Promise<Fl
       const columns = new DecisionColumns(plans.length);
       plans.forEach((plan, i) => columns.setPlan(i, plan, view.features[i]!, strategy.name, ''));
       const reply = fromBinary(DecideReplySchema, toBinary(DecideReplySchema, create(DecideReplySchema, columns)));
-      return new Promise<Res>((resolve) => answers.push({ atMs: now + ANSWER_MS, deliver: () => resolve(reply as DecideReply as Res) }));
+      return new Promise<Res>((resolve) => answers.push({ atMs: now + ANSWER_MS, deliver: () => resolve(reply as Res) }));
     },
   } as Pick<Bus, 'request'>;
   const loop = new DecisionLoop({
