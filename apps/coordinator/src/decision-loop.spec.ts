@@ -1,5 +1,4 @@
 import { create, DecideReplySchema, DecideRequestSchema, fromBinary, JoinRequestSchema, toBinary } from '#libs/contracts';
-import type { DecideReply } from '#libs/contracts';
 import { Registry } from '#libs/metrics';
 import type { Bus } from '#libs/nats';
 import type { FlushReason, FlushStrategy } from '#libs/policy';
