@@ -72,13 +72,15 @@ describe('plans: each strategy states when it would flush', () => {
     expect(burst.flushAtSize).toBeGreaterThan(1);
   });
 
-  it('exponential: samples the flush age once from the per-tick draws with the seeded random', () => {
+  it('exponential: draws the flush age once, surviving each ms of age with the per-tick odds, from the seeded random', () => {
     const s = strategy('exponential', { lambda: 2 });
-    const never = s.plan!([slotFeatures({ ageMs: 10 })], { random: () => 0.999999, nowMs: 0 })[0]!;
-    expect(never.flushAtAgeMs).toBe(50);
-    const draws = [0.9, 0.9, 0.01];
-    let i = 0;
-    expect(s.plan!([slotFeatures({ ageMs: 10 })], { random: () => draws[i++]!, nowMs: 0 })[0]!.flushAtAgeMs).toBe(12);
+    expect(s.plan!([slotFeatures({ ageMs: 10 })], { random: () => 0.999999, nowMs: 0 })[0]!.flushAtAgeMs).toBeGreaterThan(10);
+    expect(s.plan!([slotFeatures({ ageMs: 10 })], { random: () => 0, nowMs: 0 })[0]!.flushAtAgeMs).toBe(10);
+    // Over many draws from age 0, the share flushed within the first ms is the per-tick p(0) = exp(-2).
+    const random = seededRandom(11);
+    const ages = Array.from({ length: 20_000 }, () => s.plan!([slotFeatures()], { random, nowMs: 0 })[0]!.flushAtAgeMs);
+    expect(ages.filter((a) => a < 1).length / ages.length).toBeCloseTo(Math.exp(-2), 2);
+    expect(Math.max(...ages)).toBeLessThanOrEqual(50);
     const run = () =>
       s.plan!([slotFeatures(), slotFeatures({ ageMs: 20 })], { random: seededRandom(42), nowMs: 0 }).map((p) => p.flushAtAgeMs);
     expect(run()).toEqual(run());
@@ -103,14 +105,26 @@ describe('plans: each strategy states when it would flush', () => {
     expect(rows).toBe(2 * 64);
   });
 
-  it('qlearning: the first projected age whose greedy action is FLUSH (size grown by the rate)', () => {
-    // One size edge at 0.5: FLUSH only once the slot holds 64 of 128; 1,000 req/s adds one waiter per ms.
-    const table: QTable = { version: 'q', sizeEdges: [0.5], ageEdges: [], rateEdges: [], rateNorm: 100, values: [1, 0, 0, 1] };
+  it('qlearning: the first projected age whose greedy action is FLUSH, if nobody joins (idle grows, the rate decays)', () => {
+    // One idle edge at 0.2 of the timeout: FLUSH once no waiter joined for 10 ms.
+    const table: QTable = {
+      version: 'q',
+      sizeEdges: [],
+      ageEdges: [],
+      rateEdges: [],
+      idleEdges: [0.2],
+      rateNorm: 100,
+      values: [1, 0, 0, 1],
+    };
     const s = createStrategy({ name: 'qlearning', params: {} }, { qTable: table });
-    const plan = planOf(s, slotFeatures({ size: 44, requestRate: 1000 }));
-    expect(plan.flushAtAgeMs).toBeGreaterThanOrEqual(20);
-    expect(plan.flushAtAgeMs).toBeLessThan(21);
-    expect(planOf(s, slotFeatures({ size: 1, requestRate: 0 })).flushAtAgeMs).toBe(Infinity);
+    const plan = planOf(s, slotFeatures({ ageMs: 6, idleMs: 4 }));
+    expect(plan.flushAtAgeMs).toBeGreaterThanOrEqual(12);
+    expect(plan.flushAtAgeMs).toBeLessThan(13);
+    // A rate edge: FLUSH once tanh(rate/100) < 0.5, i.e. the rate decayed below ~54.9 req/s (tau 500 ms).
+    const byRate: QTable = { version: 'r', sizeEdges: [], ageEdges: [], rateEdges: [0.5], rateNorm: 100, values: [0, 1, 1, 0] };
+    const decayed = planOf(createStrategy({ name: 'qlearning', params: {} }, { qTable: byRate }), slotFeatures({ requestRate: 56 }));
+    expect(decayed.flushAtAgeMs).toBeGreaterThan(5);
+    expect(decayed.flushAtAgeMs).toBeLessThan(15);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { PolicyNetwork } from '../network.js';
 import type { StrategyParams } from '../params.js';
 import { StrategyConfigError } from '../params.js';
+import { RATE_TAU_MS } from '../features.js';
 import { planTo } from '../plan.js';
 import type { FlushPlan, FlushStrategy, PolicyDecision, SlotFeatures } from '../types.js';
 
@@ -82,20 +83,19 @@ export const PROJECTED_AGES = 64;
 
 /**
  * The slot's features at the ages a plan looks at (row k of slot i is
- * `rows[i * PROJECTED_AGES + k]`), as they will be if the key keeps arriving
- * at its current rate: size grows by rate x dt (capped at the envelope), the
- * idle time restarts at each projected arrival, the rate holds. Row 0 is now.
+ * `rows[i * PROJECTED_AGES + k]`; row 0 is now) if nobody joins: the age and
+ * the idle time grow, the key's rate decays as FeatureBook's estimate does
+ * (exp(-dt/tau)), size stays. A join is exactly what makes the decision round
+ * ask again (round-rules.ts), so a plan only has to be right for the future
+ * in which nothing happens; there it is the model's own per-tick verdicts.
  */
 export function projectAhead(slots: readonly SlotFeatures[]): SlotFeatures[] {
   const rows: SlotFeatures[] = [];
   for (const s of slots) {
     const stepMs = Math.max(1, (s.batchTimeoutMs - s.ageMs) / (PROJECTED_AGES - 1));
-    const perMs = s.requestRate / 1000;
     for (let k = 0; k < PROJECTED_AGES; k++) {
-      const dt = k * stepMs;
-      const joined = Math.floor(perMs * dt);
-      const idleMs = joined === 0 ? s.idleMs + dt : dt - joined / perMs;
-      rows.push({ ...s, ageMs: Math.min(s.batchTimeoutMs, s.ageMs + dt), size: Math.min(s.maxBatchSize, s.size + joined), idleMs });
+      const dt = Math.min(k * stepMs, Math.max(0, s.batchTimeoutMs - s.ageMs));
+      rows.push({ ...s, ageMs: s.ageMs + dt, idleMs: s.idleMs + dt, requestRate: s.requestRate * Math.exp(-dt / RATE_TAU_MS) });
     }
   }
   return rows;
@@ -125,7 +125,7 @@ export function plansFromLogits(slots: readonly SlotFeatures[], rows: readonly S
 /**
  * PPO actor: the seed's observation through a network, argmax action. Plan:
  * the first future age at which the network would flush given the current
- * features projected forward (projectAhead), in one batched run.
+ * features projected forward (projectAhead: nobody joins), in one batched run.
  */
 export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): FlushStrategy {
   const scale = readObservationScale(p);

@@ -15,18 +15,17 @@ export function sizeCap(p: StrategyParams): FlushStrategy {
 }
 
 /**
- * The step at which exponential's per-tick draw is made: the live coordinator's
- * default tick (BATCHGATE_TICK_MS = 1), so a sampled plan flushes at the ages
- * the per-tick draws would have, with the same distribution.
- */
-const DRAW_STEP_MS = 1;
-
-/**
  * "Sometimes I cache" (Cloudflare 2024, seed 000): urgency grows exponentially
  * as the slot nears its deadline. p = exp(-lambda * remaining), remaining =
- * 1 - age/timeout, drawn on every decision (every coordinator tick). Its plan
- * draws the flush age once: the first 1 ms step from the slot's current age at
- * which the per-tick draw would have said FLUSH (or the timeout).
+ * 1 - age/timeout, drawn on every decision (every coordinator tick).
+ *
+ * Its plan draws the flush age once, as a hazard with the per-tick draw's
+ * odds: over each 1 ms (the live tick) of age the flush rate is
+ * -ln(1 - p(age)), so surviving a millisecond has probability 1 - p(age), as
+ * surviving a tick's draw has. A hazard is memoryless: when the slot is asked
+ * again (a waiter joined) a fresh draw from its current age is as likely to
+ * flush as the old one, which a re-drawn per-tick coin would not be (it would
+ * give the current millisecond a second chance).
  */
 export function exponential(p: StrategyParams): FlushStrategy {
   const lambda = p.get('lambda', 2, { min: 0, max: 100 });
@@ -40,9 +39,21 @@ export function exponential(p: StrategyParams): FlushStrategy {
       }),
     plan: (slots, context) =>
       slots.map((s): FlushPlan => {
+        let budget = -Math.log(1 - context.random()); // Exp(1): the cumulative hazard at which it flushes
         let age = s.ageMs;
-        while (age < s.batchTimeoutMs && context.random() >= flushProbability(age, s)) age += DRAW_STEP_MS;
-        return planTo(age);
+        if (budget <= 0) return planTo(age);
+        while (age < s.batchTimeoutMs) {
+          const stepMs = Math.min(HAZARD_STEP_MS, s.batchTimeoutMs - age);
+          const p = flushProbability(age, s);
+          const rate = p >= 1 ? Infinity : -Math.log(1 - p);
+          if (rate * stepMs >= budget) return planTo(age + budget / rate);
+          budget -= rate * stepMs;
+          age += stepMs;
+        }
+        return planTo(s.batchTimeoutMs);
       }),
   };
 }
+
+/** Exponential's hazard is held constant over each millisecond of age: the live tick, where its per-tick draw is made. */
+const HAZARD_STEP_MS = 1;
