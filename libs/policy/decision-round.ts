@@ -1,7 +1,7 @@
 import { envelopeReason } from './envelope.js';
 import type { FeatureBook, OpenSlotView } from './features.js';
 import { planDue, plansOf, planValid } from './plan.js';
-import { asksAgain, FORGET_EVERY_MS, POLICY_BACKOFF_MS, ROUND_GIVE_UP_FACTOR } from './round-rules.js';
+import { asksAgain, FORGET_EVERY_MS, giveUpAfterMs, POLICY_BACKOFF_MS } from './round-rules.js';
 import type { FlushPlan, FlushReason, FlushStrategy, SlotFeatures } from './types.js';
 
 /** How a round ended without an answer: given up (no answer in time), nobody listening, or an error. */
@@ -18,7 +18,7 @@ export interface DecisionRoundOptions<S extends object> {
   random: () => number;
   /** A round unanswered after this long is late: previous plans stay, planless slots fall back. */
   decisionTimeoutMs: number;
-  /** A round unanswered after this long is given up and a new one may go (default 10 x the timeout). */
+  /** A round unanswered after this long is given up and a new one may go (default: giveUpAfterMs). */
   giveUpMs?: number;
 }
 
@@ -81,7 +81,7 @@ export class DecisionRound<S extends object> {
   readonly giveUpMs: number;
 
   constructor(private readonly options: DecisionRoundOptions<S>) {
-    this.giveUpMs = options.giveUpMs ?? options.decisionTimeoutMs * ROUND_GIVE_UP_FACTOR;
+    this.giveUpMs = options.giveUpMs ?? giveUpAfterMs(options.decisionTimeoutMs);
   }
 
   get inFlight(): boolean {

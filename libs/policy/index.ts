@@ -8,7 +8,7 @@ export { DEFAULT_ORIGIN, FeatureBook, LATENCY_WINDOW, MAX_TRACKED_KEYS, RATE_TAU
 export { FLUSH_NOW, planDue, planOfVerdict, plansOf, planTo, planValid, verdictOf } from './plan.js';
 export { DecisionRound } from './decision-round.js';
 export type { DecisionRoundOptions, Flush, Question, RoundFailure, TickResult } from './decision-round.js';
-export { asksAgain, FORGET_EVERY_MS, POLICY_BACKOFF_MS, ROUND_GIVE_UP_FACTOR } from './round-rules.js';
+export { asksAgain, FORGET_EVERY_MS, giveUpAfterMs, POLICY_BACKOFF_MS } from './round-rules.js';
 export type { OpenSlotView } from './features.js';
 export { seededRandom } from './random.js';
 export { Mlp } from './network.js';

@@ -9,9 +9,16 @@ export const POLICY_BACKOFF_MS = 100;
 /**
  * A late round stays in flight (its answer, when it comes, is the newest plan)
  * until 10 decision timeouts have passed: 50 ms at the 5 ms default, one
- * default batch timeout, by when every slot it asked about is flushed anyway.
+ * default batch timeout, by when every slot it asked about is flushed anyway;
+ * but never more than ROUND_GIVE_UP_SLACK_MS past the timeout, so a long
+ * configured timeout does not keep the policy unasked for 10 x as long.
  */
 export const ROUND_GIVE_UP_FACTOR = 10;
+export const ROUND_GIVE_UP_SLACK_MS = 1000;
+
+export function giveUpAfterMs(decisionTimeoutMs: number): number {
+  return Math.min(decisionTimeoutMs * ROUND_GIVE_UP_FACTOR, decisionTimeoutMs + ROUND_GIVE_UP_SLACK_MS);
+}
 
 /** Idle per-key rate state is looked for this often (the simulator's old schedule). */
 export const FORGET_EVERY_MS = 10_000;
