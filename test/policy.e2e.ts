@@ -140,8 +140,10 @@ describe('policy service: learned models, hot reload, fallback', () => {
     const runs = shadowRuns(byV1, SHADOW_DECISIONS).filter((run) => run.start >= mark.published);
     expect(runs.length).toBeGreaterThan(0);
     const agreement = sample(await metricsOf(fleet.policyUrl()), 'policy_model_shadow_agreement');
+    // (A defined value equal to one run's share shows the shadow compared those decisions. With plans it is
+    // often 0: v1 answers a young slot "flush at age 30" and the coordinator carries that out itself, so v1 is
+    // rarely asked about a slot old enough for its verdict now to be FLUSH.)
     expect(runs.map((run) => run.flushes / run.slots)).toContain(agreement);
-    expect(agreement).toBeGreaterThan(0);
 
     // No failed request, and none hidden by a fallback: every reply came through the fleet (not the
     // ingress's direct call), and the coordinator never replaced a policy answer with its own.
