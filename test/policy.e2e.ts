@@ -5,7 +5,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burstAgent, get, warm } from './support/client.js';
 import type { DecidedRequest } from './support/events.js';
-import { DecisionWatch } from './support/events.js';
+import { DecisionWatch, FlushWatch } from './support/events.js';
 import { TestFleet } from './support/fleet.js';
 import { closedLoop } from './support/load.js';
 import { PolicyProcess } from './support/policy-process.js';
@@ -140,8 +140,10 @@ describe('policy service: learned models, hot reload, fallback', () => {
     const runs = shadowRuns(byV1, SHADOW_DECISIONS).filter((run) => run.start >= mark.published);
     expect(runs.length).toBeGreaterThan(0);
     const agreement = sample(await metricsOf(fleet.policyUrl()), 'policy_model_shadow_agreement');
+    // (A defined value equal to one run's share shows the shadow compared those decisions. With plans it is
+    // often 0: v1 answers a young slot "flush at age 30" and the coordinator carries that out itself, so v1 is
+    // rarely asked about a slot old enough for its verdict now to be FLUSH.)
     expect(runs.map((run) => run.flushes / run.slots)).toContain(agreement);
-    expect(agreement).toBeGreaterThan(0);
 
     // No failed request, and none hidden by a fallback: every reply came through the fleet (not the
     // ingress's direct call), and the coordinator never replaced a policy answer with its own.
@@ -217,6 +219,46 @@ describe('policy service as a process, SIGKILLed under load', () => {
   afterAll(async () => {
     await Promise.all(processes.map((policy) => policy.stop()));
     await fleet.stop();
+  });
+
+  it('policy process frozen 200 ms under load: slots keep flushing on their plans (policy), none by the envelope timeout, fallback only for slots that opened during the freeze', async () => {
+    const FREEZE_MS = 200;
+    // A slot asked about just before the freeze has no plan either: its question reached the process
+    // but no answer left it. One decision timeout (5 ms) plus the signal's delivery covers those.
+    const ASKED_BEFORE_MS = 10;
+    const watch = await DecisionWatch.start(fleet.nats.url);
+    const flushes = await FlushWatch.start(fleet.nats.url);
+    const policy = await startProcess('policy-frozen');
+    const traffic = load(fleet, 12);
+    let frozenAt = 0;
+    let thawedAt = 0;
+    try {
+      await watch.waitUntil((d) => d.filter(from(policy)).length >= 20, 20_000);
+      frozenAt = Date.now();
+      await policy.signal('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, FREEZE_MS));
+      await policy.signal('SIGCONT');
+      thawedAt = Date.now();
+      // Slots opened during the freeze are flushed within the envelope (50 ms) after it.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    } finally {
+      await traffic.stop();
+      await watch.close();
+      await flushes.close();
+      await policy.stop();
+    }
+    const during = flushes.flushed.filter((f) => f.meta!.atMs >= frozenAt && f.meta!.atMs <= thawedAt + 60);
+    const openedAt = (f: (typeof during)[number]) => f.meta!.atMs - f.ageMs;
+    const byReason = (reason: string) => during.filter((f) => f.reason === reason);
+    // Slots opened before the freeze kept their plans (fixed_timer: age 10 ms) and were flushed on them.
+    expect(byReason('policy').filter((f) => f.meta!.atMs < thawedAt && openedAt(f) < frozenAt).length).toBeGreaterThan(0);
+    expect(byReason('timeout')).toEqual([]);
+    // The embedded strategy (fixed_timer 20 ms) planned only slots that opened while the policy was frozen.
+    const fallback = byReason('fallback');
+    expect(fallback.length).toBeGreaterThan(0);
+    expect(fallback.filter((f) => openedAt(f) < frozenAt - ASKED_BEFORE_MS || openedAt(f) > thawedAt)).toEqual([]);
+    expect(traffic.failures).toEqual([]);
+    expect(traffic.replies.filter((r) => r.status !== 200)).toEqual([]);
   });
 
   it('policy process frozen, then SIGKILLed under load: every request gets a 200 in time from fallback decisions; a new process decides again', async () => {

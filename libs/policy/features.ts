@@ -21,6 +21,13 @@ export const DEFAULT_ORIGIN = '';
 export const RATE_TAU_MS = 500;
 /** Upstream and client latency windows hold the last N samples (seed: 1000). */
 export const LATENCY_WINDOW = 1000;
+/**
+ * Most keys whose rate is tracked at once. A key's rate state costs ~317 B
+ * (issue 12: 500,000 keys retained 151 MB), so the cap bounds it near 16 MB;
+ * past it the key that arrived least recently is forgotten (its rate restarts
+ * from 0 if it comes back), which is the idlest one.
+ */
+export const MAX_TRACKED_KEYS = 50_000;
 
 /**
  * The live signals behind SlotFeatures: per-key arrival rates, the upstream
@@ -34,12 +41,29 @@ export class FeatureBook {
   private readonly upstream = new Map<string, SlidingQuantile>();
   private readonly clientLatency = new Map<string, SlidingQuantile>();
 
-  constructor(private readonly rateTauMs = RATE_TAU_MS) {}
+  constructor(
+    private readonly rateTauMs = RATE_TAU_MS,
+    private readonly maxKeys = MAX_TRACKED_KEYS,
+  ) {}
+
+  /** Keys whose rate is tracked now. */
+  get trackedKeys(): number {
+    return this.rates.size;
+  }
 
   recordArrivals(key: string, nowMs: number, count = 1): void {
     let rate = this.rates.get(key);
-    if (!rate) this.rates.set(key, (rate = new DecayingRate(this.rateTauMs)));
+    // Re-inserted on every arrival: the map's order is then least recently arrived first.
+    if (rate) this.rates.delete(key);
+    else rate = new DecayingRate(this.rateTauMs);
+    this.rates.set(key, rate);
     rate.add(nowMs, count);
+    if (this.rates.size > this.maxKeys) this.rates.delete(this.rates.keys().next().value!);
+  }
+
+  /** The key's arrival rate (req/s), 0 for a key not tracked. */
+  requestRate(key: string, nowMs: number): number {
+    return this.rates.get(key)?.perSecond(nowMs) ?? 0;
   }
 
   /** One upstream call's latency, per origin (DESIGN: p99 over a sliding window per origin). */
@@ -55,7 +79,7 @@ export class FeatureBook {
     window.add(ms);
   }
 
-  /** Drops rate state of keys idle for `idleMs` so memory follows the live key set. */
+  /** Drops rate state of keys whose rate has decayed to nothing (< 0.001 arrivals per tau) and that `keep` does not hold. */
   forgetIdleKeys(nowMs: number, keep: (key: string) => boolean): void {
     for (const [key, rate] of this.rates) {
       if (!keep(key) && rate.read(nowMs) * this.rateTauMs < 1e-3) this.rates.delete(key);

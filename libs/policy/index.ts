@@ -4,7 +4,11 @@
 export * from './types.js';
 export { envelopeReason } from './envelope.js';
 export { DecayingRate, SlidingQuantile } from './estimators.js';
-export { DEFAULT_ORIGIN, FeatureBook, LATENCY_WINDOW, RATE_TAU_MS } from './features.js';
+export { DEFAULT_ORIGIN, FeatureBook, LATENCY_WINDOW, MAX_TRACKED_KEYS, RATE_TAU_MS } from './features.js';
+export { FLUSH_NOW, planDue, planOfVerdict, plansOf, planTo, planValid, verdictOf } from './plan.js';
+export { DecisionRound } from './decision-round.js';
+export type { DecisionRoundOptions, Flush, Question, RoundFailure, TickResult } from './decision-round.js';
+export { asksAgain, FORGET_EVERY_MS, giveUpAfterMs, POLICY_BACKOFF_MS } from './round-rules.js';
 export type { OpenSlotView } from './features.js';
 export { seededRandom } from './random.js';
 export { Mlp } from './network.js';
@@ -19,6 +23,9 @@ export {
   bucketOf,
   decisionsFromLogits,
   observe,
+  plansFromLogits,
+  projectAhead,
+  PROJECTED_AGES,
   OBSERVATION_SIZE,
   OBSERVATION_SIZE_WITH_IDLE,
   OBSERVATION_SIZE_WITH_SHORT_IDLE,
@@ -30,7 +37,7 @@ export {
   validateQTable,
 } from './strategies/learned.js';
 export type { ObservationScale, QTable } from './strategies/learned.js';
-export { DecisionColumns, deciderOf, encodeSlotBatch } from './wire.js';
+export { DecisionColumns, deciderOf, encodeSlotBatch, plansOfReply } from './wire.js';
 export { readDecideRequest, WireFormatError } from './decide-reader.js';
 export type { DecideRequestView } from './decide-reader.js';
 export type { SlotToDecide } from './wire.js';

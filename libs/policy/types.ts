@@ -24,6 +24,23 @@ export interface SlotFeatures {
   maxBatchSize: number;
 }
 
+/**
+ * A policy's answer for one slot, which its decider carries out alone until a
+ * newer answer: flush once the slot's age reaches `flushAtAgeMs` or its size
+ * reaches `flushAtSize`, whichever comes first. Ages are the slot's own (ms
+ * since it opened), so a plan means the same on every clock. `validUntilAgeMs`
+ * bounds how long the plan holds; past it the slot is asked about again and,
+ * until an answer, it has no valid plan (the embedded strategy covers it).
+ */
+export interface FlushPlan {
+  /** 0 = flush now; Infinity = no time rule (the envelope's timeout bounds it). */
+  flushAtAgeMs: number;
+  /** Infinity = no size rule (the envelope's size cap bounds it). */
+  flushAtSize: number;
+  /** Infinity = until the next answer. */
+  validUntilAgeMs: number;
+}
+
 export interface PolicyDecision {
   action: Action;
   /** Probability of FLUSH where the strategy has one, else 0 or 1. */
@@ -44,6 +61,12 @@ export interface DecisionContext {
 export interface FlushStrategy {
   readonly name: string;
   decide(slots: readonly SlotFeatures[], context: DecisionContext): PolicyDecision[];
+  /**
+   * The strategy's plan per slot (see FlushPlan in plan.ts): what it would do
+   * from now on if asked no more. Absent: its verdicts are read as plans that
+   * hold for one round only.
+   */
+  plan?(slots: readonly SlotFeatures[], context: DecisionContext): FlushPlan[];
 }
 
 export const WAIT: PolicyDecision = Object.freeze({ action: 'wait', probability: 0 });

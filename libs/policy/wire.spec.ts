@@ -2,7 +2,8 @@ import { create, DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary
 import { describe, expect, it } from 'vitest';
 import type { SlotFeatures } from './types.js';
 import { readDecideRequest } from './decide-reader.js';
-import { DecisionColumns, deciderOf, encodeSlotBatch } from './wire.js';
+import { planTo } from './plan.js';
+import { DecisionColumns, deciderOf, encodeSlotBatch, plansOfReply } from './wire.js';
 
 const features = (size: number): SlotFeatures => ({
   size,
@@ -43,5 +44,26 @@ describe('columnar decide wire', () => {
     expect(deciderOf(reply, 1)).toEqual({ strategy: 'ppo', modelVersion: 'v2' });
     expect(deciderOf(reply, 0)).toEqual({ strategy: 'cost_aware', modelVersion: '' });
     expect(reply.probabilities[2]).toBeCloseTo(0.9, 6);
+  });
+
+  it('carries plans; an old reader still reads the verdict each plan gives now in actions', () => {
+    const columns = new DecisionColumns(3);
+    columns.setPlan(0, planTo(20), features(1), 'fixed_timer', '');
+    columns.setPlan(1, planTo(Infinity, 4), features(4), 'size_cap', '');
+    columns.setPlan(2, { flushAtAgeMs: 30, flushAtSize: Infinity, validUntilAgeMs: 12 }, features(2), 'ppo', 'v1');
+    const reply = fromBinary(DecideReplySchema, toBinary(DecideReplySchema, create(DecideReplySchema, columns)));
+    expect(reply.actions).toEqual([FlushAction.WAIT, FlushAction.FLUSH, FlushAction.WAIT]);
+    expect(plansOfReply(reply, [features(1), features(4), features(2)])).toEqual([
+      planTo(20),
+      planTo(Infinity, 4),
+      { flushAtAgeMs: 30, flushAtSize: Infinity, validUntilAgeMs: 12 },
+    ]);
+  });
+
+  it('reads a reply from a replica older than plans as per-round verdicts: FLUSH now, WAIT until the next round', () => {
+    const old = create(DecideReplySchema, { actions: [FlushAction.FLUSH, FlushAction.WAIT] });
+    const [flush, wait] = plansOfReply(fromBinary(DecideReplySchema, toBinary(DecideReplySchema, old)), [features(1), features(6)]);
+    expect(flush!.flushAtAgeMs).toBe(0);
+    expect(wait).toEqual({ flushAtAgeMs: Infinity, flushAtSize: Infinity, validUntilAgeMs: 3 });
   });
 });

@@ -1,6 +1,7 @@
 import type { DecideReply, MessageInitShape, SlotBatchSchema } from '#libs/contracts';
 import { FlushAction } from '#libs/contracts';
-import type { PolicyDecision, SlotFeatures } from './types.js';
+import { planOfVerdict, verdictOf } from './plan.js';
+import type { FlushPlan, PolicyDecision, SlotFeatures } from './types.js';
 
 /** One slot to decide, as the coordinator names it. */
 export interface SlotToDecide {
@@ -45,11 +46,14 @@ export function encodeSlotBatch(slots: readonly SlotToDecide[]): MessageInitShap
   return batch;
 }
 
-/** Accumulates a DecideReply: decisions in request order, each tagged with its decider. */
+/** Accumulates a DecideReply: plans (and the verdicts they give now) in request order, each tagged with its decider. */
 export class DecisionColumns {
   readonly actions: FlushAction[];
   readonly probabilities: number[];
   readonly decider: number[];
+  readonly flushAtAgeMs: number[];
+  readonly flushAtSize: number[];
+  readonly validUntilAgeMs: number[];
   readonly strategies: string[] = [];
   readonly modelVersions: string[] = [];
   private readonly deciders = new Map<string, number>();
@@ -58,6 +62,17 @@ export class DecisionColumns {
     this.actions = new Array<FlushAction>(count).fill(FlushAction.WAIT);
     this.probabilities = new Array<number>(count).fill(0);
     this.decider = new Array<number>(count).fill(0);
+    this.flushAtAgeMs = new Array<number>(count).fill(Infinity);
+    this.flushAtSize = new Array<number>(count).fill(0);
+    this.validUntilAgeMs = new Array<number>(count).fill(Infinity);
+  }
+
+  /** Slot `index`'s plan, and as its verdict (actions, for older readers) what the plan says at `features`. */
+  setPlan(index: number, plan: FlushPlan, features: SlotFeatures, strategy: string, modelVersion: string): void {
+    this.set(index, verdictOf(plan, features), strategy, modelVersion);
+    this.flushAtAgeMs[index] = plan.flushAtAgeMs;
+    this.flushAtSize[index] = Number.isFinite(plan.flushAtSize) ? Math.max(1, Math.ceil(plan.flushAtSize)) : 0;
+    this.validUntilAgeMs[index] = plan.validUntilAgeMs;
   }
 
   set(index: number, decision: PolicyDecision, strategy: string, modelVersion: string): void {
@@ -69,6 +84,10 @@ export class DecisionColumns {
       this.deciders.set(key, id);
     }
     this.actions[index] = decision.action === 'flush' ? FlushAction.FLUSH : FlushAction.WAIT;
+    // A bare verdict as a plan: FLUSH now, or WAIT valid for no age at all (asked again next round).
+    this.flushAtAgeMs[index] = decision.action === 'flush' ? 0 : Infinity;
+    this.flushAtSize[index] = 0;
+    this.validUntilAgeMs[index] = decision.action === 'flush' ? Infinity : 0;
     this.probabilities[index] = decision.probability;
     this.decider[index] = id;
   }
@@ -78,4 +97,23 @@ export class DecisionColumns {
 export function deciderOf(reply: DecideReply, index: number): { strategy: string; modelVersion: string } {
   const id = reply.decider[index] ?? 0;
   return { strategy: reply.strategies[id] ?? '', modelVersion: reply.modelVersions[id] ?? '' };
+}
+
+/**
+ * The plans of a DecideReply for the slots asked about (`features`, in request
+ * order). A reply without plan columns, from a policy replica older than plans,
+ * is read as per-round verdicts: FLUSH now, WAIT until the next round.
+ */
+export function plansOfReply(reply: DecideReply, features: readonly SlotFeatures[]): FlushPlan[] {
+  const planned = reply.flushAtAgeMs.length === reply.actions.length;
+  return reply.actions.map((action, i) => {
+    if (!planned)
+      return planOfVerdict({ action: action === FlushAction.FLUSH ? 'flush' : 'wait', probability: 0 }, features[i]?.ageMs ?? 0);
+    const size = reply.flushAtSize[i] ?? 0;
+    return {
+      flushAtAgeMs: reply.flushAtAgeMs[i]!,
+      flushAtSize: size === 0 ? Infinity : size,
+      validUntilAgeMs: reply.validUntilAgeMs[i] ?? Infinity,
+    };
+  });
 }

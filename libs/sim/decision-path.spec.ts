@@ -25,16 +25,23 @@ const path = (over: Partial<DecisionPath>): DecisionPath => ({
 const lone = traceFromArrivals([{ tMs: 0, key: 'k', route: 'r' }]);
 
 describe('the decide round trip in the simulator', () => {
-  it('applies an answer when it arrives, and asks again only after it', () => {
+  it('applies a plan when its answer arrives and carries it out locally: a 2 ms round trip costs a 10 ms timer nothing', () => {
     const timer = createStrategy({ name: 'fixed_timer', params: { window_ms: 10 } });
     expect(simulate(lone, timer, base).waitMs[0]).toBe(10);
-    // Asked at 0, 2, ..., 10 (each answer takes 2 ms); the FLUSH decided at 10 lands at 12.
+    // Asked once at 0, the plan "age 10" arrives at 2 and is applied on the tick at 10 (per-tick verdicts landed at 12).
     const delayed = simulate(lone, timer, { ...base, decisionPath: path({}) });
-    expect(delayed.waitMs[0]).toBe(12);
+    expect(delayed.waitMs[0]).toBe(10);
     expect(delayed.batches.map((b) => b.reason)).toEqual(['policy']);
   });
 
-  it('a round past the deadline is decided by the embedded strategy at the deadline', () => {
+  it('a strategy without plans is asked on every round, its verdict landing one round trip later', () => {
+    const timer = createStrategy({ name: 'fixed_timer', params: { window_ms: 10 } });
+    const verdicts = { name: 'verdicts', decide: timer.decide };
+    // Asked at 0, 2, ..., 10 (each answer takes 2 ms); the FLUSH decided at 10 lands at 12.
+    expect(simulate(lone, verdicts, { ...base, decisionPath: path({}) }).waitMs[0]).toBe(12);
+  });
+
+  it('a slot with no plan when its round passes the deadline gets the embedded strategy, at the deadline', () => {
     const never = createStrategy({ name: 'size_cap', params: {} });
     const result = simulate(lone, never, { ...base, decisionPath: path({ lateShare: 1 }) });
     // Asked at 0, no answer by 5: the fallback (flush at age >= 3) flushes it then.

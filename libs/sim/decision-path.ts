@@ -6,13 +6,13 @@ import { normal } from './distributions.js';
 
 /**
  * The policy.decide round trip as the live coordinator lives it, for runs that
- * should not assume an instant answer: one request in flight at a time (no
- * new question until the answer or the deadline), the answer applied when it
- * arrives, and a round whose answer misses the deadline decided by the
- * embedded strategy at the deadline (flush reason `fallback`). Delays are
- * lognormal through the measured p50 and p99 (bench:policy), plus a share of
- * rounds that are late outright: the measured fallback rate, whose stalls
- * (a descheduled process) are not in a lognormal's tail.
+ * should not assume an instant answer (the round's rules are DecisionRound's:
+ * one round in flight, a round past the deadline keeps previous plans and
+ * planless slots get the embedded strategy's, reason `fallback`; a late answer
+ * is still applied when it arrives). Delays are lognormal through the measured
+ * p50 and p99 (bench:policy), plus a share of rounds that stall outright and
+ * are never answered: the measured fallback rate, whose stalls (a descheduled
+ * process) are not in a lognormal's tail.
  */
 export interface DecisionPath {
   p50Ms: number;
@@ -25,10 +25,10 @@ export interface DecisionPath {
   fallback: FlushStrategy;
 }
 
-/** When a round's answer is applied, relative to its question, and whether it came in time. */
+/** When a round's answer arrives, relative to its question; a stalled round is never answered. */
 export interface ReplyTiming {
   afterMs: number;
-  late: boolean;
+  stalled: boolean;
 }
 
 const Z99 = 2.3263478740408408;
@@ -36,8 +36,7 @@ const Z99 = 2.3263478740408408;
 export function replyTiming(path: DecisionPath, random: Random): ReplyTiming {
   const sigma = Math.log(path.p99Ms / path.p50Ms) / Z99;
   const delay = path.p50Ms * Math.exp(sigma * normal(random));
-  const late = random() < path.lateShare || delay >= path.timeoutMs;
-  return late ? { afterMs: path.timeoutMs, late } : { afterMs: delay, late };
+  return { afterMs: delay, stalled: random() < path.lateShare };
 }
 
 /** Checks a decision path's numbers, naming the bad one. */

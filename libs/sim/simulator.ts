@@ -1,5 +1,5 @@
-import type { FlushReason, FlushStrategy, PolicyDecision, SlotFeatures } from '#libs/policy';
-import { envelopeReason, FeatureBook, RATE_TAU_MS } from '#libs/policy';
+import type { Flush, FlushPlan, FlushReason, FlushStrategy, PolicyDecision, Question, SlotFeatures } from '#libs/policy';
+import { DecisionRound, FeatureBook, plansOf, RATE_TAU_MS, verdictOf } from '#libs/policy';
 import { tickIndexAtOrAfter } from './clock.js';
 import type { DecisionPath } from './decision-path.js';
 import { replyTiming } from './decision-path.js';
@@ -54,22 +54,22 @@ interface OpenSlot {
   members: number[];
 }
 
-const FORGET_EVERY_MS = 10_000;
-
 /** A decision round whose answer is on its way (only with a decision path). */
-interface PendingRound {
+interface PendingAnswer {
   dueAtMs: number;
-  late: boolean;
-  slots: OpenSlot[];
-  features: SlotFeatures[];
-  decisions: PolicyDecision[];
+  round: number;
+  /** Undefined: the policy stalled and never answers; the round is given up at `dueAtMs`. */
+  plans: FlushPlan[] | undefined;
 }
 
 /**
  * Discrete-event run of the live coordinator loop over a trace: one slot per
- * key, arrivals join or open it, and on every tick the envelope is checked
- * first and the strategy is asked once for all remaining open slots. A flush
- * is one upstream call whose answer reaches every member when it completes.
+ * key, arrivals join or open it, and every tick is the shared DecisionRound
+ * (libs/policy: envelope, plans, which slots to ask, one round in flight,
+ * late answers). The strategy plays the policy service: it answers each
+ * round's question with plans, at once or after the decision path's delay.
+ * A flush is one upstream call whose answer reaches every member when it
+ * completes.
  */
 export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfig, observer: SimObserver = {}): SimResult {
   const n = trace.t.length;
@@ -88,8 +88,7 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
   let next = 0;
   let tick = 0;
   let now = 0;
-  let forgetAt = FORGET_EVERY_MS;
-  let pending: PendingRound | undefined;
+  let pending: PendingAnswer | undefined;
   const replies = config.decisionPath ? stream(config.seed, STREAMS.decisions) : undefined;
 
   const view = (slot: OpenSlot) => ({
@@ -102,7 +101,7 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
     maxBatchSize: config.maxBatchSize,
   });
 
-  const flush = (slot: OpenSlot, reason: FlushReason, features: SlotFeatures | undefined) => {
+  const flush = (slot: OpenSlot, reason: FlushReason) => {
     const serviceMs = upstream.dispatch(now, slot.members.length);
     const batch: BatchRecord = {
       key: slot.key,
@@ -125,7 +124,7 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
       completing.set(doneAt, [batch]);
       pushMin(completions, doneAt);
     }
-    if (observer.flushed) observer.flushed(batch, features ?? book.features(view(slot), now, 0));
+    if (observer.flushed) observer.flushed(batch, book.features(view(slot), now, 0));
   };
 
   const complete = (atMs: number) => {
@@ -153,65 +152,52 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
     } else open.set(key, { key, openedAtMs: t, lastArrivalMs: t, members: [i] });
   };
 
-  const decide = () => {
-    const asked: OpenSlot[] = [];
-    for (const slot of open.values()) {
-      const reason = envelopeReason({
-        size: slot.members.length,
-        ageMs: now - slot.openedAtMs,
-        maxBatchSize: config.maxBatchSize,
-        batchTimeoutMs: config.batchTimeoutMs,
-      });
-      if (reason) flush(slot, reason, undefined);
-      else asked.push(slot);
-    }
-    if (asked.length === 0 || pending) return;
-    const features = featuresOf(asked);
+  const round = new DecisionRound<OpenSlot>({
+    features: book,
+    view,
+    isOpen: (slot) => open.get(slot.key) === slot,
+    fallback: config.decisionPath?.fallback ?? strategy,
+    random: context.random,
+    decisionTimeoutMs: config.decisionPath?.timeoutMs ?? Infinity,
+  });
+
+  const apply = (flushes: readonly Flush<OpenSlot>[]) => {
+    for (const { slot, reason } of flushes) flush(slot, reason);
+  };
+
+  /** The strategy answers a round's question, as the policy service would. */
+  const plan = (question: Question<OpenSlot>): FlushPlan[] => {
     context.nowMs = now;
-    const decisions = strategy.decide(features, context);
+    const plans = plansOf(strategy, question.features, context);
     observer.decided?.(
-      asked.map((slot) => slot.key),
-      features,
-      decisions,
+      question.slots.map((slot) => slot.key),
+      question.features,
+      plans.map((p, i): PolicyDecision => verdictOf(p, question.features[i]!)),
       now,
     );
-    if (!config.decisionPath) return apply(asked, features, decisions, 'policy');
+    return plans;
+  };
+
+  const decide = () => {
+    const step = round.tick(now, open.values());
+    apply(step.flushes);
+    if (!step.question) return;
+    const plans = plan(step.question);
+    if (!config.decisionPath) return apply(round.answer(step.question.round, plans, now));
     const timing = replyTiming(config.decisionPath, replies!);
-    pending = { dueAtMs: now + timing.afterMs, late: timing.late, slots: asked, features, decisions };
+    pending =
+      timing.stalled || timing.afterMs >= round.giveUpMs
+        ? { dueAtMs: now + round.giveUpMs, round: step.question.round, plans: undefined }
+        : { dueAtMs: now + timing.afterMs, round: step.question.round, plans };
   };
 
-  const featuresOf = (slots: readonly OpenSlot[]) => {
-    const depth = slots.reduce((sum, slot) => sum + slot.members.length, 0);
-    return slots.map((slot) => book.features(view(slot), now, depth));
-  };
-
-  const apply = (slots: readonly OpenSlot[], features: SlotFeatures[], decisions: PolicyDecision[], reason: FlushReason) => {
-    slots.forEach((slot, i) => {
-      if (decisions[i]!.action === 'flush') flush(slot, reason, features[i]);
-    });
-  };
-
-  /** The pending round's answer arrives (or its deadline passes) at `atMs`, between ticks. */
-  const answer = (round: PendingRound, atMs: number) => {
+  /** The pending round's answer arrives (or it is given up) at `atMs`, between ticks. */
+  const answer = (reply: PendingAnswer, atMs: number) => {
     pending = undefined;
     const tickNow = now;
     now = atMs;
-    // A slot flushed meanwhile (by the envelope) is no longer the open one for its key.
-    const stillOpen = (slot: OpenSlot) => open.get(slot.key) === slot;
-    if (!round.late) {
-      const kept = round.slots.map((slot, i) => [slot, i] as const).filter(([slot]) => stillOpen(slot));
-      apply(
-        kept.map(([slot]) => slot),
-        kept.map(([, i]) => round.features[i]!),
-        kept.map(([, i]) => round.decisions[i]!),
-        'policy',
-      );
-    } else {
-      const slots = round.slots.filter(stillOpen);
-      const features = featuresOf(slots);
-      context.nowMs = now;
-      apply(slots, features, config.decisionPath!.fallback.decide(features, context), 'fallback');
-    }
+    if (reply.plans) apply(round.answer(reply.round, reply.plans, now));
+    else round.fail(reply.round, 'timeout', now);
     now = tickNow;
   };
 
@@ -228,11 +214,6 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
       else arrive(next++);
     }
     decide();
-    if (now >= forgetAt) {
-      const openKeys = new Set([...open.keys()].map((k) => trace.keys[k]));
-      book.forgetIdleKeys(now, (key) => openKeys.has(key));
-      forgetAt = now + FORGET_EVERY_MS;
-    }
     tick++;
   }
   while (completions.length > 0) complete(completions[0]!);

@@ -1,9 +1,8 @@
-import { DecideReplySchema, DecideRequestSchema, FlushAction } from '#libs/contracts';
-import type { Bus } from '#libs/nats';
-import type { RequestFailure } from '#libs/nats';
+import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
+import type { Bus, RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
-import type { FeatureBook, FlushStrategy, SlotFeatures } from '#libs/policy';
-import { encodeSlotBatch, envelopeReason } from '#libs/policy';
+import type { FeatureBook, Flush, FlushStrategy, Question } from '#libs/policy';
+import { DecisionRound, encodeSlotBatch, plansOfReply } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import { context, trace } from '@opentelemetry/api';
 import { wallNow } from './clock.js';
@@ -13,34 +12,47 @@ import type { Slot, SlotTable } from './slot-table.js';
 
 const tracer = tracerFor('coordinator');
 
-/** After the policy service is found absent, ask again only after this long. */
-const POLICY_BACKOFF_MS = 100;
-
 export interface DecisionLoopDeps {
-  bus: Bus;
+  bus: Pick<Bus, 'request'>;
   table: SlotTable;
   features: FeatureBook;
-  dispatcher: FlushDispatcher;
+  dispatcher: Pick<FlushDispatcher, 'flush' | 'sendNotices'>;
   fallback: FlushStrategy;
-  metrics: CoordinatorMetrics;
+  metrics: Pick<CoordinatorMetrics, 'decideLatency' | 'fallbacks'>;
   coordinatorId: string;
   tickMs: number;
   decisionTimeoutMs: number;
+  /** The clock (ms); the wall clock unless a test drives time. */
+  now?: () => number;
+  random?: () => number;
 }
 
 /**
- * The owner's tick: the envelope first (size_cap, timeout), then ONE
- * policy.decide request for every other open slot. One request is in flight
- * at a time; an answer later than the decision timeout, or none at all, is
- * replaced by the embedded strategy and the flushes count as `fallback`.
+ * The owner's tick: timers and I/O around the shared DecisionRound
+ * (libs/policy), which decides what a tick means (envelope, plans, which
+ * slots to ask, late answers). This class only sends the round's question as
+ * ONE policy.decide request, hands the answer (or the failure) back, and
+ * dispatches the flushes. The request waits up to the round's give-up time,
+ * not the decision timeout: an answer that is late is still the newest plan.
  */
 export class DecisionLoop {
   private timer: NodeJS.Timeout | undefined;
-  private inFlight = false;
-  private backoffUntil = 0;
-  private readonly random = Math.random;
+  private readonly round: DecisionRound<Slot>;
+  private readonly now: () => number;
+  /** Why the embedded strategy is planning slots: the in-flight round is late, or the last one failed. */
+  private fallbackCause: RequestFailure = 'timeout';
 
-  constructor(private readonly deps: DecisionLoopDeps) {}
+  constructor(private readonly deps: DecisionLoopDeps) {
+    this.now = deps.now ?? wallNow;
+    this.round = new DecisionRound<Slot>({
+      features: deps.features,
+      view: (slot) => slot,
+      isOpen: (slot) => deps.table.get(slot.id) === slot,
+      fallback: deps.fallback,
+      random: deps.random ?? Math.random,
+      decisionTimeoutMs: deps.decisionTimeoutMs,
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.deps.tickMs);
@@ -51,79 +63,48 @@ export class DecisionLoop {
   }
 
   tick(): void {
-    const { table, dispatcher } = this.deps;
-    if (table.size === 0) return;
-    const now = wallNow();
-    const pending: Slot[] = [];
-    for (const slot of table.values()) {
-      const reason = envelopeReason({
-        size: slot.size,
-        ageMs: now - slot.openedAtMs,
-        maxBatchSize: slot.maxBatchSize,
-        batchTimeoutMs: slot.batchTimeoutMs,
-      });
-      if (reason) dispatcher.flush(slot, reason, now);
-      else pending.push(slot);
-    }
-    if (pending.length > 0 && !this.inFlight) {
-      if (now < this.backoffUntil) this.fallBack(pending, now, 'unavailable', false);
-      else this.ask(pending, now);
-    }
-    dispatcher.sendNotices();
+    const now = this.now();
+    const step = this.round.tick(now, this.deps.table.values());
+    if (step.late) this.fallbackCause = 'timeout';
+    if (step.fallbacks > 0) this.deps.metrics.fallbacks.inc({ reason: this.fallbackCause }, step.fallbacks);
+    this.flush(step.flushes, now);
+    if (step.question) this.ask(step.question, now);
+    this.deps.dispatcher.sendNotices();
   }
 
-  private featuresOf(slots: readonly Slot[], now: number): SlotFeatures[] {
-    const depth = this.deps.table.waiters();
-    return slots.map((slot) => this.deps.features.features(slot, now, depth));
+  private flush(flushes: readonly Flush<Slot>[], now: number): void {
+    for (const { slot, reason } of flushes) this.deps.dispatcher.flush(slot, reason, now);
   }
 
-  private ask(slots: Slot[], now: number): void {
-    const { bus, metrics, decisionTimeoutMs, coordinatorId } = this.deps;
-    const features = this.featuresOf(slots, now);
+  private ask(question: Question<Slot>, now: number): void {
+    const { bus, metrics, coordinatorId } = this.deps;
+    const { slots, features } = question;
     const batch = encodeSlotBatch(features.map((f, i) => ({ slotId: slots[i]!.id, route: slots[i]!.route, features: f })));
     const parent = slots[0]!.contexts[0] ?? context.active();
     const span = tracer.startSpan('coordinator.decide', { attributes: { 'batchgate.slots': slots.length } }, parent);
-    const started = performance.now();
-    this.inFlight = true;
+    const started = now;
     bus
       .request(
         SUBJECTS.decide,
         DecideRequestSchema,
         { coordinatorId, slots: batch },
         DecideReplySchema,
-        decisionTimeoutMs,
+        this.round.giveUpMs,
         trace.setSpan(parent, span),
       )
       .then((reply) => {
-        metrics.decideLatency.observe((performance.now() - started) / 1000);
-        const at = wallNow();
-        // Decisions come back in request order; a slot flushed meanwhile is no longer in the table.
-        reply.actions.forEach((action, i) => {
-          const slot = slots[i];
-          if (action === FlushAction.FLUSH && slot && this.deps.table.get(slot.id) === slot) this.deps.dispatcher.flush(slot, 'policy', at);
-        });
+        const at = this.now();
+        metrics.decideLatency.observe((at - started) / 1000);
+        this.flush(this.round.answer(question.round, plansOfReply(reply, features), at), at);
       })
       .catch((error: unknown) => {
-        const cause = requestFailure(error);
-        if (cause !== 'timeout') this.backoffUntil = wallNow() + POLICY_BACKOFF_MS;
+        this.fallbackCause = requestFailure(error);
         span.recordException(error as Error);
-        this.fallBack(slots, wallNow(), cause, true);
+        this.round.fail(question.round, this.fallbackCause, this.now());
       })
       .finally(() => {
-        this.inFlight = false;
         span.end();
         this.deps.dispatcher.sendNotices();
       });
-  }
-
-  /** The embedded strategy decides for the slots still open. */
-  private fallBack(slots: Slot[], now: number, cause: RequestFailure, refresh: boolean): void {
-    const open = refresh ? slots.filter((slot) => this.deps.table.get(slot.id) === slot) : slots;
-    if (open.length === 0) return;
-    this.deps.metrics.fallbacks.inc({ reason: cause });
-    const decisions = this.deps.fallback.decide(this.featuresOf(open, now), { random: this.random, nowMs: now });
-    decisions.forEach((decision, i) => {
-      if (decision.action === 'flush') this.deps.dispatcher.flush(open[i]!, 'fallback', now);
-    });
   }
 }

@@ -27,7 +27,7 @@ export class CoordinatorMetrics {
     });
     this.fallbacks = new Counter({
       name: 'coordinator_policy_fallback_total',
-      help: 'Decision rounds answered by the embedded strategy, by cause',
+      help: 'Slots planned by the embedded strategy (no valid policy plan while a round was late or the policy absent), by cause',
       labelNames: ['reason'],
       registers,
     });

@@ -3,8 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DecideReplySchema, SlotsDecidedSchema } from '#libs/contracts';
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
-import type { DecideRequestView, DecisionContext, FlushStrategy, PolicyDecision, SlotFeatures } from '#libs/policy';
-import { DecisionColumns, decisionsFromLogits, readDecideRequest } from '#libs/policy';
+import type { DecideRequestView, DecisionContext, FlushPlan, FlushStrategy, SlotFeatures } from '#libs/policy';
+import { DecisionColumns, plansFromLogits, plansOf, planDue, PROJECTED_AGES, projectAhead, readDecideRequest } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
@@ -16,14 +16,15 @@ import type { BookEntry } from './strategy-book.js';
 const tracer = tracerFor('policy');
 
 interface Decided {
-  decisions: PolicyDecision[];
+  plans: FlushPlan[];
   strategy: string;
   modelVersion: string;
 }
 
 /**
  * Answers policy.decide: the features of many open slots in one request, one
- * decision each. Slots are grouped by route so each route's strategy sees its
+ * plan each (flush at age t or at size n; `actions` carries what each plan
+ * says now, for readers older than plans). Slots are grouped by route so each route's strategy sees its
  * slots as one batch; PPO routes are one onnxruntime session.run per request.
  * Every decision is recorded in one slot.decided event per request. Served on
  * the raw bus: bench/transport.ts measured Nest's NATS transport adding
@@ -67,9 +68,10 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     const record = (indexes: readonly number[], decided: Decided) => {
       let flushes = 0;
       for (let k = 0; k < indexes.length; k++) {
-        const decision = decided.decisions[k]!;
-        columns.set(indexes[k]!, decision, decided.strategy, decided.modelVersion);
-        if (decision.action === 'flush') flushes++;
+        const plan = decided.plans[k]!;
+        const slot = features[indexes[k]!]!;
+        columns.setPlan(indexes[k]!, plan, slot, decided.strategy, decided.modelVersion);
+        if (planDue(plan, slot.size, slot.ageMs)) flushes++;
       }
       // Counted per route group, not per decision: a labelled inc() per slot cost more than deciding it.
       const { decisions } = this.runtime.metrics;
@@ -101,26 +103,32 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
   /** Strategies that need no model answer synchronously. */
   private decideStandard(entry: Exclude<BookEntry, { kind: 'ppo' }>, slots: SlotFeatures[], context: DecisionContext): Decided {
     if (entry.kind === 'strategy')
-      return { decisions: entry.strategy.decide(slots, context), strategy: entry.strategy.name, modelVersion: '' };
+      return { plans: plansOf(entry.strategy, slots, context), strategy: entry.strategy.name, modelVersion: '' };
     this.runtime.metrics.fallbacks.inc({ reason: 'no_model' }, slots.length);
-    return { decisions: entry.fallback.decide(slots, context), strategy: entry.fallback.name, modelVersion: '' };
+    return { plans: plansOf(entry.fallback, slots, context), strategy: entry.fallback.name, modelVersion: '' };
   }
 
-  /** Every PPO route group of the request in ONE session.run; each group's own fallback when the model cannot answer. */
+  /**
+   * Every PPO route group of the request in ONE session.run; each group's own fallback when the model cannot
+   * answer. Each slot's plan is the first of its projected ages (projectAhead) the model flushes at, so the run
+   * has PROJECTED_AGES rows per slot.
+   */
   private async decideLearned(groups: readonly LearnedGroup[], context: DecisionContext): Promise<Decided[]> {
     try {
-      const { logits, version } = await this.runtime.models.inferGroups(groups);
+      const projected = groups.map((g) => ({ slots: projectAhead(g.slots), scale: g.scale }));
+      const { logits, version } = await this.runtime.models.inferGroups(projected, PROJECTED_AGES);
       let offset = 0;
-      return groups.map(({ slots }) => {
-        const decisions = decisionsFromLogits(logits.subarray(offset * 2, (offset + slots.length) * 2), slots.length);
-        offset += slots.length;
-        return { decisions, strategy: 'ppo', modelVersion: version };
+      return groups.map(({ slots }, g) => {
+        const rows = projected[g]!.slots;
+        const plans = plansFromLogits(slots, rows, logits.subarray(offset * 2, (offset + rows.length) * 2));
+        offset += rows.length;
+        return { plans, strategy: 'ppo', modelVersion: version };
       });
     } catch (error) {
       const reason = error instanceof ModelUnavailableError ? error.reason : 'inference_error';
       return groups.map(({ slots, fallback }) => {
         this.runtime.metrics.fallbacks.inc({ reason }, slots.length);
-        return { decisions: fallback.decide(slots, context), strategy: fallback.name, modelVersion: '' };
+        return { plans: plansOf(fallback, slots, context), strategy: fallback.name, modelVersion: '' };
       });
     }
   }

@@ -113,8 +113,12 @@ export class ModelRegistry {
     return this.inferGroups([{ slots, scale }]);
   }
 
-  /** One session.run for the slots of every group (each observed with its route's scale); logits in group order. */
-  async inferGroups(groups: readonly InferenceGroup[]): Promise<{ logits: Float32Array; version: string }> {
+  /**
+   * One session.run for the slots of every group (each observed with its route's scale); logits in group order.
+   * `rowsPerDecision` > 1: each decision is that many consecutive rows (a plan's projected ages, the first one
+   * now); a shadow model is compared on the first row of each, so its count is of decisions, not rows.
+   */
+  async inferGroups(groups: readonly InferenceGroup[], rowsPerDecision = 1): Promise<{ logits: Float32Array; version: string }> {
     const active = this.active;
     if (!active) throw new ModelUnavailableError('no_model', 'no policy model is loaded');
     const batch = groups.reduce((sum, g) => sum + g.slots.length, 0);
@@ -128,7 +132,7 @@ export class ModelRegistry {
       this.rollback(active);
       throw new ModelUnavailableError('nan', `model ${active.version} produced a non-finite logit`);
     }
-    if (this.shadow) await this.compare(this.shadow, observeGroups(groups, this.shadow.model.inputSize), batch, logits);
+    if (this.shadow) await this.compare(this.shadow, observeGroups(groups, this.shadow.model.inputSize), batch, logits, rowsPerDecision);
     return { logits, version: active.version };
   }
 
@@ -165,7 +169,7 @@ export class ModelRegistry {
     }
   }
 
-  private async compare(shadow: Shadow, observations: Float32Array, batch: number, live: Float32Array): Promise<void> {
+  private async compare(shadow: Shadow, observations: Float32Array, batch: number, live: Float32Array, stride: number): Promise<void> {
     let candidate: Float32Array;
     let failure: unknown;
     try {
@@ -184,9 +188,10 @@ export class ModelRegistry {
       void this.retire(shadow.model);
       return;
     }
-    for (let i = 0; i < batch; i++) if (argmax2(candidate, i) === argmax2(live, i)) shadow.agreed++;
-    shadow.compared += batch;
-    shadow.remaining -= batch;
+    let decisions = 0;
+    for (let i = 0; i < batch; i += stride, decisions++) if (argmax2(candidate, i) === argmax2(live, i)) shadow.agreed++;
+    shadow.compared += decisions;
+    shadow.remaining -= decisions;
     this.metrics.shadowAgreement.set(shadow.agreed / shadow.compared);
     if (shadow.remaining <= 0) {
       this.shadow = undefined;

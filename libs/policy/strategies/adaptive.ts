@@ -1,6 +1,6 @@
 import type { StrategyParams } from '../params.js';
+import { planTo, plannedStrategy } from '../plan.js';
 import type { FlushStrategy, SlotFeatures } from '../types.js';
-import { decideEach } from '../types.js';
 
 interface DepthWindow {
   low: number;
@@ -31,10 +31,7 @@ export function depthWindowMs(w: DepthWindow, slot: SlotFeatures): number {
 
 export function queueDepth(p: StrategyParams): FlushStrategy {
   const window = readDepthWindow(p);
-  return {
-    name: 'queue_depth',
-    decide: (slots) => decideEach(slots, (s) => s.ageMs >= depthWindowMs(window, s)),
-  };
+  return plannedStrategy('queue_depth', (slots) => slots.map((s) => planTo(depthWindowMs(window, s))));
 }
 
 /** Seed 004's dead band: shrink only above target x 1.1, grow only below target x 0.8. */
@@ -64,17 +61,14 @@ export function latencyAware(p: StrategyParams): FlushStrategy {
   const adjustMs = p.get('adjust_ms', 100, { min: 0 });
   let multiplier = 1;
   let adjustedAt = -Infinity;
-  return {
-    name: 'latency_aware',
-    decide(slots, context) {
-      const observed = slots.find((s) => s.observedP99Ms > 0)?.observedP99Ms;
-      if (observed !== undefined && context.nowMs - adjustedAt >= adjustMs) {
-        multiplier = Math.min(maxMult, Math.max(minMult, multiplier * latencyFactor(observed, targetP99Ms)));
-        adjustedAt = context.nowMs;
-      }
-      return decideEach(slots, (s) => s.ageMs >= depthWindowMs(window, s) * multiplier);
-    },
-  };
+  return plannedStrategy('latency_aware', (slots, context) => {
+    const observed = slots.find((s) => s.observedP99Ms > 0)?.observedP99Ms;
+    if (observed !== undefined && context.nowMs - adjustedAt >= adjustMs) {
+      multiplier = Math.min(maxMult, Math.max(minMult, multiplier * latencyFactor(observed, targetP99Ms)));
+      adjustedAt = context.nowMs;
+    }
+    return slots.map((s) => planTo(depthWindowMs(window, s) * multiplier));
+  });
 }
 
 /**
@@ -88,12 +82,10 @@ export function adaptiveWindow(p: StrategyParams): FlushStrategy {
   const targetLatencyMs = p.get('target_latency_ms', 60, { min: 0 });
   const minWindowMs = p.get('min_window_ms', 5, { min: 0 });
   const maxWindowMs = p.get('max_window_ms', 50, { min: minWindowMs });
-  return {
-    name: 'adaptive_window',
-    decide: (slots) =>
-      decideEach(slots, (s) => {
-        const window = Math.min(maxWindowMs, Math.max(minWindowMs, targetLatencyMs - s.upstreamP99Ms));
-        return s.size >= minSize && s.ageMs >= window;
-      }),
-  };
+  // Plan: age = the window once min_size waiters are in; below it, none (a joiner re-asks).
+  return plannedStrategy('adaptive_window', (slots) =>
+    slots.map((s) =>
+      planTo(s.size >= minSize ? Math.min(maxWindowMs, Math.max(minWindowMs, targetLatencyMs - s.upstreamP99Ms)) : Infinity),
+    ),
+  );
 }

@@ -1,7 +1,9 @@
 import type { PolicyNetwork } from '../network.js';
 import type { StrategyParams } from '../params.js';
 import { StrategyConfigError } from '../params.js';
-import type { FlushStrategy, PolicyDecision, SlotFeatures } from '../types.js';
+import { RATE_TAU_MS } from '../features.js';
+import { planTo } from '../plan.js';
+import type { FlushPlan, FlushStrategy, PolicyDecision, SlotFeatures } from '../types.js';
 
 /**
  * Normalisers of the seed's 4-feature observation. Undefined size/age
@@ -71,7 +73,60 @@ export function decisionsFromLogits(logits: Float32Array, batch: number): Policy
   return decisions;
 }
 
-/** PPO actor: the seed's observation through a network, argmax action. */
+/**
+ * Future ages a learned plan looks at per slot: from the slot's age to the
+ * envelope's timeout, at least 1 ms apart (the live tick), this many (rows past
+ * the timeout repeat it), so a 100-slot request is one
+ * model run of at most 6,400 rows.
+ */
+export const PROJECTED_AGES = 64;
+
+/**
+ * The slot's features at the ages a plan looks at (row k of slot i is
+ * `rows[i * PROJECTED_AGES + k]`; row 0 is now) if nobody joins: the age and
+ * the idle time grow, the key's rate decays as FeatureBook's estimate does
+ * (exp(-dt/tau)), size stays. A join is exactly what makes the decision round
+ * ask again (round-rules.ts), so a plan only has to be right for the future
+ * in which nothing happens; there it is the model's own per-tick verdicts.
+ */
+export function projectAhead(slots: readonly SlotFeatures[]): SlotFeatures[] {
+  const rows: SlotFeatures[] = [];
+  for (const s of slots) {
+    const stepMs = Math.max(1, (s.batchTimeoutMs - s.ageMs) / (PROJECTED_AGES - 1));
+    for (let k = 0; k < PROJECTED_AGES; k++) {
+      const dt = Math.min(k * stepMs, Math.max(0, s.batchTimeoutMs - s.ageMs));
+      rows.push({ ...s, ageMs: s.ageMs + dt, idleMs: s.idleMs + dt, requestRate: s.requestRate * Math.exp(-dt / RATE_TAU_MS) });
+    }
+  }
+  return rows;
+}
+
+/** Plans from one verdict per projected row: flush at the first projected age the model flushes at (else the envelope). */
+export function plansFromProjection(
+  slots: readonly SlotFeatures[],
+  rows: readonly SlotFeatures[],
+  flushes: (row: number) => boolean,
+): FlushPlan[] {
+  return slots.map((_, i) => {
+    for (let k = 0; k < PROJECTED_AGES; k++) {
+      const row = i * PROJECTED_AGES + k;
+      if (flushes(row)) return planTo(rows[row]!.ageMs);
+    }
+    return planTo(Infinity);
+  });
+}
+
+/** Plans from the logits of the projected rows of `slots` (see projectAhead). */
+export function plansFromLogits(slots: readonly SlotFeatures[], rows: readonly SlotFeatures[], logits: Float32Array): FlushPlan[] {
+  const decisions = decisionsFromLogits(logits, rows.length);
+  return plansFromProjection(slots, rows, (row) => decisions[row]!.action === 'flush');
+}
+
+/**
+ * PPO actor: the seed's observation through a network, argmax action. Plan:
+ * the first future age at which the network would flush given the current
+ * features projected forward (projectAhead: nobody joins), in one batched run.
+ */
 export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): FlushStrategy {
   const scale = readObservationScale(p);
   if (!network) throw new StrategyConfigError('ppo needs a model; none is loaded');
@@ -80,6 +135,10 @@ export function ppo(p: StrategyParams, network: PolicyNetwork | undefined): Flus
   return {
     name: 'ppo',
     decide: (slots) => decisionsFromLogits(network.logits(observe(slots, scale, network.inputSize), slots.length), slots.length),
+    plan: (slots) => {
+      const rows = projectAhead(slots);
+      return plansFromLogits(slots, rows, network.logits(observe(rows, scale, network.inputSize), rows.length));
+    },
   };
 }
 
@@ -138,13 +197,21 @@ export function validateQTable(table: QTable): void {
 export function qlearning(table: QTable | undefined): FlushStrategy {
   if (!table) throw new StrategyConfigError('qlearning needs a Q table; none is loaded');
   validateQTable(table);
+  const flushes = (slot: SlotFeatures) => {
+    const index = qStateIndex(table, slot) * 2;
+    return table.values[index + 1]! > table.values[index]!;
+  };
   return {
     name: 'qlearning',
     decide: (slots) =>
       slots.map((slot) => {
-        const index = qStateIndex(table, slot) * 2;
-        const flush = table.values[index + 1]! > table.values[index]!;
+        const flush = flushes(slot);
         return { action: flush ? 'flush' : 'wait', probability: flush ? 1 : 0 };
       }),
+    // Plan: the first projected age at which the table's greedy action is FLUSH (see projectAhead).
+    plan: (slots) => {
+      const rows = projectAhead(slots);
+      return plansFromProjection(slots, rows, (row) => flushes(rows[row]!));
+    },
   };
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/policy.proto.
  */
 export const file_batchgate_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvcG9saWN5LnByb3RvEgxiYXRjaGdhdGUudjEigAIKCVNsb3RCYXRjaBIQCghzbG90X2lkcxgBIAMoCRIOCgZyb3V0ZXMYAiADKAkSEwoLcm91dGVfaW5kZXgYAyADKA0SDAoEc2l6ZRgEIAMoDRIOCgZhZ2VfbXMYBSADKAESFwoPdXBzdHJlYW1fcDk5X21zGAYgAygBEhQKDHJlcXVlc3RfcmF0ZRgHIAMoARITCgtxdWV1ZV9kZXB0aBgIIAMoDRIXCg9vYnNlcnZlZF9wOTlfbXMYCSADKAESDwoHaWRsZV9tcxgKIAMoARIYChBiYXRjaF90aW1lb3V0X21zGAsgAygNEhYKDm1heF9iYXRjaF9zaXplGAwgAygNIk8KDURlY2lkZVJlcXVlc3QSFgoOY29vcmRpbmF0b3JfaWQYASABKAkSJgoFc2xvdHMYAiABKAsyFy5iYXRjaGdhdGUudjEuU2xvdEJhdGNoIqIBCgtEZWNpZGVSZXBseRIqCgdhY3Rpb25zGAEgAygOMhkuYmF0Y2hnYXRlLnYxLkZsdXNoQWN0aW9uEhUKDXByb2JhYmlsaXRpZXMYAiADKAISDwoHZGVjaWRlchgDIAMoDRISCgpzdHJhdGVnaWVzGAQgAygJEhYKDm1vZGVsX3ZlcnNpb25zGAUgAygJEhMKC2RlY2lzaW9uX3VzGAYgASgBKloKC0ZsdXNoQWN0aW9uEhwKGEZMVVNIX0FDVElPTl9VTlNQRUNJRklFRBAAEhUKEUZMVVNIX0FDVElPTl9XQUlUEAESFgoSRkxVU0hfQUNUSU9OX0ZMVVNIEAJiBnByb3RvMw");
+  fileDesc("ChliYXRjaGdhdGUvdjEvcG9saWN5LnByb3RvEgxiYXRjaGdhdGUudjEigAIKCVNsb3RCYXRjaBIQCghzbG90X2lkcxgBIAMoCRIOCgZyb3V0ZXMYAiADKAkSEwoLcm91dGVfaW5kZXgYAyADKA0SDAoEc2l6ZRgEIAMoDRIOCgZhZ2VfbXMYBSADKAESFwoPdXBzdHJlYW1fcDk5X21zGAYgAygBEhQKDHJlcXVlc3RfcmF0ZRgHIAMoARITCgtxdWV1ZV9kZXB0aBgIIAMoDRIXCg9vYnNlcnZlZF9wOTlfbXMYCSADKAESDwoHaWRsZV9tcxgKIAMoARIYChBiYXRjaF90aW1lb3V0X21zGAsgAygNEhYKDm1heF9iYXRjaF9zaXplGAwgAygNIk8KDURlY2lkZVJlcXVlc3QSFgoOY29vcmRpbmF0b3JfaWQYASABKAkSJgoFc2xvdHMYAiABKAsyFy5iYXRjaGdhdGUudjEuU2xvdEJhdGNoIu4BCgtEZWNpZGVSZXBseRIqCgdhY3Rpb25zGAEgAygOMhkuYmF0Y2hnYXRlLnYxLkZsdXNoQWN0aW9uEhUKDXByb2JhYmlsaXRpZXMYAiADKAISDwoHZGVjaWRlchgDIAMoDRISCgpzdHJhdGVnaWVzGAQgAygJEhYKDm1vZGVsX3ZlcnNpb25zGAUgAygJEhMKC2RlY2lzaW9uX3VzGAYgASgBEhcKD2ZsdXNoX2F0X2FnZV9tcxgHIAMoARIVCg1mbHVzaF9hdF9zaXplGAggAygNEhoKEnZhbGlkX3VudGlsX2FnZV9tcxgJIAMoASpaCgtGbHVzaEFjdGlvbhIcChhGTFVTSF9BQ1RJT05fVU5TUEVDSUZJRUQQABIVChFGTFVTSF9BQ1RJT05fV0FJVBABEhYKEkZMVVNIX0FDVElPTl9GTFVTSBACYgZwcm90bzM");
 
 /**
  * Live features of many open slots, one packed array per feature (index i
@@ -130,6 +130,14 @@ export const DecideRequestSchema: GenMessage<DecideRequest> = /*@__PURE__*/
 /**
  * Decisions in request order: actions[i] is for the request's slot i.
  *
+ * Plans (added after actions; a reader that knows only actions still reads the
+ * verdict at the slot's current age): slot i is flushed by its coordinator,
+ * with no further question, once its age reaches flush_at_age_ms[i] or its
+ * size reaches flush_at_size[i], whichever comes first, while its age is
+ * below valid_until_age_ms[i]. Ages are the slot's own (ms since it opened).
+ * A reply without plan columns (an older policy replica) means per-round
+ * verdicts: FLUSH now, WAIT until the next round.
+ *
  * @generated from message batchgate.v1.DecideReply
  */
 export type DecideReply = Message<"batchgate.v1.DecideReply"> & {
@@ -168,6 +176,27 @@ export type DecideReply = Message<"batchgate.v1.DecideReply"> & {
    * @generated from field: double decision_us = 6;
    */
   decisionUs: number;
+
+  /**
+   * 0 = flush now; +inf = no time rule (the envelope's timeout bounds it).
+   *
+   * @generated from field: repeated double flush_at_age_ms = 7;
+   */
+  flushAtAgeMs: number[];
+
+  /**
+   * 0 = no size rule (the envelope's size cap bounds it).
+   *
+   * @generated from field: repeated uint32 flush_at_size = 8;
+   */
+  flushAtSize: number[];
+
+  /**
+   * +inf = the plan holds until the next answer.
+   *
+   * @generated from field: repeated double valid_until_age_ms = 9;
+   */
+  validUntilAgeMs: number[];
 };
 
 /**
