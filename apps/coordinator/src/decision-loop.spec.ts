@@ -102,6 +102,7 @@ async function throughCoordinator(t: Trace, strategy: FlushStrategy): Promise<Fl
         partition: 0,
         opening: create(JoinRequestSchema),
         members: new Map([['ingress-a', 1]]),
+        deadlineAtMs: 0,
         contexts: [],
         key,
         route: t.routes[t.key[i]!]!,
