@@ -65,6 +65,8 @@ export class Coalescer implements FleetEvents {
   private readonly live = new Set<LocalSlot>();
   private readonly unreported = new Set<LocalSlot>();
   private readonly local: LocalFlusher;
+  /** Waiters whose slot is settled but who wait for a call of their own (re-calls): the sweep keeps their deadlines. */
+  private readonly recalls = new Map<Waiter[], LocalSlot>();
   private sweeper: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
 
@@ -86,7 +88,7 @@ export class Coalescer implements FleetEvents {
 
   /** Slots with waiters still to answer (for graceful drain and metrics). */
   get pending(): number {
-    return this.live.size;
+    return this.live.size + this.recalls.size;
   }
 
   waiters(): number {
@@ -286,7 +288,9 @@ export class Coalescer implements FleetEvents {
 
   private async answerGroup(group: Waiter[], slot: LocalSlot): Promise<void> {
     const first = group[0]!;
+    this.recalls.set(group, slot);
     const answer = await this.deps.direct.answer({ ...slot.request, headers: first.forwardHeaders }, first.scope, first);
+    this.recalls.delete(group);
     this.distribute(group, slot, answer, 'passthrough');
   }
 
@@ -316,9 +320,14 @@ export class Coalescer implements FleetEvents {
         this.deps.fallbacks.inc({ reason: slot.phase === 'open' ? 'flush_deadline' : 'result_deadline' });
         this.callDirect(slot);
       }
-      for (const waiter of slot.waiters) {
-        if (!waiter.done && now > waiter.deadlineMs) this.answer(waiter, slot, GATEWAY_TIMEOUT, 'fallback');
-      }
+      this.expire(slot.waiters, slot, now);
+    }
+    for (const [group, slot] of this.recalls) this.expire(group, slot, now);
+  }
+
+  private expire(waiters: readonly Waiter[], slot: LocalSlot, now: number): void {
+    for (const waiter of waiters) {
+      if (!waiter.done && now > waiter.deadlineMs) this.answer(waiter, slot, GATEWAY_TIMEOUT, 'fallback');
     }
   }
 }
