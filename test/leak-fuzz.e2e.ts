@@ -7,6 +7,7 @@ import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 import { laxResolve } from './support/lax-path.js';
 import { intFromEnv } from './support/profile.js';
 import { writeRoutes } from './support/routes.js';
+import { seededRandom } from '#libs/policy';
 
 // CI runs 10,000 requests; BATCHGATE_LEAK_FUZZ_REQUESTS=100000 is the long profile.
 const REQUESTS = intFromEnv('BATCHGATE_LEAK_FUZZ_REQUESTS', 10_000);
@@ -62,20 +63,8 @@ interface Signed {
   path: string;
 }
 
-/** A small deterministic generator (mulberry32), so a failing seed can be rerun. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function plan(count: number, seed: number): Sent[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   return Array.from({ length: count }, (_, i) => {
     const who = { id: `r${i}`, auth: pick(AUTHS), cookie: pick(COOKIES), lang: pick(LANGS) };

@@ -8,7 +8,7 @@ import type { DecidedRequest } from './support/events.js';
 import { DecisionWatch, FlushWatch } from './support/events.js';
 import { TestFleet } from './support/fleet.js';
 import { closedLoop } from './support/load.js';
-import { PolicyProcess } from './support/policy-process.js';
+import { ServiceProcess } from './support/service-process.js';
 import { eventually, metricsOf, sample, total } from './support/metrics.js';
 
 /** A one-layer actor: FLUSH logit = slope * age_ratio - offset, WAIT logit 0. */
@@ -29,7 +29,7 @@ const stores = (fleet: TestFleet) => fleet.policies[0]!.get(JetStreamProvider).w
 const fallbacks = async (fleet: TestFleet, reason?: string) =>
   total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_policy_fallback_total', reason ? { reason } : {});
 
-const from = (policy: PolicyProcess | undefined) => (e: DecidedRequest) => e.source === policy?.source;
+const from = (policy: ServiceProcess | undefined) => (e: DecidedRequest) => e.source === policy?.source;
 
 const byVersion = (version: string) => (e: DecidedRequest) => e.slots.some((s) => s.modelVersion === version);
 
@@ -195,9 +195,9 @@ describe('policy service: learned models, hot reload, fallback', () => {
 describe('policy service as a process, SIGKILLed under load', () => {
   const REQUEST_TIMEOUT_MS = 5000;
   let fleet: TestFleet;
-  const processes: PolicyProcess[] = [];
+  const processes: ServiceProcess[] = [];
   const startProcess = async (name: string) => {
-    const policy = await PolicyProcess.start(fleet.env, name);
+    const policy = await ServiceProcess.start('policy', fleet.env, name);
     processes.push(policy);
     return policy;
   };
@@ -270,7 +270,7 @@ describe('policy service as a process, SIGKILLed under load', () => {
     let frozen = { timeouts: 0, unavailable: 0 };
     let killed = { replies: 0, unavailable: 0, fallbackFlushes: 0 };
     let outage = { fallbackFlushes: 0, policyFlushes: 0 };
-    let second: PolicyProcess | undefined;
+    let second: ServiceProcess | undefined;
     try {
       await watch.waitUntil((d) => d.filter(from(first)).length >= 20, 20_000);
       frozen = { timeouts: await fallbacks(fleet, 'timeout'), unavailable: await fallbacks(fleet, 'unavailable') };

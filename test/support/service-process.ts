@@ -1,13 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { freePort } from '#infra';
+import { POLICY_NODE_ARGS } from '#stack';
 import type { Env } from './fleet.js';
 
 /**
  * A built service (dist/apps/<service>/src/main.js, `npm run build` first) as
  * a real child process, so a test can SIGKILL it with work in flight (an
- * in-process app can only be closed gracefully). Same approach as
- * policy-process.ts, for any service.
+ * in-process app can only be closed gracefully). Node flags as
+ * scripts/stack.mjs gives them (the policy's young generation).
  */
 export class ServiceProcess {
   private output = '';
@@ -28,7 +29,8 @@ export class ServiceProcess {
   static async start(service: string, env: Env, instanceId: string, timeoutMs = 30_000): Promise<ServiceProcess> {
     const script = `dist/apps/${service}/src/main.js`;
     const port = await freePort();
-    const child = spawn(process.execPath, [script], {
+    const flags = service === 'policy' ? POLICY_NODE_ARGS : [];
+    const child = spawn(process.execPath, [...flags, script], {
       env: { PATH: process.env.PATH ?? '', ...env, BATCHGATE_INSTANCE_ID: instanceId, BATCHGATE_HTTP_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -50,11 +52,26 @@ export class ServiceProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** SIGKILL: no shutdown hooks, no drain; resolves once the process is gone. Always safe to call. */
-  async kill(): Promise<void> {
+  /** The event source its events carry (e.g. a policy's slot.decided). */
+  get source(): string {
+    return `${this.script.split('/')[2]}/${this.instanceId}`;
+  }
+
+  /** Sends `signal` (SIGSTOP freezes it, SIGKILL ends it with no shutdown); resolves once a SIGKILL has taken effect. */
+  async signal(signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): Promise<void> {
     if (!this.running) return;
-    this.child.kill('SIGKILL');
-    await this.exit;
+    this.child.kill(signal);
+    if (signal === 'SIGKILL') await this.exit;
+  }
+
+  /** SIGKILL: no shutdown hooks, no drain; resolves once the process is gone. Always safe to call. */
+  kill(): Promise<void> {
+    return this.signal('SIGKILL');
+  }
+
+  /** Ends the process whatever its state (always safe to call, e.g. in afterAll). */
+  stop(): Promise<void> {
+    return this.kill();
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {
