@@ -5,6 +5,10 @@ export interface InfraProcess {
   /** nats-server's monitoring endpoint (/varz ...), when started with monitorPort. */
   readonly monitorUrl?: string;
   readonly running: boolean;
+  /** The server's pid (not its watchdog's) once started. */
+  readonly pid?: number;
+  /** The watchdog shell that runs the server; it exits when the server does. */
+  readonly child?: import('node:child_process').ChildProcess;
   start(): Promise<InfraProcess>;
   stop(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<InfraProcess>;

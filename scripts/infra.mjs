@@ -52,6 +52,8 @@ function waitForLine(child, pattern, name, timeoutMs) {
 
 const WATCHDOG = [
   '"$@" & server=$!',
+  // The server's own pid, for whoever wants to signal it (the fault suite kills it with -9).
+  'echo "batchgate-infra-pid $server"',
   "trap 'kill $server 2>/dev/null' TERM INT",
   'while kill -0 $server 2>/dev/null; do',
   '  kill -0 $BATCHGATE_WATCH_PID 2>/dev/null || kill $server',
@@ -83,6 +85,12 @@ class InfraProcess {
       env: { ...process.env, ...this.env, BATCHGATE_WATCH_PID: String(process.pid) },
     });
     this.child = child;
+    const onPid = (chunk) => {
+      const match = /batchgate-infra-pid (\d+)/.exec(chunk.toString());
+      if (match) this.pid = Number(match[1]);
+      if (match) child.stdout.off('data', onPid);
+    };
+    child.stdout.on('data', onPid);
     await waitForLine(child, this.readyPattern, this.name, 15_000);
     // Keep draining output so the pipe never fills and blocks the server.
     child.stdout.resume();

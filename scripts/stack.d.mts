@@ -1,5 +1,11 @@
 export interface Stack {
-  urls: { ingresses: string[]; metrics: string | undefined; services: Record<string, string> };
+  urls: {
+    ingresses: string[];
+    /** Base URL of each ingress's /healthz, /readyz, /metrics (scripts/stack.mjs ingressEndpoints). */
+    ingressHealth: string[];
+    metrics: string | undefined;
+    services: Record<string, string>;
+  };
   env: Record<string, string | undefined>;
   logDir: string;
   stop(): Promise<void>;

@@ -4,7 +4,7 @@
 // workers and ingresses as separate processes. Used by `npm start` and the
 // benchmarks, so what is measured is what a user runs.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, realtimePrefix, startNats, startRedis } from './infra.mjs';
 
@@ -19,6 +19,18 @@ const DECISION_PATH = ['/policy/'];
  * every ~60 ms, which was the whole decision p99 (measured with --trace-gc).
  */
 export const POLICY_NODE_ARGS = ['--max-semi-space-size=64'];
+
+/**
+ * THE place that knows where an ingress serves /healthz, /readyz, /metrics and /admin: the
+ * settings its process gets and the base URL of those endpoints. Today they are on the gateway
+ * port; when the ingress gets its operator port, allocate it here with `nextPort()` and pass it in
+ * `env`. The launcher's readiness probe, the fault suite and the tests all read it from here
+ * (stack.urls.ingressHealth, .run/stack.json).
+ */
+async function ingressEndpoints(gatewayPort, nextPort) {
+  void nextPort;
+  return { env: { BATCHGATE_PORT: String(gatewayPort) }, healthUrl: `http://127.0.0.1:${gatewayPort}` };
+}
 
 async function isFree(port) {
   const { createServer } = await import('node:net');
@@ -72,6 +84,13 @@ export async function startStack({
   mkdirSync(logDir, { recursive: true });
   const started = [];
   const children = [];
+  // <runDir>/stack.json: every process's pid and readiness URL, rewritten on each (re)start, so
+  // an operator (or the fault suite) can find what to signal: jq '.processes["ingress-0"].pid'.
+  const state = { launcher: process.pid, processes: {} };
+  const record = (name, pid, readyUrl) => {
+    state.processes[name] = { pid, readyUrl, log: join(logDir, `${name}.log`) };
+    writeFileSync(join(runDir, 'stack.json'), `${JSON.stringify(state, null, 2)}\n`);
+  };
   // A launcher that dies of an error leaves no services behind (infrastructure has its own watchdog).
   const orphanGuard = () => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGTERM'));
   process.once('exit', orphanGuard);
@@ -111,6 +130,7 @@ export async function startStack({
         prefix: realtime,
       });
       started.push(nats);
+      record('nats-server', nats.pid, `${nats.monitorUrl}/healthz`);
       shared.NATS_URL = nats.url;
       shared.NATS_MONITOR_URL = nats.monitorUrl;
       log(`nats-server (JetStream) ${nats.url}`);
@@ -118,24 +138,31 @@ export async function startStack({
     if (!env.REDIS_URL) {
       const redis = await startRedis({ port: await portOr(Number(env.BATCHGATE_REDIS_PORT ?? 6379)) });
       started.push(redis);
+      record('redis-server', redis.pid);
       shared.REDIS_URL = redis.url;
       log(`redis-server ${redis.url}`);
     }
 
     const spawnService = async (name, script, extra, readyUrl, args = []) => {
       const file = join(logDir, `${name}.log`);
-      const out = createWriteStream(file);
       const flags = script.includes('/policy/') ? POLICY_NODE_ARGS : [];
       // chrt execs node in place, so the child's pid (and its signals) stay the service's.
       const prefix = DECISION_PATH.some((part) => script.includes(part)) ? realtime : [];
       const command = [...prefix, process.execPath, ...flags, ...nodeArgs, join(root, script), ...args];
-      const child = spawn(command[0], command.slice(1), {
-        env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout.pipe(out);
-      child.stderr.pipe(out);
-      children.push({ name, child });
+      const launch = (flags) => {
+        const out = createWriteStream(file, { flags });
+        const child = spawn(command[0], command.slice(1), {
+          env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout.pipe(out);
+        child.stderr.pipe(out);
+        return child;
+      };
+      const child = launch('w');
+      const entry = { name, child, readyUrl, file, relaunch: () => launch('a') };
+      children.push(entry);
+      record(name, child.pid, readyUrl);
       if (readyUrl && !(await waitReady(readyUrl, 30_000, child))) {
         throw new Error(`${name} did not become ready (log ${file}):\n${tail(file)}`);
       }
@@ -155,7 +182,7 @@ export async function startStack({
 
     let nextHttpPort = await portOr(9101);
     const opsPort = async () => (nextHttpPort = await portOr(nextHttpPort + 1));
-    const urls = { ingresses: [], metrics: undefined, services: {} };
+    const urls = { ingresses: [], ingressHealth: [], metrics: undefined, services: {} };
 
     const metricsPort = await portOr(Number(env.BATCHGATE_METRICS_PORT ?? 9090));
     await spawnService(
@@ -196,13 +223,10 @@ export async function startStack({
       urls.services[`worker-${i}`] = `http://127.0.0.1:${port}`;
     }
     for (const [i, port] of ingressPorts.entries()) {
-      await spawnService(
-        `ingress-${i}`,
-        'dist/apps/ingress/src/main.js',
-        { BATCHGATE_PORT: String(port) },
-        `http://127.0.0.1:${port}/readyz`,
-      );
+      const ingress = await ingressEndpoints(port, opsPort);
+      await spawnService(`ingress-${i}`, 'dist/apps/ingress/src/main.js', ingress.env, `${ingress.healthUrl}/readyz`);
       urls.ingresses.push(`http://127.0.0.1:${port}`);
+      urls.ingressHealth.push(ingress.healthUrl);
     }
     // Coordinators are ready once they own partitions.
     for (const [name, url] of Object.entries(urls.services)) {
