@@ -28,6 +28,8 @@ export function startNats(options?: {
   prefix?: readonly string[];
   /** Extra nats-server flags, e.g. ['--user', 'alice', '--pass', 'secret']. */
   args?: readonly string[];
+  /** Appends the server's output to this file (across restarts). */
+  logFile?: string;
 }): Promise<InfraProcess>;
-export function startRedis(options?: { port?: number }): Promise<InfraProcess>;
+export function startRedis(options?: { port?: number; logFile?: string }): Promise<InfraProcess>;
 export function ensureInfraBinaries(options?: { log?: (line: string) => void }): string[];

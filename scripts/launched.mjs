@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './infra.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -18,12 +17,23 @@ const isFree = (port) =>
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 
-/** `count` consecutive free ports (ingress replicas listen on BATCHGATE_PORT, +1, ...). */
+/**
+ * `count` consecutive free ports (ingress replicas listen on BATCHGATE_PORT, +1, ...), below the
+ * kernel's ephemeral range: a port from there (what listen(0) hands out) can be taken by any
+ * outgoing connection of the fleet before the ingress binds it.
+ */
 export async function freePortRun(count) {
+  let ephemeralStart = 32768;
+  try {
+    ephemeralStart = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux: the usual default
+  }
+  const low = Math.max(1024, ephemeralStart - 12_000);
   for (;;) {
-    const first = await freePort();
-    let ok = first + count < 65536;
-    for (let i = 1; ok && i < count; i++) ok = await isFree(first + i);
+    const first = low + Math.floor(Math.random() * (ephemeralStart - low - count));
+    let ok = true;
+    for (let i = 0; ok && i < count; i++) ok = await isFree(first + i);
     if (ok) return first;
   }
 }

@@ -16,5 +16,7 @@ export function startStack(options?: {
   log?: (line: string) => void;
   originDelayMs?: number;
   nodeArgs?: string[];
+  /** Supervise every process it started (npm start): restart with backoff, stop on a crash loop or exit 78. */
+  restart?: boolean;
 }): Promise<Stack>;
 export const POLICY_NODE_ARGS: string[];

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, realtimePrefix, startNats, startRedis } from './infra.mjs';
+import { supervise } from './supervisor.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -50,7 +51,9 @@ async function waitReady(url, timeoutMs, child) {
   while (Date.now() < until) {
     if (child.exitCode !== null) return false;
     try {
-      const response = await fetch(url);
+      // Bounded: a process that accepts and never answers (another server on the port) is not ready.
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
       if (response.status === 200) return true;
     } catch {
       // not listening yet
@@ -71,7 +74,10 @@ function tail(file) {
 /**
  * Starts the stack. `env` is the environment the services see (BATCHGATE_*,
  * NATS_URL, REDIS_URL ...); `nodeArgs` go to every service's node (e.g.
- * --cpu-prof for profiling). Returns the URLs and a stop() that ends everything it started.
+ * --cpu-prof for profiling). With `restart` (npm start) every process it started
+ * is supervised (scripts/supervisor.mjs): restarted after an unexpected exit,
+ * with backoff, until a crash loop or a bad configuration. Returns the URLs and
+ * a stop() that ends everything it started.
  */
 export async function startStack({
   env = process.env,
@@ -79,6 +85,7 @@ export async function startStack({
   log = () => undefined,
   originDelayMs,
   nodeArgs = [],
+  restart = false,
 } = {}) {
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -91,10 +98,29 @@ export async function startStack({
     state.processes[name] = { pid, readyUrl, log: join(logDir, `${name}.log`) };
     writeFileSync(join(runDir, 'stack.json'), `${JSON.stringify(state, null, 2)}\n`);
   };
+  let stopping = false;
+  const supervisors = [];
+  /** Supervises `name` from `child` on; `start()` starts it again and resolves to its new process. */
+  const keepRunning = (name, child, start, onStart, readyUrl) => {
+    if (!restart) return;
+    const supervisor = supervise({
+      name,
+      logFile: join(logDir, `${name}.log`),
+      log,
+      start,
+      onStart,
+      stopping: () => stopping,
+      ready: (next) => (readyUrl ? waitReady(readyUrl, 60_000, next) : true),
+    });
+    supervisor.watch(child);
+    supervisors.push(supervisor);
+  };
   // A launcher that dies of an error leaves no services behind (infrastructure has its own watchdog).
   const orphanGuard = () => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGTERM'));
   process.once('exit', orphanGuard);
   const stop = async () => {
+    stopping = true;
+    supervisors.forEach((supervisor) => supervisor.stop());
     await Promise.all(
       children.map(
         ({ child }) =>
@@ -128,22 +154,31 @@ export async function startStack({
         storeDir: join(runDir, `nats-${process.pid}`),
         monitorPort: await portOr(Number(env.BATCHGATE_NATS_MONITOR_PORT ?? 8222)),
         prefix: realtime,
+        logFile: join(logDir, 'nats-server.log'),
       });
       started.push(nats);
-      record('nats-server', nats.pid, `${nats.monitorUrl}/healthz`);
+      const onStart = () => record('nats-server', nats.pid, `${nats.monitorUrl}/healthz`);
+      onStart();
+      keepRunning('nats-server', nats.child, async () => (await nats.start()).child, onStart);
       shared.NATS_URL = nats.url;
       shared.NATS_MONITOR_URL = nats.monitorUrl;
       log(`nats-server (JetStream) ${nats.url}`);
     }
     if (!env.REDIS_URL) {
-      const redis = await startRedis({ port: await portOr(Number(env.BATCHGATE_REDIS_PORT ?? 6379)) });
+      const redis = await startRedis({
+        port: await portOr(Number(env.BATCHGATE_REDIS_PORT ?? 6379)),
+        logFile: join(logDir, 'redis-server.log'),
+      });
       started.push(redis);
-      record('redis-server', redis.pid);
+      const onStart = () => record('redis-server', redis.pid);
+      onStart();
+      keepRunning('redis-server', redis.child, async () => (await redis.start()).child, onStart);
       shared.REDIS_URL = redis.url;
       log(`redis-server ${redis.url}`);
     }
 
-    const spawnService = async (name, script, extra, readyUrl, args = []) => {
+    /** `readyUrl` answers 200 once it started, `servingUrl` once it serves (a coordinator owns partitions). */
+    const spawnService = async (name, script, extra, readyUrl, args = [], servingUrl = readyUrl) => {
       const file = join(logDir, `${name}.log`);
       const flags = script.includes('/policy/') ? POLICY_NODE_ARGS : [];
       // chrt execs node in place, so the child's pid (and its signals) stay the service's.
@@ -160,12 +195,18 @@ export async function startStack({
         return child;
       };
       const child = launch('w');
-      const entry = { name, child, readyUrl, file, relaunch: () => launch('a') };
+      const entry = { name, child };
       children.push(entry);
-      record(name, child.pid, readyUrl);
+      const onStart = (current) => {
+        entry.child = current;
+        record(name, current.pid, servingUrl);
+      };
+      onStart(child);
       if (readyUrl && !(await waitReady(readyUrl, 30_000, child))) {
         throw new Error(`${name} did not become ready (log ${file}):\n${tail(file)}`);
       }
+      // Supervised from its first readiness on: a service that never started is a start-up error.
+      keepRunning(name, child, async () => launch('a'), onStart, servingUrl);
       return child;
     };
 
@@ -209,6 +250,8 @@ export async function startStack({
         'dist/apps/coordinator/src/main.js',
         { BATCHGATE_HTTP_PORT: String(port) },
         `http://127.0.0.1:${port}/healthz`,
+        [],
+        `http://127.0.0.1:${port}/readyz`,
       );
       urls.services[`coordinator-${i}`] = `http://127.0.0.1:${port}`;
     }
@@ -232,7 +275,7 @@ export async function startStack({
     for (const [name, url] of Object.entries(urls.services)) {
       if (name.startsWith('coordinator')) await waitReady(`${url}/readyz`, 15_000, children.find((c) => c.name === name).child);
     }
-    for (const { name, child } of children) {
+    for (const { name, child } of restart ? [] : children) {
       child.once('exit', (code, signal) => {
         // Ctrl-C reaches the whole process group: SIGINT and SIGTERM exits are a shutdown, not a crash.
         if (signal !== 'SIGTERM' && signal !== 'SIGINT' && code !== 0)

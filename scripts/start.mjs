@@ -43,7 +43,7 @@ if (build) {
 const { startStack } = await import('./stack.mjs');
 let stack;
 try {
-  stack = await startStack({ log: say, runDir: process.env.BATCHGATE_RUN_DIR || undefined });
+  stack = await startStack({ log: say, restart: true, runDir: process.env.BATCHGATE_RUN_DIR || undefined });
 } catch (error) {
   say(error.message);
   process.exit(1);

@@ -92,7 +92,7 @@ export function supervise({ name, logFile, log, start, stopping, onStart = () =>
     }
     watch(child);
     if (ready && (await ready(child)) && !stopping() && child.exitCode === null)
-      log(`${name} is back (pid ${child.pid}, ready ${Date.now() - at} ms after the restart)`);
+      log(`${name} is back (ready ${Date.now() - at} ms after the restart)`);
   };
 
   return {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaunchedStack } from '#launcher';
 import { launchStack } from '#launcher';
+import { describeExit, restartDecision } from '../scripts/supervisor.mjs';
 
 // `npm start`'s launcher as a child process (real nats-server, redis-server, demo origin and the
 // built services from dist/): what a user sees when one of its processes dies.
@@ -39,6 +40,43 @@ async function answersWithin(url: string, ms: number): Promise<number> {
   throw new Error(`${url} did not answer 200 within ${ms} ms (last: ${last})`);
 }
 
+describe('restart decisions', () => {
+  /** Feeds exits `gapsMs` apart (each after `upMs` of running) through restartDecision. */
+  const run = (exits: Array<{ upMs: number; code?: number }>) => {
+    let crashes: number[] = [];
+    let streak = 0;
+    let now = 0;
+    return exits.map(({ upMs, code = 1 }) => {
+      now += upMs;
+      const decision = restartDecision({ crashes, streak, upMs, code, now });
+      crashes = decision.crashes;
+      streak = decision.streak;
+      if (decision.action === 'restart') now += decision.delayMs;
+      return decision.action === 'restart' ? decision.delayMs : decision.action;
+    });
+  };
+
+  it('backs off 200 ms doubling, and five exits within 60 s are a crash loop', () => {
+    expect(run(Array.from({ length: 5 }, () => ({ upMs: 1000 })))).toEqual([200, 400, 800, 1600, 'loop']);
+  });
+
+  it('the delay is capped at 10 s and starts over after 30 s of stable running', () => {
+    const spread = Array.from({ length: 8 }, () => ({ upMs: 20_000 }));
+    expect(run(spread)).toEqual([200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+    expect(run([{ upMs: 1000 }, { upMs: 1000 }, { upMs: 31_000 }])).toEqual([200, 400, 200]);
+  });
+
+  it('exit 78 (bad configuration) is never restarted', () => {
+    expect(run([{ upMs: 1000, code: 78 }])).toEqual(['config']);
+  });
+
+  it('exits are described by signal, or by code (a shell reports a killed child as 128 + n)', () => {
+    expect(describeExit(null, 'SIGKILL')).toBe('signal SIGKILL');
+    expect(describeExit(1, null)).toBe('exit code 1');
+    expect(describeExit(137, null)).toBe('exit code 137 (SIGKILL)');
+  });
+});
+
 const routesFile = join(process.cwd(), `.launcher-e2e-routes-${process.pid}.yaml`);
 
 describe('npm start supervises what it started', () => {
@@ -69,7 +107,7 @@ describe('npm start supervises what it started', () => {
     expect(await answersWithin(`${stack.gateways[0]}/api/hello`, 10_000)).toBe(200);
     const said = await stack.waitForLine(/ingress-0 exited/, 1000, from);
     expect(said).toMatch(/ingress-0 exited unexpectedly \(signal SIGKILL\); restarting in 200 ms; its log: .*ingress-0\.log/);
-    await stack.waitForLine(/ingress-0 is back \(pid \d+/, 10_000, from);
+    await stack.waitForLine(/ingress-0 is back \(ready \d+ ms after the restart\)/, 10_000, from);
     expect(stack.state().processes['ingress-0']!.pid).not.toBe(pid);
   });
 
@@ -93,7 +131,7 @@ describe('npm start supervises what it started', () => {
     process.kill(pid, 'SIGKILL');
     await gone(pid);
     // Every restart now fails to listen (EADDRINUSE, exit code 1), as after a port clash in real life.
-    squatter = createServer();
+    squatter = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => squatter!.listen(stack.gatewayPort + 1, '127.0.0.1', resolve));
     const gaveUp = await stack.waitForLine(/ingress-1 keeps crashing/, 50_000, from);
     expect(gaveUp).toMatch(
