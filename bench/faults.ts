@@ -8,6 +8,7 @@
 // Prints a table and writes it into docs/reliability.md. Bounded: ~3-4 minutes.
 import { cpus, loadavg } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { format, resolveConfig } from 'prettier';
 import { launchStack } from '#launcher';
 import type { LaunchedStack } from '#launcher';
 import type { WindowStats } from './faults-load.js';
@@ -155,5 +156,7 @@ const section = [
 console.log(`\n${section}\n`);
 const doc = readFileSync(DOC, 'utf8');
 const marked = /<!-- faults:begin[^]*?<!-- faults:end -->/;
-writeFileSync(DOC, marked.test(doc) ? doc.replace(marked, section) : `${doc.trimEnd()}\n\n${section}\n`);
+const updated = marked.test(doc) ? doc.replace(marked, section) : `${doc.trimEnd()}\n\n${section}\n`;
+// Formatted as `npm run lint` (prettier --check) wants it, so a rerun leaves nothing to fix by hand.
+writeFileSync(DOC, await format(updated, { ...(await resolveConfig(DOC)), parser: 'markdown' }));
 console.log(`written to ${DOC}`);
