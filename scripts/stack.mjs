@@ -4,7 +4,7 @@
 // workers and ingresses as separate processes. Used by `npm start` and the
 // benchmarks, so what is measured is what a user runs.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, realtimePrefix, startNats, startRedis } from './infra.mjs';
 import { supervise } from './supervisor.mjs';
@@ -96,7 +96,9 @@ export async function startStack({
   const state = { launcher: process.pid, processes: {} };
   const record = (name, pid, readyUrl) => {
     state.processes[name] = { pid, readyUrl, log: join(logDir, `${name}.log`) };
-    writeFileSync(join(runDir, 'stack.json'), `${JSON.stringify(state, null, 2)}\n`);
+    // Written aside and renamed, so a reader never sees a half-written file.
+    writeFileSync(join(runDir, 'stack.json.tmp'), `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(join(runDir, 'stack.json.tmp'), join(runDir, 'stack.json'));
   };
   let stopping = false;
   const supervisors = [];
