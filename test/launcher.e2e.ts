@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LaunchedStack } from '#launcher';
 import { launchStack } from '#launcher';
@@ -77,7 +78,7 @@ describe('restart decisions', () => {
   });
 });
 
-const routesFile = join(process.cwd(), `.launcher-e2e-routes-${process.pid}.yaml`);
+const routesFile = join(mkdtempSync(join(tmpdir(), 'batchgate-launcher-e2e-')), 'routes.yaml');
 
 describe('npm start supervises what it started', () => {
   let stack: LaunchedStack;
@@ -94,9 +95,7 @@ describe('npm start supervises what it started', () => {
   afterAll(async () => {
     await stack?.stop();
     await new Promise((resolve) => (squatter ? squatter.close(resolve) : resolve(undefined)));
-    writeFileSync(routesFile, '');
-    const { rmSync } = await import('node:fs');
-    rmSync(routesFile, { force: true });
+    rmSync(dirname(routesFile), { recursive: true, force: true });
   }, 60_000);
 
   it('a kill -9 ingress is restarted: its gateway port answers again and the launcher said so', async () => {
