@@ -7,6 +7,10 @@ export interface InfraProcess {
   readonly running: boolean;
   /** The last 256 KB of the process's stdout and stderr since its latest start. */
   readonly log: string;
+  /** The server's pid (not its watchdog's) once started. */
+  readonly pid?: number;
+  /** The watchdog shell that runs the server; it exits when the server does. */
+  readonly child?: import('node:child_process').ChildProcess;
   start(): Promise<InfraProcess>;
   stop(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<InfraProcess>;
@@ -26,6 +30,8 @@ export function startNats(options?: {
   prefix?: readonly string[];
   /** Extra nats-server flags, e.g. ['--user', 'alice', '--pass', 'secret']. */
   args?: readonly string[];
+  /** Appends the server's output to this file (across restarts). */
+  logFile?: string;
 }): Promise<InfraProcess>;
-export function startRedis(options?: { port?: number }): Promise<InfraProcess>;
+export function startRedis(options?: { port?: number; logFile?: string }): Promise<InfraProcess>;
 export function ensureInfraBinaries(options?: { log?: (line: string) => void }): string[];

@@ -2,7 +2,7 @@
 // JetStream, redis-server) on loopback ports. Plain ESM so `npm start` can use
 // it before anything is built; tests and benchmarks import the same code.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,8 @@ function waitForLine(child, pattern, name, timeoutMs) {
 
 const WATCHDOG = [
   '"$@" & server=$!',
+  // The server's own pid, for whoever wants to signal it (the fault suite kills it with -9).
+  'echo "batchgate-infra-pid $server"',
   "trap 'kill $server 2>/dev/null' TERM INT",
   'while kill -0 $server 2>/dev/null; do',
   '  kill -0 $BATCHGATE_WATCH_PID 2>/dev/null || kill $server',
@@ -65,7 +67,8 @@ const WATCHDOG = [
  * the same port (tests use that to take NATS or Redis away and bring it back).
  */
 class InfraProcess {
-  constructor(name, binary, args, readyPattern, cleanup, env = {}) {
+  constructor(name, binary, args, readyPattern, cleanup, env = {}, logFile = undefined) {
+    this.logFile = logFile;
     this.name = name;
     this.binary = binary;
     this.args = args;
@@ -88,6 +91,19 @@ class InfraProcess {
     const keep = (chunk) => (this.log = (this.log + chunk.toString()).slice(-256 * 1024));
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    if (this.logFile) {
+      // Appended across restarts, so the output of the run that crashed is kept.
+      const out = createWriteStream(this.logFile, { flags: 'a' });
+      child.stdout.pipe(out, { end: false });
+      child.stderr.pipe(out, { end: false });
+      child.once('close', () => out.end());
+    }
+    const onPid = (chunk) => {
+      const match = /batchgate-infra-pid (\d+)/.exec(chunk.toString());
+      if (match) this.pid = Number(match[1]);
+      if (match) child.stdout.off('data', onPid);
+    };
+    child.stdout.on('data', onPid);
     await waitForLine(child, this.readyPattern, this.name, 15_000);
     // Keep draining output so the pipe never fills and blocks the server.
     child.stdout.resume();
@@ -167,7 +183,7 @@ export function realtimePrefix(value) {
  * nats-server with JetStream on a free (or given) loopback port; `prefix` wraps
  * the command (realtimePrefix), `args` are extra server flags (e.g. --user/--pass).
  */
-export async function startNats({ port, storeDir, monitorPort, prefix = [], args: extra = [] } = {}) {
+export async function startNats({ port, storeDir, monitorPort, prefix = [], args: extra = [], logFile } = {}) {
   const binary = findBinary('nats-server');
   if (!binary) throw new Error('nats-server is not installed (Debian: apt-get install -y nats-server)');
   const natsPort = port ?? (await freePort());
@@ -191,6 +207,7 @@ export async function startNats({ port, storeDir, monitorPort, prefix = [], args
     /Server is ready/,
     () => ownDir && rmSync(ownDir, { recursive: true, force: true }),
     NATS_SERVER_ENV,
+    logFile,
   );
   await proc.start();
   proc.port = natsPort;
@@ -200,12 +217,12 @@ export async function startNats({ port, storeDir, monitorPort, prefix = [], args
 }
 
 /** redis-server without persistence on a free (or given) loopback port. */
-export async function startRedis({ port } = {}) {
+export async function startRedis({ port, logFile } = {}) {
   const binary = findBinary('redis-server');
   if (!binary) throw new Error('redis-server is not installed (Debian: apt-get install -y redis-server)');
   const redisPort = port ?? (await freePort());
   const args = ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
-  const proc = new InfraProcess('redis-server', binary, args, /Ready to accept connections/);
+  const proc = new InfraProcess('redis-server', binary, args, /Ready to accept connections/, undefined, {}, logFile);
   await proc.start();
   proc.port = redisPort;
   proc.url = `redis://127.0.0.1:${redisPort}`;

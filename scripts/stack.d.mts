@@ -1,6 +1,14 @@
 export interface Stack {
-  /** ingresses: gateway URLs (client traffic); operators: each ingress's operator URL (/healthz, /readyz, /metrics, /admin), same order. */
-  urls: { ingresses: string[]; operators: string[]; metrics: string | undefined; services: Record<string, string> };
+  urls: {
+    /** Gateway URLs (client traffic). */
+    ingresses: string[];
+    /** Each ingress's operator URL (/healthz, /readyz, /metrics, /admin), same order. */
+    operators: string[];
+    /** Base URL of each ingress's /healthz, /readyz, /metrics: its operator URL (scripts/stack.mjs ingressEndpoints). */
+    ingressHealth: string[];
+    metrics: string | undefined;
+    services: Record<string, string>;
+  };
   env: Record<string, string | undefined>;
   logDir: string;
   stop(): Promise<void>;
@@ -11,5 +19,7 @@ export function startStack(options?: {
   log?: (line: string) => void;
   originDelayMs?: number;
   nodeArgs?: string[];
+  /** Supervise every process it started (npm start): restart with backoff, stop on a crash loop or exit 78. */
+  restart?: boolean;
 }): Promise<Stack>;
 export const POLICY_NODE_ARGS: string[];

@@ -4,9 +4,10 @@
 // workers and ingresses as separate processes. Used by `npm start` and the
 // benchmarks, so what is measured is what a user runs.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, realtimePrefix, startNats, startRedis } from './infra.mjs';
+import { supervise } from './supervisor.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -19,6 +20,21 @@ const DECISION_PATH = ['/policy/'];
  * every ~60 ms, which was the whole decision p99 (measured with --trace-gc).
  */
 export const POLICY_NODE_ARGS = ['--max-semi-space-size=64'];
+
+/**
+ * THE place that knows where an ingress serves /healthz, /readyz, /metrics and /admin (its
+ * operator port): the settings its process gets and the base URL of those endpoints. The
+ * launcher's readiness probe, the fault suite and the tests all read it from here
+ * (stack.urls.ingressHealth = stack.urls.operators, .run/stack.json).
+ */
+async function ingressEndpoints(gatewayPort, nextPort) {
+  // The gateway port proxies every path; health, metrics and the admin API are on the ingress's operator port.
+  const operatorPort = await nextPort();
+  return {
+    env: { BATCHGATE_PORT: String(gatewayPort), BATCHGATE_HTTP_PORT: String(operatorPort) },
+    healthUrl: `http://127.0.0.1:${operatorPort}`,
+  };
+}
 
 async function isFree(port) {
   const { createServer } = await import('node:net');
@@ -38,7 +54,9 @@ async function waitReady(url, timeoutMs, child) {
   while (Date.now() < until) {
     if (child.exitCode !== null) return false;
     try {
-      const response = await fetch(url);
+      // Bounded: a process that accepts and never answers (another server on the port) is not ready.
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
       if (response.status === 200) return true;
     } catch {
       // not listening yet
@@ -59,7 +77,10 @@ function tail(file) {
 /**
  * Starts the stack. `env` is the environment the services see (BATCHGATE_*,
  * NATS_URL, REDIS_URL ...); `nodeArgs` go to every service's node (e.g.
- * --cpu-prof for profiling). Returns the URLs and a stop() that ends everything it started.
+ * --cpu-prof for profiling). With `restart` (npm start) every process it started
+ * is supervised (scripts/supervisor.mjs): restarted after an unexpected exit,
+ * with backoff, until a crash loop or a bad configuration. Returns the URLs and
+ * a stop() that ends everything it started.
  */
 export async function startStack({
   env = process.env,
@@ -67,15 +88,44 @@ export async function startStack({
   log = () => undefined,
   originDelayMs,
   nodeArgs = [],
+  restart = false,
 } = {}) {
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const started = [];
   const children = [];
+  // <runDir>/stack.json: every process's pid and readiness URL, rewritten on each (re)start, so
+  // an operator (or the fault suite) can find what to signal: jq '.processes["ingress-0"].pid'.
+  const state = { launcher: process.pid, processes: {} };
+  const record = (name, pid, readyUrl) => {
+    state.processes[name] = { pid, readyUrl, log: join(logDir, `${name}.log`) };
+    // Written aside and renamed, so a reader never sees a half-written file.
+    writeFileSync(join(runDir, 'stack.json.tmp'), `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(join(runDir, 'stack.json.tmp'), join(runDir, 'stack.json'));
+  };
+  let stopping = false;
+  const supervisors = [];
+  /** Supervises `name` from `child` on; `start()` starts it again and resolves to its new process. */
+  const keepRunning = (name, child, start, onStart, readyUrl) => {
+    if (!restart) return;
+    const supervisor = supervise({
+      name,
+      logFile: join(logDir, `${name}.log`),
+      log,
+      start,
+      onStart,
+      stopping: () => stopping,
+      ready: (next) => (readyUrl ? waitReady(readyUrl, 60_000, next) : true),
+    });
+    supervisor.watch(child);
+    supervisors.push(supervisor);
+  };
   // A launcher that dies of an error leaves no services behind (infrastructure has its own watchdog).
   const orphanGuard = () => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGTERM'));
   process.once('exit', orphanGuard);
   const stop = async () => {
+    stopping = true;
+    supervisors.forEach((supervisor) => supervisor.stop());
     await Promise.all(
       children.map(
         ({ child }) =>
@@ -109,36 +159,59 @@ export async function startStack({
         storeDir: join(runDir, `nats-${process.pid}`),
         monitorPort: await portOr(Number(env.BATCHGATE_NATS_MONITOR_PORT ?? 8222)),
         prefix: realtime,
+        logFile: join(logDir, 'nats-server.log'),
       });
       started.push(nats);
+      const onStart = () => record('nats-server', nats.pid, `${nats.monitorUrl}/healthz`);
+      onStart();
+      keepRunning('nats-server', nats.child, async () => (await nats.start()).child, onStart);
       shared.NATS_URL = nats.url;
       shared.NATS_MONITOR_URL = nats.monitorUrl;
       log(`nats-server (JetStream) ${nats.url}`);
     }
     if (!env.REDIS_URL) {
-      const redis = await startRedis({ port: await portOr(Number(env.BATCHGATE_REDIS_PORT ?? 6379)) });
+      const redis = await startRedis({
+        port: await portOr(Number(env.BATCHGATE_REDIS_PORT ?? 6379)),
+        logFile: join(logDir, 'redis-server.log'),
+      });
       started.push(redis);
+      const onStart = () => record('redis-server', redis.pid);
+      onStart();
+      keepRunning('redis-server', redis.child, async () => (await redis.start()).child, onStart);
       shared.REDIS_URL = redis.url;
       log(`redis-server ${redis.url}`);
     }
 
-    const spawnService = async (name, script, extra, readyUrl, args = []) => {
+    /** `readyUrl` answers 200 once it started, `servingUrl` once it serves (a coordinator owns partitions). */
+    const spawnService = async (name, script, extra, readyUrl, args = [], servingUrl = readyUrl) => {
       const file = join(logDir, `${name}.log`);
-      const out = createWriteStream(file);
       const flags = script.includes('/policy/') ? POLICY_NODE_ARGS : [];
       // chrt execs node in place, so the child's pid (and its signals) stay the service's.
       const prefix = DECISION_PATH.some((part) => script.includes(part)) ? realtime : [];
       const command = [...prefix, process.execPath, ...flags, ...nodeArgs, join(root, script), ...args];
-      const child = spawn(command[0], command.slice(1), {
-        env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout.pipe(out);
-      child.stderr.pipe(out);
-      children.push({ name, child });
+      const launch = (flags) => {
+        const out = createWriteStream(file, { flags });
+        const child = spawn(command[0], command.slice(1), {
+          env: { ...shared, BATCHGATE_INSTANCE_ID: name, ...extra },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout.pipe(out);
+        child.stderr.pipe(out);
+        return child;
+      };
+      const child = launch('w');
+      const entry = { name, child };
+      children.push(entry);
+      const onStart = (current) => {
+        entry.child = current;
+        record(name, current.pid, servingUrl);
+      };
+      onStart(child);
       if (readyUrl && !(await waitReady(readyUrl, 30_000, child))) {
         throw new Error(`${name} did not become ready (log ${file}):\n${tail(file)}`);
       }
+      // Supervised from its first readiness on: a service that never started is a start-up error.
+      keepRunning(name, child, async () => launch('a'), onStart, servingUrl);
       return child;
     };
 
@@ -155,7 +228,7 @@ export async function startStack({
 
     let nextHttpPort = await portOr(9101);
     const opsPort = async () => (nextHttpPort = await portOr(nextHttpPort + 1));
-    const urls = { ingresses: [], operators: [], metrics: undefined, services: {} };
+    const urls = { ingresses: [], operators: [], ingressHealth: [], metrics: undefined, services: {} };
 
     const metricsPort = await portOr(Number(env.BATCHGATE_METRICS_PORT ?? 9090));
     await spawnService(
@@ -182,6 +255,8 @@ export async function startStack({
         'dist/apps/coordinator/src/main.js',
         { BATCHGATE_HTTP_PORT: String(port) },
         `http://127.0.0.1:${port}/healthz`,
+        [],
+        `http://127.0.0.1:${port}/readyz`,
       );
       urls.services[`coordinator-${i}`] = `http://127.0.0.1:${port}`;
     }
@@ -196,22 +271,17 @@ export async function startStack({
       urls.services[`worker-${i}`] = `http://127.0.0.1:${port}`;
     }
     for (const [i, port] of ingressPorts.entries()) {
-      // The gateway port proxies every path; health, metrics and the admin API are on the ingress's operator port.
-      const operatorPort = await opsPort();
-      await spawnService(
-        `ingress-${i}`,
-        'dist/apps/ingress/src/main.js',
-        { BATCHGATE_PORT: String(port), BATCHGATE_HTTP_PORT: String(operatorPort) },
-        `http://127.0.0.1:${operatorPort}/readyz`,
-      );
+      const ingress = await ingressEndpoints(port, opsPort);
+      await spawnService(`ingress-${i}`, 'dist/apps/ingress/src/main.js', ingress.env, `${ingress.healthUrl}/readyz`);
       urls.ingresses.push(`http://127.0.0.1:${port}`);
-      urls.operators.push(`http://127.0.0.1:${operatorPort}`);
+      urls.ingressHealth.push(ingress.healthUrl);
+      urls.operators.push(ingress.healthUrl);
     }
     // Coordinators are ready once they own partitions.
     for (const [name, url] of Object.entries(urls.services)) {
       if (name.startsWith('coordinator')) await waitReady(`${url}/readyz`, 15_000, children.find((c) => c.name === name).child);
     }
-    for (const { name, child } of children) {
+    for (const { name, child } of restart ? [] : children) {
       child.once('exit', (code, signal) => {
         // Ctrl-C reaches the whole process group: SIGINT and SIGTERM exits are a shutdown, not a crash.
         if (signal !== 'SIGTERM' && signal !== 'SIGINT' && code !== 0)

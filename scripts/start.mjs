@@ -1,6 +1,9 @@
 // `npm start`: the whole set-up on a fresh machine. Installs npm dependencies
 // and (as root, from Debian's packages) nats-server and redis-server when they
 // are missing, builds, then runs the stack until Ctrl-C stops everything.
+// `node scripts/start.mjs --no-build` skips the install and build steps (dist/
+// is already built: the launcher and fault-suite tests use it).
+// BATCHGATE_RUN_DIR (default .run/) holds the logs and stack.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ensureInfraBinaries } from './infra.mjs';
@@ -16,7 +19,9 @@ function run(command, args) {
   }
 }
 
-if (!existsSync(`${root}/node_modules/.package-lock.json`)) {
+const build = !process.argv.includes('--no-build');
+
+if (build && !existsSync(`${root}/node_modules/.package-lock.json`)) {
   say('installing npm dependencies ...');
   run('bash', ['scripts/install-deps.sh']);
 }
@@ -30,13 +35,15 @@ if (!process.env.NATS_URL || !process.env.REDIS_URL) {
   }
 }
 
-say('building ...');
-run(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, '-p', `${root}/tsconfig.build.json`]);
+if (build) {
+  say('building ...');
+  run(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, '-p', `${root}/tsconfig.build.json`]);
+}
 
 const { startStack } = await import('./stack.mjs');
 let stack;
 try {
-  stack = await startStack({ log: say });
+  stack = await startStack({ log: say, restart: true, runDir: process.env.BATCHGATE_RUN_DIR || undefined });
 } catch (error) {
   say(error.message);
   process.exit(1);
