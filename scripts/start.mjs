@@ -1,9 +1,10 @@
 // `npm start`: the whole set-up on a fresh machine. Installs npm dependencies
 // and (as root, from Debian's packages) nats-server and redis-server when they
 // are missing, builds, then runs the stack until Ctrl-C stops everything.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ensureInfraBinaries } from './infra.mjs';
+import { bundledNode, majorOf, REQUIRED_MAJOR, tooOldMessage } from './node-runtime.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const say = (line) => process.stdout.write(`[batchgate] ${line}\n`);
@@ -18,8 +19,23 @@ function run(command, args) {
 
 if (!existsSync(`${root}/node_modules/.package-lock.json`)) {
   say('installing npm dependencies ...');
-  run('bash', ['scripts/install-deps.sh']);
+  run('npm', ['ci', '--no-audit', '--no-fund']);
 }
+
+// A fresh clone's `npm start` begins on the machine's Node; once the dependencies are in, the
+// project's own Node 24 (node_modules/.bin) takes over, with Ctrl-C / SIGTERM passed on to it.
+if (majorOf(process.version) < REQUIRED_MAJOR) {
+  const node = bundledNode();
+  if (!node) {
+    say(tooOldMessage(process.version));
+    process.exit(1);
+  }
+  const child = spawn(node, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  await new Promise(() => {});
+}
+say(`node ${process.version} (${process.execPath})`);
 
 if (!process.env.NATS_URL || !process.env.REDIS_URL) {
   const missing = ensureInfraBinaries({ log: say });
