@@ -61,6 +61,7 @@ try {
 say('');
 say('batchgate is up:');
 for (const url of stack.urls.ingresses) say(`  gateway          ${url}   (try: curl -i ${url}/api/hello)`);
+say(`  status page      ${stack.urls.metrics.replace(/\/metrics$/, '/')}`);
 say(`  fleet metrics    ${stack.urls.metrics}`);
 say(`  upstream         ${stack.env.BATCHGATE_UPSTREAM}`);
 for (const [name, url] of Object.entries(stack.urls.services)) say(`  ${name.padEnd(16)} ${url}/metrics`);
