@@ -4,9 +4,10 @@
 // `node scripts/start.mjs --no-build` skips the install and build steps (dist/
 // is already built: the launcher and fault-suite tests use it).
 // BATCHGATE_RUN_DIR (default .run/) holds the logs and stack.json.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ensureInfraBinaries } from './infra.mjs';
+import { bundledNode, majorOf, REQUIRED_MAJOR, tooOldMessage } from './node-runtime.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const say = (line) => process.stdout.write(`[batchgate] ${line}\n`);
@@ -23,8 +24,23 @@ const build = !process.argv.includes('--no-build');
 
 if (build && !existsSync(`${root}/node_modules/.package-lock.json`)) {
   say('installing npm dependencies ...');
-  run('bash', ['scripts/install-deps.sh']);
+  run('npm', ['ci', '--no-audit', '--no-fund']);
 }
+
+// A fresh clone's `npm start` begins on the machine's Node; once the dependencies are in, the
+// project's own Node 24 (node_modules/.bin) takes over, with Ctrl-C / SIGTERM passed on to it.
+if (majorOf(process.version) < REQUIRED_MAJOR) {
+  const node = bundledNode();
+  if (!node) {
+    say(tooOldMessage(process.version));
+    process.exit(1);
+  }
+  const child = spawn(node, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  await new Promise(() => {});
+}
+say(`node ${process.version} (${process.execPath})`);
 
 if (!process.env.NATS_URL || !process.env.REDIS_URL) {
   const missing = ensureInfraBinaries({ log: say });
@@ -55,6 +71,7 @@ for (const [i, url] of stack.urls.ingresses.entries()) {
   say(`  gateway          ${url}   (try: curl -i ${url}/api/hello)`);
   say(`  ingress-${i} ops    ${stack.urls.operators[i]}   (/healthz /readyz /metrics /admin)`);
 }
+say(`  status page      ${stack.urls.metrics.replace(/\/metrics$/, '/')}`);
 say(`  fleet metrics    ${stack.urls.metrics}`);
 say(`  upstream         ${stack.env.BATCHGATE_UPSTREAM}`);
 for (const [name, url] of Object.entries(stack.urls.services)) say(`  ${name.padEnd(16)} ${url}/metrics`);

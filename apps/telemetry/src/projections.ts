@@ -1,16 +1,25 @@
-import type { RequestsCompleted, SlotFlushed, SlotOpened, UpstreamCompleted } from '#libs/contracts';
-import { RequestPath } from '#libs/contracts';
+import type { RequestsCompleted, SlotFlushed, SlotOpened, SlotsDecided, UpstreamCompleted } from '#libs/contracts';
+import { DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary, RequestPath } from '#libs/contracts';
 import type { FlushMetrics, Registry } from '#libs/metrics';
 import { Counter, flushMetrics, Histogram } from '#libs/metrics';
+import type { PathName } from './live-view.js';
+import { LiveView } from './live-view.js';
 
 /** Slots abandoned without a flush event (their coordinator died and Redis lost them) stop counting as open. */
 const OPEN_SLOT_HORIZON_MS = 120_000;
 
-const PATH_NAMES: Record<RequestPath, string> = {
+const PATH_NAMES: Record<RequestPath, PathName> = {
   [RequestPath.UNSPECIFIED]: 'unknown',
   [RequestPath.COALESCED]: 'coalesced',
   [RequestPath.PASSTHROUGH]: 'passthrough',
   [RequestPath.FALLBACK]: 'fallback',
+  [RequestPath.SHED]: 'shed',
+};
+
+const ACTION_NAMES: Record<FlushAction, string> = {
+  [FlushAction.UNSPECIFIED]: 'unknown',
+  [FlushAction.WAIT]: 'wait',
+  [FlushAction.FLUSH]: 'flush',
 };
 
 /** One recorded client arrival, the simulator's replay format (JSON Lines). */
@@ -34,6 +43,8 @@ export class FleetProjection {
   private readonly open = new Map<string, number>();
   readonly arrivals: Arrival[] = [];
   private arrivalsNext = 0;
+  /** The status page's view (last minute, recent slots). */
+  readonly live = new LiveView();
 
   constructor(
     registry: Registry,
@@ -79,11 +90,38 @@ export class FleetProjection {
     this.flush.sizeAtFlush.observe({ reason }, event.size);
     this.flush.ageAtFlush.observe({ reason }, event.ageMs);
     this.open.delete(event.slotId);
-    this.refreshActive(event.meta?.atMs ?? Date.now());
+    const atMs = event.meta?.atMs ?? Date.now();
+    this.refreshActive(atMs);
+    this.live.flushed({ slotId: event.slotId, route: event.route, reason, size: event.size, ageMs: event.ageMs, atMs });
+  }
+
+  /** One policy.decide round: which strategy and model decide each route, and each slot's last decision. */
+  slotsDecided(event: SlotsDecided): void {
+    const request = fromBinary(DecideRequestSchema, event.request);
+    const reply = fromBinary(DecideReplySchema, event.reply);
+    const slots = request.slots;
+    if (!slots) return;
+    slots.slotIds.forEach((slotId, i) => {
+      const decider = reply.decider[i] ?? 0;
+      this.live.decided(slotId, slots.routes[slots.routeIndex[i] ?? 0] ?? '', {
+        action: ACTION_NAMES[reply.actions[i] ?? FlushAction.UNSPECIFIED],
+        strategy: reply.strategies[decider] ?? '',
+        modelVersion: reply.modelVersions[decider] ?? '',
+        size: slots.size[i] ?? 0,
+        ageMs: slots.ageMs[i] ?? 0,
+        requestRate: slots.requestRate[i] ?? 0,
+      });
+    });
+  }
+
+  /** Open slots now (for the status page). */
+  get openSlots(): number {
+    return this.open.size;
   }
 
   upstreamCompleted(event: UpstreamCompleted): void {
     this.upstreamCalls.inc({ status: `${Math.floor(event.status / 100)}xx` });
+    this.live.upstreamCall(event.meta?.atMs ?? Date.now());
     if (event.latencyMs > 0) this.upstreamLatency.observe(event.latencyMs);
   }
 
@@ -92,6 +130,7 @@ export class FleetProjection {
       const path = PATH_NAMES[record.path];
       this.requests.inc({ path, route: record.route });
       this.clientLatency.observe({ path }, record.latencyMs);
+      this.live.request(path, record.arrivedAtMs + record.latencyMs, record.latencyMs);
       if (record.path !== RequestPath.PASSTHROUGH) this.keepArrival({ t_ms: record.arrivedAtMs, key: record.key, route: record.route });
     }
   }

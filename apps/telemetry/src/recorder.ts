@@ -1,7 +1,14 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DescMessage, MessageShape } from '#libs/contracts';
-import { fromBinary, RequestsCompletedSchema, SlotFlushedSchema, SlotOpenedSchema, UpstreamCompletedSchema } from '#libs/contracts';
+import {
+  fromBinary,
+  RequestsCompletedSchema,
+  SlotFlushedSchema,
+  SlotOpenedSchema,
+  SlotsDecidedSchema,
+  UpstreamCompletedSchema,
+} from '#libs/contracts';
 import { Counter, Registry } from '#libs/metrics';
 import type { EventType } from '#libs/nats';
 import { JETSTREAM } from '#libs/nats';
@@ -11,6 +18,7 @@ import type { ConsumerMessages } from '@nats-io/jetstream';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
+import type { StatusSnapshot } from './live-view.js';
 import { FleetProjection } from './projections.js';
 
 type Apply = (projection: FleetProjection, data: Uint8Array) => void;
@@ -23,6 +31,7 @@ function on<S extends DescMessage>(schema: S, apply: (projection: FleetProjectio
 const APPLY: Partial<Record<EventType, Apply>> = {
   'slot.opened': on(SlotOpenedSchema, (p, e) => p.slotOpened(e)),
   'slot.flushed': on(SlotFlushedSchema, (p, e) => p.slotFlushed(e)),
+  'slot.decided': on(SlotsDecidedSchema, (p, e) => p.slotsDecided(e)),
   'upstream.completed': on(UpstreamCompletedSchema, (p, e) => p.upstreamCompleted(e)),
   'request.completed': on(RequestsCompletedSchema, (p, e) => p.requestsCompleted(e)),
 };
@@ -56,6 +65,11 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     void this.follow();
+  }
+
+  /** What the status page shows now. */
+  snapshot(nowMs: number): StatusSnapshot {
+    return this.projection.live.snapshot(nowMs, this.projection.openSlots);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -6,6 +6,7 @@ import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
 import { ExportController } from './export.controller.js';
 import { Recorder } from './recorder.js';
+import { StatusController } from './status.controller.js';
 
 @Module({})
 export class TelemetryModule {
@@ -13,7 +14,7 @@ export class TelemetryModule {
     return {
       module: TelemetryModule,
       imports: [ServiceCoreModule.forRoot({ service: 'telemetry', common: config })],
-      controllers: [OpsController, ExportController],
+      controllers: [OpsController, ExportController, StatusController],
       providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder],
     };
   }
