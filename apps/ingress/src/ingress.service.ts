@@ -130,8 +130,10 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     return this.gateway?.port ?? 0;
   }
 
+  /** A request answered 503 by the gateway itself: counted, and recorded (path shed) for the fleet's view. */
   shed(reason: 'connections' | 'inflight'): void {
     this.shedRequests.inc({ reason });
+    this.log.record({ key: '', route: '', path: 'shed', status: 503, arrivedAtWallMs: Date.now(), latencyMs: 0, slotId: '' });
   }
 
   onModuleInit(): void {

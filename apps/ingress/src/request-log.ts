@@ -10,6 +10,7 @@ const PATHS: Record<AnswerPath, RequestPath> = {
   coalesced: RequestPath.COALESCED,
   passthrough: RequestPath.PASSTHROUGH,
   fallback: RequestPath.FALLBACK,
+  shed: RequestPath.SHED,
 };
 
 /** Records per batch flush; a batch also leaves every FLUSH_MS. */

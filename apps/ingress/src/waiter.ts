@@ -4,7 +4,7 @@ import type { HeaderList } from '#libs/upstream';
 import type { Span } from '@opentelemetry/api';
 
 /** How a waiter was answered, as recorded in request.completed events. */
-export type AnswerPath = 'coalesced' | 'fallback' | 'passthrough';
+export type AnswerPath = 'coalesced' | 'fallback' | 'passthrough' | 'shed';
 
 /** One parked client request. */
 export interface Waiter {
