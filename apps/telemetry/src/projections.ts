@@ -131,7 +131,8 @@ export class FleetProjection {
       this.requests.inc({ path, route: record.route });
       this.clientLatency.observe({ path }, record.latencyMs);
       this.live.request(path, record.arrivedAtMs + record.latencyMs, record.latencyMs);
-      if (record.path !== RequestPath.PASSTHROUGH && record.path !== RequestPath.SHED) this.keepArrival({ t_ms: record.arrivedAtMs, key: record.key, route: record.route });
+      if (record.path !== RequestPath.PASSTHROUGH && record.path !== RequestPath.SHED)
+        this.keepArrival({ t_ms: record.arrivedAtMs, key: record.key, route: record.route });
     }
   }
 
