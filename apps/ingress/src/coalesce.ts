@@ -8,6 +8,7 @@ import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { CoalescingKey } from './coalescing-key.js';
 import type { DirectCall } from './direct-call.js';
 import { toAnswer } from './direct-call.js';
+import { EarlyNotices } from './early-notices.js';
 import { LocalFlusher } from './fallback.js';
 import type { FleetEvents, FleetLink } from './fleet-link.js';
 import { latestDeadline } from './fleet-link.js';
@@ -67,6 +68,8 @@ export class Coalescer implements FleetEvents {
   private readonly local: LocalFlusher;
   /** Waiters whose slot is settled but who wait for a call of their own (re-calls): the sweep keeps their deadlines. */
   private readonly recalls = new Map<Waiter[], LocalSlot>();
+  /** Closed notices and results read before the join reply that names their slot (see EarlyNotices). */
+  private readonly early = new EarlyNotices();
   private sweeper: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
 
@@ -145,6 +148,7 @@ export class Coalescer implements FleetEvents {
     const now = performance.now();
     for (const id of slotIds) {
       const slot = this.bySlotId.get(id);
+      if (!slot) this.early.closed(id, now);
       if (slot?.phase !== 'open') continue;
       slot.phase = 'dispatched';
       slot.phaseDeadlineMs = now + this.deps.options.upstreamTimeoutMs + RESULT_GRACE_MS;
@@ -156,6 +160,7 @@ export class Coalescer implements FleetEvents {
   orphaned(slotIds: readonly string[]): void {
     for (const id of slotIds) {
       const slot = this.bySlotId.get(id);
+      if (!slot) this.early.orphaned(id, performance.now());
       if (!slot || (slot.phase !== 'open' && slot.phase !== 'dispatched')) continue;
       this.deps.fallbacks.inc({ reason: 'orphaned' });
       this.callDirect(slot);
@@ -164,6 +169,7 @@ export class Coalescer implements FleetEvents {
 
   result(result: FetchResult): void {
     const slot = this.bySlotId.get(result.slotId);
+    if (!slot) this.early.result(result, performance.now());
     if (!slot || slot.phase === 'settled') return;
     this.closeToNewWaiters(slot);
     // The worker replayed the opening join's request: our first waiter's, if that join was ours.
@@ -194,6 +200,7 @@ export class Coalescer implements FleetEvents {
       slot.phaseDeadlineMs = slot.openedAtMs + slot.route.envelope.batchTimeoutMs + this.deps.options.flushGraceMs;
       this.bySlotId.set(slot.slotId, slot);
       if (slot.waiters.length > sent) this.queueReport(slot);
+      this.replayEarly(slot.slotId);
       return;
     }
     if (slot.phase !== 'joining') return;
@@ -203,6 +210,15 @@ export class Coalescer implements FleetEvents {
       return;
     }
     this.goLocal(slot, `join_${outcome.failure}`);
+  }
+
+  /** Applies what came for this slot before its join reply was read, in the order it happened. */
+  private replayEarly(slotId: string): void {
+    const early = this.early.take(slotId, performance.now());
+    if (!early) return;
+    if (early.closed) this.closed([slotId]);
+    if (early.result) this.result(early.result);
+    else if (early.orphaned) this.orphaned([slotId]);
   }
 
   private queueReport(slot: LocalSlot): void {
