@@ -5,5 +5,6 @@ export * from './gen/batchgate/v1/coordinator_pb.js';
 export * from './gen/batchgate/v1/policy_pb.js';
 export * from './gen/batchgate/v1/worker_pb.js';
 export * from './gen/batchgate/v1/events_pb.js';
+export * from './gen/batchgate/v1/inference_pb.js';
 export { create, toBinary, fromBinary } from '@bufbuild/protobuf';
 export type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';

@@ -19,6 +19,20 @@ export const SUBJECTS = {
   result: (ingressId: string) => `bg.v1.ingress.${ingressId}.result`,
   /** coordinator -> one ingress: slots that were flushed (close them to new waiters). */
   closed: (ingressId: string) => `bg.v1.ingress.${ingressId}.closed`,
+  /** ingress -> coordinator owning hash(model)'s partition: one inference request (request/reply). */
+  inferSubmit: (partition: number) => `bg.v1.coord.infer.${partition}`,
+  /** ingress -> coordinator owning the partition: these inference items' clients left. */
+  inferCancel: (partition: number) => `bg.v1.coord.infer-cancel.${partition}`,
+  /** worker -> the coordinator that dispatched the batch: the backend's answer. */
+  inferDone: (coordinatorId: string) => `bg.v1.coord.${coordinatorId}.infer-done`,
+  /** coordinator -> worker queue group: one inference backend call. */
+  infer: 'bg.v1.work.infer',
+  /** coordinator -> the worker running a batch: every waiter of it left. */
+  inferBatchCancel: (workerId: string) => `bg.v1.work.infer-cancel.${workerId}`,
+  /** coordinator -> one ingress: results of its inference items. */
+  inferResults: (ingressId: string) => `bg.v1.ingress.${ingressId}.infer`,
+  /** worker -> one ingress: server-sent events of a streamed item. */
+  inferChunk: (ingressId: string) => `bg.v1.ingress.${ingressId}.infer-chunk`,
   /** Events on JetStream. */
   event: (type: EventType) => `events.${type}`,
   events: 'events.>',
@@ -38,6 +52,8 @@ export const EVENT_TYPES = [
   'request.completed',
   'policy.changed',
   'model.published',
+  'batch.flushed',
+  'inference.completed',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
