@@ -2,6 +2,7 @@ import type { StrategySpec } from '#libs/config';
 import type { PolicyNetwork } from './network.js';
 import { StrategyConfigError, StrategyParams } from './params.js';
 import { adaptiveWindow, latencyAware, queueDepth } from './strategies/adaptive.js';
+import { aimd, threshold } from './strategies/baselines.js';
 import { costAware } from './strategies/cost-aware.js';
 import type { ObservationScale, QTable } from './strategies/learned.js';
 import { ppo, qlearning, readObservationScale } from './strategies/learned.js';
@@ -21,6 +22,8 @@ const FACTORIES = {
   queue_depth: (p: StrategyParams) => queueDepth(p),
   latency_aware: (p: StrategyParams) => latencyAware(p),
   adaptive_window: (p: StrategyParams) => adaptiveWindow(p),
+  threshold: (p: StrategyParams) => threshold(p),
+  aimd: (p: StrategyParams) => aimd(p),
   cost_aware: (p: StrategyParams) => costAware(p),
   qlearning: (_p: StrategyParams, models: StrategyModels) => qlearning(models.qTable),
   ppo: (p: StrategyParams, models: StrategyModels) => ppo(p, models.network),

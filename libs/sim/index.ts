@@ -24,4 +24,6 @@ export type { EvalOptions, EvalRow, PolicyEntry, ScenarioEvaluation } from './ev
 export { beliefPolicy, OnOffFilter, onOffModelOf, planAdvantage, planOnOff, planSaysFlush } from './bayes.js';
 export type { BeliefPlan, BeliefPlanOptions, OnOffModel } from './bayes.js';
 export { fitOnOff } from './fit.js';
+export { fitThreshold } from './fit-threshold.js';
+export type { ThresholdFit } from './fit-threshold.js';
 export type { OnOffFit } from './fit.js';

@@ -6,7 +6,7 @@ import { validateQTable } from '#libs/policy';
 import type { ModelProvenance } from '#libs/rl';
 import { modelLabel, provenanceOf, recordPathOf } from '#libs/rl';
 import type { PolicyEntry, Scenario } from '#libs/sim';
-import { beliefPolicy, onOffModelOf, planOnOff } from '#libs/sim';
+import { beliefPolicy, fitThreshold, generateTrace, onOffModelOf, planOnOff, simConfigOf } from '#libs/sim';
 
 export const DEFAULT_PPO_MODEL = 'fixtures/models/ppo-v3.onnx';
 export const DEFAULT_QTABLE = 'fixtures/models/qtable-v1.json';
@@ -22,7 +22,16 @@ export const SEED_ROWS = [
   'qlearning',
   'ppo',
   'cost_aware',
+  'threshold',
+  'aimd',
 ];
+
+/**
+ * The trace seed the threshold row is fitted on: not one of the evaluation
+ * seeds (1-3 by default), so its M is fitted on traffic like the route's, as
+ * policy:learn fits it on recorded traffic, and judged on traffic it did not see.
+ */
+export const THRESHOLD_FIT_SEED = 1000;
 
 export interface ModelPaths {
   ppo: string;
@@ -70,6 +79,16 @@ async function resolvePolicy(name: string, scenario: Scenario, models: ModelPath
         label: `cost_aware (C=${scenario.callCostMs})`,
         spec: { name: 'cost_aware', params: { call_cost_ms: scenario.callCostMs } },
       };
+    case 'threshold': {
+      const trace = generateTrace(scenario.traffic, THRESHOLD_FIT_SEED);
+      const fit = fitThreshold(trace, simConfigOf(scenario, THRESHOLD_FIT_SEED), scenario.callCostMs);
+      return {
+        label: `threshold M=${fit.size} (fitted, C=${scenario.callCostMs})`,
+        spec: { name: 'threshold', params: { size: fit.size } },
+      };
+    }
+    case 'aimd':
+      return { label: 'aimd (Clipper, SLO 100 ms)', spec: { name: 'aimd', params: { slo_ms: 100 } } };
     case 'qlearning': {
       const qTable = await loadQTable(models.qtable);
       return { label: `Q-learning (${qTable.version})`, spec: { name: 'qlearning', params: {} }, models: { qTable } };
