@@ -1,4 +1,5 @@
 import type { HeaderList, ResultInit, OriginPool } from '#libs/upstream';
+import type { SpanContext } from '@opentelemetry/api';
 import { answerFrom, UpstreamError } from '#libs/upstream';
 import type { SlotRequest } from './local-slot.js';
 import type { Answer, Waiter } from './waiter.js';
@@ -8,7 +9,7 @@ import { setsCookie } from './waiter.js';
  * A worker's (or our own) result message as the answer waiters are served;
  * `producer` is the waiter whose request it was made with, if it is ours.
  */
-export function toAnswer(result: ResultInit, body: Uint8Array, producer: Waiter | undefined): Answer {
+export function toAnswer(result: ResultInit, body: Uint8Array, producer: Waiter | undefined, origin?: SpanContext): Answer {
   const headers: Answer['headers'] = (result.headers ?? []).map((h) => [h.name ?? '', h.value ?? '']);
   return {
     status: result.status ?? 502,
@@ -19,6 +20,7 @@ export function toAnswer(result: ResultInit, body: Uint8Array, producer: Waiter 
     vary: (result.vary ?? []).map((h) => [h.name ?? '', h.value ?? '']),
     setsCookie: setsCookie(headers),
     producer,
+    origin,
   };
 }
 
