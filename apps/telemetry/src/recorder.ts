@@ -54,7 +54,7 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
     private readonly jetstream: JetStreamProvider,
     registry: Registry,
   ) {
-    this.projection = new FleetProjection(registry, config.arrivalsKept);
+    this.projection = new FleetProjection(registry, config.arrivalsKept, config.envelope);
     this.applied = new Counter({
       name: 'telemetry_events_total',
       help: 'Events applied to projections, by type',
