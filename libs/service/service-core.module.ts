@@ -10,7 +10,7 @@ import { JetStreamProvider } from './jetstream.provider.js';
 import { LOGGER, READINESS } from './tokens.js';
 
 export { LOGGER, READINESS };
-export type { Readiness } from './ops.controller.js';
+export type { Readiness } from './readiness.js';
 
 export interface ServiceIdentity {
   service: 'ingress' | 'coordinator' | 'policy' | 'worker' | 'telemetry';

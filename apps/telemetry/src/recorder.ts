@@ -47,6 +47,8 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
   private readonly applied: Counter<'type'>;
   private messages: ConsumerMessages | undefined;
   private stopped = false;
+  /** Whether the consumer is attached to the event stream (readiness). */
+  following = false;
 
   constructor(
     @Inject(TELEMETRY_CONFIG) config: TelemetryConfig,
@@ -82,6 +84,7 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
     if (this.stopped) return;
     const consumer = await js.consumers.get(JETSTREAM.eventsStream, { deliver_policy: DeliverPolicy.All });
     this.messages = await consumer.consume();
+    this.following = true;
     for await (const message of this.messages) {
       const type = message.subject.slice('events.'.length) as EventType;
       const apply = APPLY[type];
@@ -93,5 +96,6 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
         this.logger.warn({ err: error, subject: message.subject }, 'skipping an undecodable event');
       }
     }
+    this.following = false;
   }
 }
