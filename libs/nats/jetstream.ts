@@ -91,11 +91,13 @@ export class EventPublisher {
   constructor(
     private readonly bus: Bus,
     private readonly logger: BusLogger,
+    private readonly enabled = true,
   ) {
     this.acked = new AckedEvents(bus, logger);
   }
 
   publish<S extends DescMessage>(type: EventType, schema: S, event: MessageInitShape<S>): void {
+    if (!this.enabled) return;
     const msgID = (event as { meta?: { id?: string } }).meta?.id;
     if (msgID && ACKED_EVENT_TYPES.has(type)) {
       this.acked.enqueue({

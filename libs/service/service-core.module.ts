@@ -97,7 +97,7 @@ export class ServiceCoreModule {
           provide: EventPublisher,
           inject: [Bus, LOGGER, Registry],
           useFactory: (bus: Bus, logger: Logger, registry: Registry) => {
-            const events = new EventPublisher(bus, logger);
+            const events = new EventPublisher(bus, logger, common.events.publish);
             busMetrics(registry, bus, events);
             return events;
           },
