@@ -1,7 +1,7 @@
 import { startTracing, stopTracing } from '#libs/tracing';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { burst, burstAgent, warm } from './support/client.js';
+import { burst, burstAgent, get, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
 import type { ReceivedSpan } from './support/otlp-receiver.js';
 import { OtlpReceiver, SPAN_KIND } from './support/otlp-receiver.js';
@@ -137,5 +137,24 @@ describe('OpenTelemetry over OTLP, by the semantic conventions', () => {
     expect(call.status).toBe(STATUS_ERROR);
     const traceparent = String(fleet.origin.callsTo('/otlp-write')[0]!.headers.traceparent);
     expect(traceparent).toContain(`-${call.spanId}-`);
+  });
+
+  // Last: it stops NATS for good.
+  it('a request answered by the ingress itself (NATS down) has a client span for its own origin call', async () => {
+    await fleet.nats.stop();
+    const reply = await get(`${fleet.ingressUrl()}/otlp-local`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-batchgate']).toBe('fallback');
+    const spans = await received((all) => serverSpansOf(all, '/otlp-local').length === 1);
+    const server = serverSpansOf(spans, '/otlp-local')[0]!;
+    const withCall = await received((all) => all.some((span) => span.parentSpanId === server.spanId && span.kind === SPAN_KIND.client));
+    const call = withCall.find((span) => span.parentSpanId === server.spanId && span.kind === SPAN_KIND.client)!;
+    expect(call.scope).toBe('batchgate.ingress');
+    expect(call.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+      'url.full': `${fleet.origin.url}/otlp-local`,
+    });
+    expect(String(fleet.origin.callsTo('/otlp-local')[0]!.headers.traceparent)).toContain(`-${call.spanId}-`);
   });
 });

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { connect, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
 import { NoRespondersError, RequestMux, RequestTimeoutError } from './request-mux.js';
-import type { Context } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { natsConnectOptions, redactNatsUrl } from '#libs/config';
 import type { NatsConnectOptions } from '#libs/config';
@@ -215,17 +215,21 @@ export class Bus {
       if (msg.reply) this.replyError(msg, error instanceof Error ? error.message : String(error));
     };
     // Inside the message's trace context (when it has one), so the handler's log lines carry its trace id.
-    const run = () => {
-      try {
-        const result = handler(message, incoming);
-        if (result instanceof Promise) return void result.catch(fail).finally(() => span?.end());
-      } catch (error) {
-        fail(error);
+    if (sent === ROOT_CONTEXT) this.run(handler, message, incoming, fail, span);
+    else context.with(incoming.context, this.run, this, handler, message, incoming, fail, span);
+  }
+
+  private run<T>(handler: DecodedHandler<T>, message: T, incoming: Incoming, fail: (error: unknown) => void, span: Span | undefined): void {
+    try {
+      const result = handler(message, incoming);
+      if (result instanceof Promise) {
+        void result.catch(fail).finally(() => span?.end());
+        return;
       }
-      span?.end();
-    };
-    if (sent === ROOT_CONTEXT) run();
-    else context.with(incoming.context, run);
+    } catch (error) {
+      fail(error);
+    }
+    span?.end();
   }
 
   private replyError(msg: Msg, reason: string): void {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { endHttpSpan, httpClientAttributes, httpServerAttributes, nameServerSpan, tracerFor } from '#libs/tracing';
+import { endHttpSpan, httpClientAttributes, httpServerAttributes, nameServerSpan, tracerFor, tracingRecords } from '#libs/tracing';
 import type { HeaderList } from '#libs/upstream';
 import { forwardedRequestHeaders } from '#libs/upstream';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
@@ -62,7 +62,11 @@ export function proxyHandlers(ingress: IngressService): GatewayHandlers {
     // Named "GET /api/*" below once the route is known (semantic conventions: {method} {http.route}).
     const span = tracer.startSpan(
       method,
-      { kind: SpanKind.SERVER, attributes: httpServerAttributes({ method, target: url, scheme: hop.protocol, host: hop.host }) },
+      // Attributes only for a recorded span: with tracing off nothing per request is built for it.
+      {
+        kind: SpanKind.SERVER,
+        attributes: tracingRecords() ? httpServerAttributes({ method, target: url, scheme: hop.protocol, host: hop.host }) : undefined,
+      },
       parent,
     );
     const { route, request: normalized } = routeRequest(ingress.routes, url);
