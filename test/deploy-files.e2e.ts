@@ -111,6 +111,17 @@ describe('deployment files', () => {
     expect(ingressScrape.port).toBe(image.httpPort);
   });
 
+  it('the Grafana dashboard reads its Prometheus from a datasource variable', () => {
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/batchgate.json')) as {
+      panels: Array<{ datasource: { uid: string } }>;
+      templating?: { list: Array<{ name: string; type: string; query: string }> };
+    };
+    expect(dashboard.templating?.list).toContainEqual(
+      expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }),
+    );
+    for (const panel of dashboard.panels) expect(panel.datasource.uid).toBe('${datasource}');
+  });
+
   it('the Grafana dashboard only queries metrics the services define', () => {
     const dashboard = JSON.parse(read('deploy/grafana/dashboards/batchgate.json')) as {
       panels: Array<{ targets: Array<{ expr: string }> }>;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burst, get, warm } from './support/client.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
-import { eventually, metricsOf, sample } from './support/metrics.js';
+import { eventually, metricsOf, sample, total } from './support/metrics.js';
 
 describe('fleet-wide seed metrics', () => {
   let fleet: TestFleet;
@@ -47,6 +47,18 @@ describe('fleet-wide seed metrics', () => {
     expect(sample(text, 'batch_age_ms_at_flush_count{reason="timeout"}')).toBe(2);
     expect(sample(text, 'active_batch_slots')).toBe(0);
     expect(text).toMatch(/^# TYPE batch_size_at_flush histogram$/m);
+    // By Prometheus conventions beside the seed's: batchgate_ prefix, seconds, _total, an _info.
+    // request.completed events travel in batches: wait for all 30.
+    text = await eventually(
+      () => metricsOf(fleet.telemetryUrl()),
+      (t) => total(t, 'batchgate_requests_total', { path: 'coalesced' }) === 30 && total(t, 'batchgate_upstream_calls_total') === 3,
+    );
+    expect(sample(text, 'batchgate_batch_age_at_flush_seconds_count{reason="timeout"}')).toBe(2);
+    expect(sample(text, 'batchgate_batch_age_at_flush_seconds_bucket{le="0.06",reason="timeout"}')).toBe(0);
+    expect(total(text, 'batchgate_requests_total', { path: 'coalesced' })).toBe(30);
+    expect(sample(text, 'batchgate_request_duration_seconds_count{path="coalesced"}')).toBe(30);
+    expect(total(text, 'batchgate_upstream_calls_total')).toBe(3);
+    expect(sample(text, 'batchgate_upstream_duration_seconds_count')).toBe(3);
     // Process metrics are served beside them.
     expect(text).toMatch(/^process_cpu_seconds_total /m);
   });
@@ -98,5 +110,9 @@ describe('active_batch_slots while slots are open', () => {
     expect(fleet.origin.callsTo('/active/')).toHaveLength(3);
     const flushed = await eventually(telemetry, (text) => sample(text, 'batch_flush_total{reason="timeout"}') === 3);
     expect(sample(flushed, 'active_batch_slots')).toBe(0);
+    // The buckets reach the configured 4 s timeout (the seed's stopped at 60 ms: every flush here was +Inf).
+    expect(sample(flushed, 'batchgate_batch_age_at_flush_seconds_bucket{le="2.5",reason="timeout"}')).toBe(0);
+    expect(sample(flushed, 'batchgate_batch_age_at_flush_seconds_bucket{le="5",reason="timeout"}')).toBe(3);
+    expect(sample(flushed, 'batch_age_ms_at_flush_bucket{le="5000",reason="timeout"}')).toBe(3);
   });
 });

@@ -81,7 +81,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
     await publishPolicyModel(await stores(fleet), ageActor(10, 6), 'v1');
     await eventually(
       () => metricsOf(fleet.policyUrl()),
-      (m) => sample(m, 'policy_model_version{version="v1"}') === 1,
+      (m) => sample(m, 'batchgate_policy_model_info{version="v1"}') === 1,
     );
   });
 
@@ -104,7 +104,9 @@ describe('policy service: learned models, hot reload, fallback', () => {
       }, 20_000);
       await eventually(
         () => metricsOf(fleet.policyUrl()),
-        (m) => sample(m, 'policy_model_version{version="v2"}') === 1 && sample(m, 'policy_model_version{version="v1"}') === undefined,
+        (m) =>
+          sample(m, 'batchgate_policy_model_info{version="v2"}') === 1 &&
+          sample(m, 'batchgate_policy_model_info{version="v1"}') === undefined,
       );
 
       await publishPolicyModel(await stores(fleet), new Uint8Array([1, 2, 3, 4, 5]), 'v3', false);
@@ -113,7 +115,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
         (m) => total(m, 'policy_model_failures_total') >= 1,
       );
       expect(total(rejected, 'policy_model_failures_total', { reason: 'invalid' })).toBe(1);
-      expect(sample(rejected, 'policy_model_version{version="v2"}')).toBe(1);
+      expect(sample(rejected, 'batchgate_policy_model_info{version="v2"}')).toBe(1);
       mark.rejected = watch.decided.length;
       await watch.waitUntil((d) => d.length >= mark.rejected + 30);
     } finally {
@@ -176,7 +178,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
       // The restarted replica loads the published pointer (v2) from KV.
       await eventually(
         () => metricsOf(fleet.policyUrl()),
-        (m) => sample(m, 'policy_model_version{version="v2"}') === 1,
+        (m) => sample(m, 'batchgate_policy_model_info{version="v2"}') === 1,
       );
       await eventually(
         () => metricsOf(fleet.policyUrl()),

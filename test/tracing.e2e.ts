@@ -1,4 +1,5 @@
 import { startTracing, stopTracing } from '#libs/tracing';
+import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { request } from 'undici';
@@ -43,31 +44,43 @@ describe('end-to-end tracing', () => {
     const reply = await get(`${fleet.ingressUrl()}/traced`, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
     expect(reply.status).toBe(200);
     const spans = await traceOnceFinished(traceId, [
-      'ingress.request',
+      'GET /*',
       'coordinator.join',
       'coordinator.decide',
       'coordinator.flush',
       'policy.decide',
-      'worker.upstream',
+      'GET',
     ]);
     const byService = (service: string) =>
       spans.filter((span) => span.instrumentationScope.name === `batchgate.${service}`).map((span) => span.name);
-    expect(byService('ingress')).toContain('ingress.request');
+    expect(byService('ingress')).toContain('GET /*');
     expect(byService('coordinator')).toEqual(expect.arrayContaining(['coordinator.join', 'coordinator.decide', 'coordinator.flush']));
     expect(byService('policy')).toContain('policy.decide');
-    expect(byService('worker')).toContain('worker.upstream');
-    // Parentage: the worker's upstream span hangs under the coordinator's flush, which hangs under the join.
+    expect(byService('worker')).toContain('GET');
+    // Parentage, each NATS hop a send span (PRODUCER) and a process span (CONSUMER):
+    // ingress -> send/process join -> coordinator.join -> flush -> send/process fetch -> the worker's upstream call.
     const find = (name: string) => spans.find((span) => span.name === name)!;
-    expect(find('worker.upstream').parentSpanContext?.spanId).toBe(find('coordinator.flush').spanContext().spanId);
+    const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]));
+    const parentOf = (span: ReadableSpan) => byId.get(span.parentSpanContext?.spanId ?? '');
+    const hopAbove = (span: ReadableSpan) => {
+      const processed = parentOf(span)!;
+      const sent = parentOf(processed)!;
+      expect([processed.kind, sent.kind]).toEqual([SpanKind.CONSUMER, SpanKind.PRODUCER]);
+      expect(processed.attributes['messaging.system']).toBe('nats');
+      expect(sent.attributes['messaging.destination.name']).toBe(processed.attributes['messaging.destination.name']);
+      return parentOf(sent);
+    };
+    const upstream = spans.find((span) => span.name === 'GET' && span.kind === SpanKind.CLIENT)!;
+    expect(hopAbove(upstream)).toBe(find('coordinator.flush'));
     expect(find('coordinator.flush').parentSpanContext?.spanId).toBe(find('coordinator.join').spanContext().spanId);
-    expect(find('coordinator.join').parentSpanContext?.spanId).toBe(find('ingress.request').spanContext().spanId);
-    expect(find('ingress.request').parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    expect(hopAbove(find('coordinator.join'))).toBe(find('GET /*'));
+    expect(find('GET /*').parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
     // The origin saw the same trace, as a child of the worker's upstream call (not the client's span).
     const seen = parseTraceparent(fleet.origin.callsTo('/traced')[0]!.headers.traceparent);
-    expect(seen).toEqual({ traceId, parentId: find('worker.upstream').spanContext().spanId });
+    expect(seen).toEqual({ traceId, parentId: upstream.spanContext().spanId });
   });
 
-  it("a pass-through request reaches the origin as a child of the ingress's span", async () => {
+  it("a pass-through request reaches the origin as a child of the ingress's client span", async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
     const response = await request(`${fleet.ingressUrl()}/traced-write`, {
       method: 'POST',
@@ -78,10 +91,12 @@ describe('end-to-end tracing', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers['x-batchgate']).toBe('passthrough');
     await response.body.text();
-    const spans = await traceOnceFinished(traceId, ['ingress.request']);
-    const ingressSpan = spans.find((span) => span.name === 'ingress.request')!;
+    const spans = await traceOnceFinished(traceId, ['POST /*', 'POST']);
+    const ingressSpan = spans.find((span) => span.name === 'POST /*')!;
     expect(ingressSpan.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    const call = spans.find((span) => span.name === 'POST' && span.kind === SpanKind.CLIENT)!;
+    expect(call.parentSpanContext?.spanId).toBe(ingressSpan.spanContext().spanId);
     const seen = parseTraceparent(fleet.origin.callsTo('/traced-write')[0]!.headers.traceparent);
-    expect(seen).toEqual({ traceId, parentId: ingressSpan.spanContext().spanId });
+    expect(seen).toEqual({ traceId, parentId: call.spanContext().spanId });
   });
 });

@@ -12,6 +12,25 @@ export interface CommonConfig {
   otlpEndpoint: string | undefined;
   /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the full traces URL, used as-is; wins over otlpEndpoint. */
   otlpTracesEndpoint: string | undefined;
+  /** Retention of the events stream, which every service provisions (so they should agree), and whether to publish. */
+  events: EventsRetention;
+}
+
+/** How long and how much of the event log JetStream keeps: how far back a projection can be rebuilt. */
+export interface EventsRetention {
+  maxAgeMs: number;
+  maxBytes: number;
+  /** BATCHGATE_EVENTS=off publishes none (a benchmark's baseline; the recorder and the live latency features then see nothing). */
+  publish: boolean;
+}
+
+function eventsRetentionSection(r: EnvReader): EventsRetention {
+  return {
+    // A day and 1 GiB: the seed's defaults for the recorder's replay window.
+    maxAgeMs: r.int('BATCHGATE_EVENTS_MAX_AGE_MS', 24 * 3600 * 1000, { min: 60_000, max: 365 * 24 * 3600 * 1000 }),
+    maxBytes: r.int('BATCHGATE_EVENTS_MAX_BYTES', 1024 ** 3, { min: 1024 ** 2, max: 1024 ** 4 }),
+    publish: r.oneOf('BATCHGATE_EVENTS', 'on', ['on', 'off']) === 'on',
+  };
 }
 
 export function commonSection(r: EnvReader, service: string): CommonConfig {
@@ -21,6 +40,7 @@ export function commonSection(r: EnvReader, service: string): CommonConfig {
     logLevel: r.oneOf('BATCHGATE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'silent']),
     otlpEndpoint: otlpEndpointSetting(r),
     otlpTracesEndpoint: otlpTracesEndpointSetting(r),
+    events: eventsRetentionSection(r),
   };
 }
 

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { flushAgeBucketsMs, flushAgeBucketsSeconds, flushSizeBuckets } from './buckets.js';
 
 /** A fresh registry with the Node process metrics (CPU, memory, event-loop lag, GC). */
 export function createRegistry(): Registry {
@@ -7,19 +8,29 @@ export function createRegistry(): Registry {
   return registry;
 }
 
-/** Seed 000's bucket boundaries, kept so dashboards built on the seed still read right. */
-export const FLUSH_SIZE_BUCKETS = [1, 5, 10, 20, 50, 100, 128];
-export const FLUSH_AGE_BUCKETS_MS = [5, 10, 20, 30, 40, 50, 60];
-
 export interface FlushMetrics {
   flushTotal: Counter<'reason'>;
   sizeAtFlush: Histogram<'reason'>;
+  /** Deprecated (ms, not a base unit): ageAtFlushSeconds replaces it; kept for one release. */
   ageAtFlush: Histogram<'reason'>;
+  ageAtFlushSeconds: Histogram<'reason'>;
   activeSlots: Gauge;
 }
 
-/** The seed's four metrics, by their seed names, on `registry`. */
-export function flushMetrics(registry: Registry): FlushMetrics {
+/** The envelope the buckets must cover (BATCHGATE_BATCH_TIMEOUT_MS, BATCHGATE_MAX_BATCH_SIZE). */
+export interface BucketEnvelope {
+  batchTimeoutMs: number;
+  maxBatchSize: number;
+}
+
+/** The seed's defaults (50 ms, 128). */
+const SEED_ENVELOPE: BucketEnvelope = { batchTimeoutMs: 50, maxBatchSize: 128 };
+
+/**
+ * The seed's four metrics, by their seed names, plus the age in seconds by
+ * Prometheus conventions; buckets reach the configured envelope.
+ */
+export function flushMetrics(registry: Registry, envelope: BucketEnvelope = SEED_ENVELOPE): FlushMetrics {
   return {
     flushTotal: new Counter({
       name: 'batch_flush_total',
@@ -31,14 +42,21 @@ export function flushMetrics(registry: Registry): FlushMetrics {
       name: 'batch_size_at_flush',
       help: 'Requests coalesced per upstream call',
       labelNames: ['reason'],
-      buckets: FLUSH_SIZE_BUCKETS,
+      buckets: flushSizeBuckets(envelope.maxBatchSize),
       registers: [registry],
     }),
     ageAtFlush: new Histogram({
       name: 'batch_age_ms_at_flush',
-      help: 'Slot age in ms when flushed',
+      help: 'Deprecated, use batchgate_batch_age_at_flush_seconds: slot age in ms when flushed',
       labelNames: ['reason'],
-      buckets: FLUSH_AGE_BUCKETS_MS,
+      buckets: flushAgeBucketsMs(envelope.batchTimeoutMs),
+      registers: [registry],
+    }),
+    ageAtFlushSeconds: new Histogram({
+      name: 'batchgate_batch_age_at_flush_seconds',
+      help: 'Slot age when flushed',
+      labelNames: ['reason'],
+      buckets: flushAgeBucketsSeconds(envelope.batchTimeoutMs),
       registers: [registry],
     }),
     activeSlots: new Gauge({

@@ -3,9 +3,11 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { connect, errors as natsErrors, headers as msgHeaders } from '@nats-io/transport-node';
 import { NoRespondersError, RequestMux, RequestTimeoutError } from './request-mux.js';
-import type { Context } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { natsConnectOptions, redactNatsUrl } from '#libs/config';
 import type { NatsConnectOptions } from '#libs/config';
+import { processSpan, sendSpan } from './messaging-spans.js';
 import { contextFromHeaders, traceHeaders } from './trace-headers.js';
 
 export interface BusLogger {
@@ -119,8 +121,11 @@ export class Bus {
       return;
     }
     const data = toBinary(schema, create(schema, message));
-    const headers = traceHeaders(ctx);
+    const parent = ctx ?? context.active();
+    const span = sendSpan(subject, parent);
+    const headers = traceHeaders(span ? trace.setSpan(parent, span) : parent);
     this.nc.publish(subject, data, headers ? { headers } : undefined);
+    span?.end();
   }
 
   async request<Q extends DescMessage, R extends DescMessage>(
@@ -133,10 +138,19 @@ export class Bus {
   ): Promise<MessageShape<R>> {
     if (!this.nc || !this.online) throw new BusUnavailableError('not connected');
     const data = toBinary(requestSchema, create(requestSchema, message));
-    const reply = await this.requests.send(this.nc, subject, data, timeoutMs, traceHeaders(ctx));
-    const error = reply.headers?.get('bg-error');
-    if (error) throw new Error(`${subject} answered with an error: ${error}`);
-    return fromBinary(replySchema, reply.data);
+    const parent = ctx ?? context.active();
+    const span = sendSpan(subject, parent);
+    try {
+      const reply = await this.requests.send(this.nc, subject, data, timeoutMs, traceHeaders(span ? trace.setSpan(parent, span) : parent));
+      const error = reply.headers?.get('bg-error');
+      if (error) throw new Error(`${subject} answered with an error: ${error}`);
+      return fromBinary(replySchema, reply.data);
+    } catch (error) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      span?.end();
+    }
   }
 
   /** Subscribes (now, or as soon as NATS is up) with a decoding, error-logging handler. */
@@ -152,7 +166,7 @@ export class Bus {
       closed: false,
       callback: (error, msg) => {
         if (error) return this.options.logger.error({ err: error, subject }, 'subscription error');
-        this.dispatch(decode, handler, msg);
+        this.dispatch(decode, handler, msg, queue);
       },
     };
     this.registrations.add(registration);
@@ -173,7 +187,7 @@ export class Bus {
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 
-  private dispatch<T>(decode: Decoder<T>, handler: DecodedHandler<T>, msg: Msg): void {
+  private dispatch<T>(decode: Decoder<T>, handler: DecodedHandler<T>, msg: Msg, queue: string | undefined): void {
     let message: T;
     try {
       message = decode(msg.data);
@@ -182,10 +196,12 @@ export class Bus {
       if (msg.reply) this.replyError(msg, 'undecodable request');
       return;
     }
+    const sent = contextFromHeaders(msg.headers);
+    const span = processSpan(msg.subject, sent, queue);
     const incoming: Incoming = {
       subject: msg.subject,
       headers: msg.headers,
-      context: contextFromHeaders(msg.headers),
+      context: span ? trace.setSpan(sent, span) : sent,
       data: msg.data,
       respond: (replySchema, reply) => {
         const bytes = toBinary(replySchema, create(replySchema, reply));
@@ -194,15 +210,26 @@ export class Bus {
       },
     };
     const fail = (error: unknown) => {
+      span?.setStatus({ code: SpanStatusCode.ERROR });
       this.options.logger.error({ err: error, subject: msg.subject }, 'message handler failed');
       if (msg.reply) this.replyError(msg, error instanceof Error ? error.message : String(error));
     };
+    // Inside the message's trace context (when it has one), so the handler's log lines carry its trace id.
+    if (sent === ROOT_CONTEXT) this.run(handler, message, incoming, fail, span);
+    else context.with(incoming.context, this.run, this, handler, message, incoming, fail, span);
+  }
+
+  private run<T>(handler: DecodedHandler<T>, message: T, incoming: Incoming, fail: (error: unknown) => void, span: Span | undefined): void {
     try {
       const result = handler(message, incoming);
-      if (result instanceof Promise) result.catch(fail);
+      if (result instanceof Promise) {
+        void result.catch(fail).finally(() => span?.end());
+        return;
+      }
     } catch (error) {
       fail(error);
     }
+    span?.end();
   }
 
   private replyError(msg: Msg, reason: string): void {

@@ -3,7 +3,8 @@
 // provisioning and the non-blocking event publisher.
 export { Bus, BusUnavailableError, NoRespondersError, RequestTimeoutError, requestFailure } from './bus.js';
 export type { BusLogger, BusOptions, DecodedHandler, Decoder, Handler, Incoming, RequestFailure } from './bus.js';
-export { EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
+export { EVENT_SCHEMA_HEADER, EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
+export { ACKED_EVENT_TYPES, AckedEvents, retryDelayMs } from './acked-events.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';
 export { CONFIG_KEYS, EVENT_TYPES, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';
 export type { EventType } from './subjects.js';

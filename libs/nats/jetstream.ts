@@ -9,6 +9,7 @@ import { Objm } from '@nats-io/obj';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { headers as msgHeaders, nanos } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
+import { ACKED_EVENT_TYPES, AckedEvents } from './acked-events.js';
 import type { Bus, BusLogger } from './bus.js';
 import type { EventType } from './subjects.js';
 import { JETSTREAM, SUBJECTS } from './subjects.js';
@@ -25,6 +26,8 @@ export interface ProvisionOptions {
   replicas?: number;
   /** How long events are kept (and so how far a projection can be rebuilt). */
   eventsMaxAgeMs?: number;
+  /** How many bytes of events are kept; the oldest go first. */
+  eventsMaxBytes?: number;
 }
 
 /**
@@ -40,7 +43,7 @@ export async function provisionJetStream(nc: NatsConnection, options: ProvisionO
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_age: nanos(options.eventsMaxAgeMs ?? 24 * 3600 * 1000),
-    max_bytes: 1024 ** 3,
+    max_bytes: options.eventsMaxBytes ?? 1024 ** 3,
     duplicate_window: nanos(120_000),
     num_replicas: replicas,
   };
@@ -64,23 +67,48 @@ export function eventMeta(source: string, atMs = Date.now()): { id: string; atMs
 }
 
 /**
+ * The schema of an event's payload (its protobuf type, versioned by package:
+ * "batchgate.v1.SlotFlushed"), so a reader can tell versions apart and skip
+ * one it does not know instead of misreading it.
+ */
+export const EVENT_SCHEMA_HEADER = 'Bg-Event-Schema';
+
+/**
  * Publishes events to the JetStream events stream without ever making the
- * caller wait: a plain NATS publish on the stream's subject with the event id
- * as Nats-Msg-Id, so the stream stores it and drops duplicates, but no ack is
- * awaited (an ack per event cost more CPU than the rest of a flush). Events
- * are therefore best-effort: while NATS is down they are dropped and counted.
+ * caller wait, each with its event id as Nats-Msg-Id (the stream drops
+ * duplicates) and its schema in Bg-Event-Schema. The events decisions depend
+ * on (ACKED_EVENT_TYPES) are published at-least-once: acknowledged, retried,
+ * queued while NATS is down. The rest stay a plain publish with no ack (an
+ * ack per event cost more CPU than the rest of a flush): best-effort, dropped
+ * and counted while NATS is down.
  */
 export class EventPublisher {
   published = 0;
   dropped = 0;
   failed = 0;
+  readonly acked: AckedEvents;
 
   constructor(
     private readonly bus: Bus,
     private readonly logger: BusLogger,
-  ) {}
+    private readonly enabled = true,
+  ) {
+    this.acked = new AckedEvents(bus, logger);
+  }
 
   publish<S extends DescMessage>(type: EventType, schema: S, event: MessageInitShape<S>): void {
+    if (!this.enabled) return;
+    const msgID = (event as { meta?: { id?: string } }).meta?.id;
+    if (msgID && ACKED_EVENT_TYPES.has(type)) {
+      this.acked.enqueue({
+        subject: SUBJECTS.event(type),
+        data: toBinary(schema, create(schema, event)),
+        headers: eventHeaders(schema, msgID),
+        msgID,
+      });
+      this.published++;
+      return;
+    }
     const nc = this.bus.connection;
     if (!nc || !this.bus.connected) {
       this.dropped++;
@@ -88,17 +116,18 @@ export class EventPublisher {
     }
     try {
       const data = toBinary(schema, create(schema, event));
-      const msgID = (event as { meta?: { id?: string } }).meta?.id;
-      let headers: MsgHdrs | undefined;
-      if (msgID) {
-        headers = msgHeaders();
-        headers.set('Nats-Msg-Id', msgID);
-      }
-      nc.publish(SUBJECTS.event(type), data, headers ? { headers } : undefined);
+      nc.publish(SUBJECTS.event(type), data, { headers: eventHeaders(schema, msgID) });
       this.published++;
     } catch (error) {
       this.failed++;
       if (this.failed % 100 === 1) this.logger.warn({ err: error, type }, 'event publish failed');
     }
   }
+}
+
+function eventHeaders(schema: DescMessage, msgID: string | undefined): MsgHdrs {
+  const headers = msgHeaders();
+  headers.set(EVENT_SCHEMA_HEADER, schema.typeName);
+  if (msgID) headers.set('Nats-Msg-Id', msgID);
+  return headers;
 }

@@ -7,6 +7,8 @@ export { JetStreamProvider } from './jetstream.provider.js';
 export { LiveConfig } from './live-config.js';
 export type { LiveValue } from './live-config.js';
 export { OpsController } from './ops.controller.js';
+export { coordinatorReadiness, ingressReadiness, recorderReadiness } from './readiness.js';
+export type { ReadinessState } from './readiness.js';
 export { errorMessage } from './errors.js';
 export { runMain } from './run-main.js';
 export { createServiceApp } from './create-app.js';

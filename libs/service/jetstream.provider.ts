@@ -1,9 +1,10 @@
 import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { EventsRetention } from '#libs/config';
 import type { JetStreamHandles } from '#libs/nats';
 import { Bus, provisionJetStream } from '#libs/nats';
 import type { Logger } from '#libs/tracing';
-import { LOGGER } from './tokens.js';
+import { EVENTS_RETENTION, LOGGER } from './tokens.js';
 
 /**
  * JetStream, KV and Object Store handles, provisioned when NATS is (or comes)
@@ -19,6 +20,7 @@ export class JetStreamProvider implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Optional() @Inject(EVENTS_RETENTION) private readonly retention?: EventsRetention,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -41,7 +43,7 @@ export class JetStreamProvider implements OnModuleInit, OnModuleDestroy {
   private provision(): Promise<JetStreamHandles | undefined> {
     const nc = this.bus.connection;
     if (!nc) return Promise.resolve(undefined);
-    this.ready ??= provisionJetStream(nc);
+    this.ready ??= provisionJetStream(nc, { eventsMaxAgeMs: this.retention?.maxAgeMs, eventsMaxBytes: this.retention?.maxBytes });
     return this.ready
       .then((handles) => {
         this.handles = handles;

@@ -2,10 +2,8 @@ import { Controller, Get, Header, HttpCode, Inject, Optional, Res } from '@nestj
 import type { FastifyReply } from 'fastify';
 import { Bus } from '#libs/nats';
 import { Registry } from 'prom-client';
+import type { Readiness } from './readiness.js';
 import { READINESS } from './tokens.js';
-
-/** A service's own readiness: ready when it can do its job now, with a reason per dependency. */
-export type Readiness = () => { ready: boolean; checks: Record<string, boolean | string | number> };
 
 /** /healthz (process alive), /readyz (dependencies), /metrics (Prometheus text). */
 @Controller()

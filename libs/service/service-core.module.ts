@@ -7,10 +7,10 @@ import type { Logger } from '#libs/tracing';
 import { createLogger } from '#libs/tracing';
 import { Counter, Gauge } from 'prom-client';
 import { JetStreamProvider } from './jetstream.provider.js';
-import { LOGGER, READINESS } from './tokens.js';
+import { EVENTS_RETENTION, LOGGER, READINESS } from './tokens.js';
 
 export { LOGGER, READINESS };
-export type { Readiness } from './ops.controller.js';
+export type { Readiness } from './readiness.js';
 
 export interface ServiceIdentity {
   service: 'ingress' | 'coordinator' | 'policy' | 'worker' | 'telemetry';
@@ -38,7 +38,7 @@ function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void 
   // Counters mirrored from the publisher's own tallies at scrape time.
   new Counter({
     name: 'events_published_total',
-    help: 'Events published to the events stream (best-effort, not acknowledged)',
+    help: 'Events handed to the events stream (request.completed and upstream.completed acknowledged and retried, the rest best-effort)',
     registers: [registry],
     collect() {
       this.reset();
@@ -51,7 +51,24 @@ function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void 
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(events.dropped + events.failed);
+      this.inc(events.dropped + events.failed + events.acked.dropped);
+    },
+  });
+  new Gauge({
+    name: 'batchgate_events_unacknowledged',
+    help: 'Acknowledged-delivery events not yet acknowledged by the stream (queued, in flight or waiting to retry)',
+    registers: [registry],
+    collect() {
+      this.set(events.acked.pending);
+    },
+  });
+  new Counter({
+    name: 'batchgate_events_retried_total',
+    help: 'Acknowledged-delivery event publishes retried (failed or not acknowledged in time)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(events.acked.retried);
     },
   });
 }
@@ -80,11 +97,12 @@ export class ServiceCoreModule {
           provide: EventPublisher,
           inject: [Bus, LOGGER, Registry],
           useFactory: (bus: Bus, logger: Logger, registry: Registry) => {
-            const events = new EventPublisher(bus, logger);
+            const events = new EventPublisher(bus, logger, common.events.publish);
             busMetrics(registry, bus, events);
             return events;
           },
         },
+        { provide: EVENTS_RETENTION, useValue: common.events },
         JetStreamProvider,
         BusLifecycle,
       ],

@@ -1,7 +1,19 @@
 // Observability bootstrap shared by every service: the OpenTelemetry NodeSDK
-// (OTLP export when an endpoint is configured, nothing otherwise) and the
+// (OTLP export when an endpoint is configured, nothing otherwise), the
+// semantic-convention attributes of our HTTP and NATS spans, and the
 // structured pino logger that stamps each line with the active trace id.
-export { otlpTracesUrl, startTracing, stopTracing, tracerFor } from './tracing.js';
+export { batchgateVersion, otlpTracesUrl, startTracing, stopTracing, tracerFor, tracingRecords } from './tracing.js';
 export type { TracingOptions } from './tracing.js';
+export {
+  endHttpSpan,
+  hostAndPort,
+  httpClientAttributes,
+  httpServerAttributes,
+  messagingAttributes,
+  nameServerSpan,
+  routeTemplate,
+  splitTarget,
+} from './semconv.js';
+export type { MessagingOperation, ServerRequest } from './semconv.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';

@@ -30,8 +30,10 @@ export class ServiceProcess {
     const script = `dist/apps/${service}/src/main.js`;
     const port = await freePort();
     const flags = service === 'policy' ? POLICY_NODE_ARGS : [];
+    // The telemetry service listens on its metrics port (its operator port) rather than BATCHGATE_HTTP_PORT.
+    const ports = service === 'telemetry' ? { BATCHGATE_METRICS_PORT: String(port), BATCHGATE_METRICS_HOST: '127.0.0.1' } : {};
     const child = spawn(process.execPath, [...flags, script], {
-      env: { PATH: process.env.PATH ?? '', ...env, BATCHGATE_INSTANCE_ID: instanceId, BATCHGATE_HTTP_PORT: String(port) },
+      env: { PATH: process.env.PATH ?? '', ...env, BATCHGATE_INSTANCE_ID: instanceId, BATCHGATE_HTTP_PORT: String(port), ...ports },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const proc = new ServiceProcess(child, script, instanceId, `http://127.0.0.1:${port}`);

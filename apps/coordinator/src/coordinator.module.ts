@@ -2,7 +2,7 @@ import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Readiness } from '#libs/service';
-import { createServiceApp, OpsController, READINESS, ServiceCoreModule } from '#libs/service';
+import { coordinatorReadiness, createServiceApp, OpsController, READINESS, ServiceCoreModule } from '#libs/service';
 import { Bus } from '#libs/nats';
 import type { CoordinatorConfig } from './config.js';
 import { COORDINATOR_CONFIG } from './config.js';
@@ -23,10 +23,8 @@ export class CoordinatorModule {
           inject: [Bus, CoordinatorService],
           useFactory:
             (bus: Bus, coordinator: CoordinatorService): Readiness =>
-            () => ({
-              ready: bus.connected && coordinator.leases.owned.size > 0,
-              checks: { nats: bus.connected, redis: coordinator.leases.redisUp, partitions: coordinator.leases.owned.size },
-            }),
+            () =>
+              coordinatorReadiness({ nats: bus.connected, redis: coordinator.leases.redisUp, partitions: coordinator.leases.owned.size }),
         },
       ],
     };

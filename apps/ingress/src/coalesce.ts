@@ -4,7 +4,9 @@ import { JoinStatus } from '#libs/contracts';
 import type { Counter } from '#libs/metrics';
 import type { FlushStrategy } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
-import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { endHttpSpan } from '#libs/tracing';
+import type { SpanContext } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
 import type { CoalescingKey } from './coalescing-key.js';
 import type { DirectCall } from './direct-call.js';
 import { toAnswer } from './direct-call.js';
@@ -167,7 +169,8 @@ export class Coalescer implements FleetEvents {
     }
   }
 
-  result(result: FetchResult): void {
+  /** `sent`: the trace context the result travelled in (the worker's upstream call), linked from each waiter's span. */
+  result(result: FetchResult, sent?: SpanContext): void {
     const slot = this.bySlotId.get(result.slotId);
     if (!slot) this.early.result(result, performance.now());
     if (!slot || slot.phase === 'settled') return;
@@ -176,7 +179,7 @@ export class Coalescer implements FleetEvents {
     const producer = slot.opened && result.producerIngressId === this.deps.fleet.ingressId ? slot.waiters[0] : undefined;
     this.deps.fleet
       .body(result)
-      .then((body) => this.settle(slot, toAnswer(result, body, producer), 'coalesced'))
+      .then((body) => this.settle(slot, toAnswer(result, body, producer, sent), 'coalesced'))
       .catch((error: unknown) => {
         this.deps.logger.warn({ err: error, slot: result.slotId }, 'answer body unavailable; calling the origin directly');
         this.callDirect(slot);
@@ -314,9 +317,12 @@ export class Coalescer implements FleetEvents {
     if (waiter.done) return;
     writeAnswer(waiter, answer.status, answer.headers, answer.body, path);
     const latencyMs = performance.now() - waiter.arrivedAtMs;
-    waiter.span.setAttributes({ 'http.response.status_code': answer.status, 'batchgate.path': path });
-    if (answer.status >= 500) waiter.span.setStatus({ code: SpanStatusCode.ERROR });
-    waiter.span.end();
+    if (waiter.span.isRecording()) {
+      // Every waiter's trace shows the call that answered it, local followers included (only the leader's join travelled).
+      if (answer.origin) waiter.span.addLink({ context: answer.origin });
+      waiter.span.setAttribute('batchgate.path', path);
+    }
+    endHttpSpan(waiter.span, answer.status, 'server');
     this.deps.log.record({
       key: slot.key,
       route: slot.route.name,

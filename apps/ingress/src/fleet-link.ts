@@ -3,7 +3,8 @@ import { CountReportSchema, FetchResultSchema, JoinReplySchema, JoinRequestSchem
 import type { Bus, RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { JetStreamProvider } from '#libs/service';
-import type { Context } from '@opentelemetry/api';
+import type { Context, SpanContext } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
 import type { LocalSlot } from './local-slot.js';
 import type { Waiter } from './waiter.js';
 
@@ -19,7 +20,7 @@ export interface FleetEvents {
   lost(): void;
   closed(slotIds: readonly string[]): void;
   orphaned(slotIds: readonly string[]): void;
-  result(result: FetchResult): void;
+  result(result: FetchResult, sent: SpanContext | undefined): void;
 }
 
 /**
@@ -55,7 +56,9 @@ export class FleetLink {
   listen(events: FleetEvents): void {
     this.stops.push(
       this.bus.onStatus((connected) => connected || events.lost()),
-      this.bus.subscribe(SUBJECTS.result(this.ingressId), FetchResultSchema, (result) => events.result(result)),
+      this.bus.subscribe(SUBJECTS.result(this.ingressId), FetchResultSchema, (result, incoming) =>
+        events.result(result, trace.getSpanContext(incoming.context)),
+      ),
       this.bus.subscribe(SUBJECTS.closed(this.ingressId), SlotsClosedSchema, (notice) => {
         if (notice.slotIds.length > 0) events.closed(notice.slotIds);
         if (notice.orphanedSlotIds.length > 0) events.orphaned(notice.orphanedSlotIds);

@@ -81,6 +81,10 @@ export class Gateway {
     });
   }
 
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
   get port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;

@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Bus } from '#libs/nats';
 import type { Readiness } from '#libs/service';
-import { createServiceApp, OpsController, READINESS, ServiceCoreModule } from '#libs/service';
+import { createServiceApp, ingressReadiness, OpsController, READINESS, ServiceCoreModule } from '#libs/service';
 import { AdminController } from './admin.controller.js';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
@@ -22,12 +22,13 @@ export class IngressModule {
         { provide: INGRESS_CONFIG, useValue: config },
         IngressService,
         {
-          // The ingress can always answer (it degrades to local coalescing), so it is ready with or without NATS.
+          // The ingress can answer without NATS (it degrades to local coalescing): ready while its gateway listens.
           provide: READINESS,
-          inject: [Bus],
+          inject: [Bus, IngressService],
           useFactory:
-            (bus: Bus): Readiness =>
-            () => ({ ready: true, checks: { nats: bus.connected, mode: bus.connected ? 'fleet' : 'local' } }),
+            (bus: Bus, ingress: IngressService): Readiness =>
+            () =>
+              ingressReadiness({ nats: bus.connected, gatewayListening: ingress.gatewayListening }),
         },
       ],
     };

@@ -125,6 +125,11 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     this.gateway = gateway;
   }
 
+  /** Whether the gateway takes connections (not yet attached, or stopped for the drain: it does not). */
+  get gatewayListening(): boolean {
+    return this.gateway?.listening ?? false;
+  }
+
   /** The port the gateway (client traffic) listens on. */
   get gatewayPort(): number {
     return this.gateway?.port ?? 0;

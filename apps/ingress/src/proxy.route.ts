@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { tracerFor } from '#libs/tracing';
+import { endHttpSpan, httpClientAttributes, httpServerAttributes, nameServerSpan, tracerFor, tracingRecords } from '#libs/tracing';
 import type { HeaderList } from '#libs/upstream';
 import { forwardedRequestHeaders } from '#libs/upstream';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
@@ -58,23 +58,37 @@ export function proxyHandlers(ingress: IngressService): GatewayHandlers {
     if (refuseUnsafeTarget(url, res)) return;
     const headers = headerList(raw);
     const parent = propagation.extract(ROOT_CONTEXT, raw.headers);
+    const hop = hopOf(raw);
+    // Named "GET /api/*" below once the route is known (semantic conventions: {method} {http.route}).
     const span = tracer.startSpan(
-      'ingress.request',
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': url } },
+      method,
+      // Attributes only for a recorded span: with tracing off nothing per request is built for it.
+      {
+        kind: SpanKind.SERVER,
+        attributes: tracingRecords() ? httpServerAttributes({ method, target: url, scheme: hop.protocol, host: hop.host }) : undefined,
+      },
       parent,
     );
     const { route, request: normalized } = routeRequest(ingress.routes, url);
-    const forward = forwardedRequestHeaders(headers, hopOf(raw));
+    if (span.isRecording()) nameServerSpan(span, method, route.match);
+    const forward = forwardedRequestHeaders(headers, hop);
     const classification = classify(method, headers, route.coalesce);
     const arrivedAtMs = performance.now();
     if (classification.kind === 'passthrough') {
       span.setAttribute('batchgate.passthrough', classification.reason);
       const body = raw.headers['transfer-encoding'] !== undefined || (raw.headers['content-length'] ?? '0') !== '0' ? raw : null;
       // The raw target, untouched: nothing is shared here, so the origin may resolve it as it likes.
-      void context.with(trace.setSpan(parent, span), () =>
+      const call = span.isRecording()
+        ? tracer.startSpan(
+            method,
+            { kind: SpanKind.CLIENT, attributes: httpClientAttributes(method, new URL(config.upstream), url) },
+            trace.setSpan(parent, span),
+          )
+        : span;
+      void context.with(trace.setSpan(parent, call), () =>
         passThrough(ingress.origins, config.upstream, { method, target: url, headers: forward, body }, res).then((status) => {
-          span.setAttribute('http.response.status_code', status);
-          span.end();
+          if (call !== span) endHttpSpan(call, status, 'client');
+          endHttpSpan(span, status, 'server');
           ingress.log.record({
             key: '',
             route: route.name,

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { SetCookieSharing } from '#libs/config';
 import type { HeaderList } from '#libs/upstream';
-import type { Span } from '@opentelemetry/api';
+import type { Span, SpanContext } from '@opentelemetry/api';
 
 /** How a waiter was answered, as recorded in request.completed events. */
 export type AnswerPath = 'coalesced' | 'fallback' | 'passthrough' | 'shed';
@@ -34,6 +34,8 @@ export interface Answer {
   setsCookie: boolean;
   /** The waiter whose request the origin answered, when it is one of this ingress's waiters. */
   producer: Waiter | undefined;
+  /** The span context the answer travelled in (the worker's call), when it came through the fleet. */
+  origin?: SpanContext | undefined;
 }
 
 /** A request's value for a header, repeated fields joined as one. */

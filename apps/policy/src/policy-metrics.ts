@@ -6,7 +6,8 @@ export class PolicyMetrics {
   readonly decisions: Counter<'strategy' | 'action'>;
   readonly latency: Histogram;
   readonly fallbacks: Counter<'reason'>;
-  readonly modelVersion: Gauge<'version'>;
+  /** The live model version, as batchgate_policy_model_info and (deprecated, one release) policy_model_version. */
+  readonly modelVersion: ModelVersionGauges;
   readonly modelLoadFailures: Counter<'reason'>;
   readonly shadowAgreement: Gauge;
   readonly configRejected: Counter;
@@ -32,12 +33,20 @@ export class PolicyMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.modelVersion = new Gauge({
-      name: 'policy_model_version',
-      help: '1 for the live policy model version',
-      labelNames: ['version'],
-      registers,
-    });
+    this.modelVersion = new ModelVersionGauges([
+      new Gauge({
+        name: 'batchgate_policy_model_info',
+        help: 'The live policy model: 1 with its version',
+        labelNames: ['version'],
+        registers,
+      }),
+      new Gauge({
+        name: 'policy_model_version',
+        help: 'Deprecated, use batchgate_policy_model_info: 1 for the live policy model version',
+        labelNames: ['version'],
+        registers,
+      }),
+    ]);
     this.modelLoadFailures = new Counter({
       name: 'policy_model_failures_total',
       help: 'Models rejected at load (invalid, nan) or rolled back',
@@ -55,5 +64,23 @@ export class PolicyMetrics {
       help: 'KV revision of the route document in force (0 = routes file)',
       registers,
     });
+  }
+}
+
+/** An info metric and its deprecated twin, always written together. */
+export class ModelVersionGauges {
+  constructor(private readonly gauges: ReadonlyArray<Gauge<'version'>>) {}
+
+  set(labels: { version: string }, value: number): void {
+    for (const gauge of this.gauges) gauge.set(labels, value);
+  }
+
+  remove(labels: { version: string }): void {
+    for (const gauge of this.gauges) gauge.remove(labels);
+  }
+
+  /** The info metric's samples (the twin holds the same). */
+  get(): ReturnType<Gauge<'version'>['get']> {
+    return this.gauges[0]!.get();
   }
 }

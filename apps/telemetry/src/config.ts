@@ -1,5 +1,5 @@
-import type { CommonConfig } from '#libs/config';
-import { commonSection, readConfig } from '#libs/config';
+import type { CommonConfig, EnvelopeConfig } from '#libs/config';
+import { commonSection, envelopeSection, readConfig } from '#libs/config';
 
 export interface TelemetryConfig extends CommonConfig {
   /** Where the fleet-wide metrics are served (seed: 9090). */
@@ -7,6 +7,8 @@ export interface TelemetryConfig extends CommonConfig {
   metricsPort: number;
   /** Arrivals kept in memory for /export/arrivals.jsonl. */
   arrivalsKept: number;
+  /** The fleet's envelope (BATCHGATE_BATCH_TIMEOUT_MS, BATCHGATE_MAX_BATCH_SIZE): the flush buckets reach it. */
+  envelope: EnvelopeConfig;
 }
 
 export const TELEMETRY_CONFIG = Symbol('TELEMETRY_CONFIG');
@@ -17,5 +19,6 @@ export function loadTelemetryConfig(env: NodeJS.ProcessEnv): TelemetryConfig {
     metricsHost: r.string('BATCHGATE_METRICS_HOST', '0.0.0.0'),
     metricsPort: r.int('BATCHGATE_METRICS_PORT', 9090, { max: 65_535 }),
     arrivalsKept: r.int('BATCHGATE_ARRIVALS_KEPT', 200_000, { min: 0, max: 10_000_000 }),
+    envelope: envelopeSection(r),
   }));
 }

@@ -1,7 +1,7 @@
 import type { RequestsCompleted, SlotFlushed, SlotOpened, SlotsDecided, UpstreamCompleted } from '#libs/contracts';
 import { DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary, RequestPath } from '#libs/contracts';
-import type { FlushMetrics, Registry } from '#libs/metrics';
-import { Counter, flushMetrics, Histogram } from '#libs/metrics';
+import type { BucketEnvelope, FlushMetrics, Registry } from '#libs/metrics';
+import { Counter, DURATION_BUCKETS_SECONDS, flushMetrics, Histogram } from '#libs/metrics';
 import type { PathName } from './live-view.js';
 import { LiveView } from './live-view.js';
 
@@ -37,9 +37,15 @@ export interface Arrival {
 export class FleetProjection {
   readonly flush: FlushMetrics;
   private readonly requests: Counter<'path' | 'route'>;
+  private readonly requestsTotal: Counter<'path' | 'route'>;
+  /** Deprecated (ms): requestDuration replaces it; kept for one release. */
   private readonly clientLatency: Histogram<'path'>;
+  private readonly requestDuration: Histogram<'path'>;
   private readonly upstreamCalls: Counter<'status'>;
+  private readonly upstreamCallsTotal: Counter<'status'>;
+  /** Deprecated (ms): upstreamDuration replaces it; kept for one release. */
   private readonly upstreamLatency: Histogram;
+  private readonly upstreamDuration: Histogram;
   private readonly open = new Map<string, number>();
   readonly arrivals: Arrival[] = [];
   private arrivalsNext = 0;
@@ -49,8 +55,9 @@ export class FleetProjection {
   constructor(
     registry: Registry,
     private readonly arrivalsKept: number,
+    envelope?: BucketEnvelope,
   ) {
-    this.flush = flushMetrics(registry);
+    this.flush = flushMetrics(registry, envelope);
     this.flush.activeSlots.set(0);
     this.requests = new Counter({
       name: 'gateway_requests_total',
@@ -60,7 +67,7 @@ export class FleetProjection {
     });
     this.clientLatency = new Histogram({
       name: 'gateway_request_latency_ms',
-      help: 'Client latency (arrival to answer) by path taken',
+      help: 'Deprecated, use batchgate_request_duration_seconds: client latency in ms by path taken',
       labelNames: ['path'],
       buckets: [1, 2, 5, 10, 20, 30, 40, 50, 60, 80, 100, 250, 500, 1000, 5000],
       registers: [registry],
@@ -73,8 +80,33 @@ export class FleetProjection {
     });
     this.upstreamLatency = new Histogram({
       name: 'gateway_upstream_latency_ms',
-      help: 'Upstream call latency seen by workers',
+      help: 'Deprecated, use batchgate_upstream_duration_seconds: upstream call latency in ms seen by workers',
       buckets: [1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000, 10000],
+      registers: [registry],
+    });
+    this.requestsTotal = new Counter({
+      name: 'batchgate_requests_total',
+      help: 'Client requests by path taken and route',
+      labelNames: ['path', 'route'],
+      registers: [registry],
+    });
+    this.requestDuration = new Histogram({
+      name: 'batchgate_request_duration_seconds',
+      help: 'Client latency (arrival to answer) by path taken',
+      labelNames: ['path'],
+      buckets: DURATION_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+    this.upstreamCallsTotal = new Counter({
+      name: 'batchgate_upstream_calls_total',
+      help: 'Upstream calls made by workers, by status class',
+      labelNames: ['status'],
+      registers: [registry],
+    });
+    this.upstreamDuration = new Histogram({
+      name: 'batchgate_upstream_duration_seconds',
+      help: 'Upstream call latency seen by workers',
+      buckets: DURATION_BUCKETS_SECONDS,
       registers: [registry],
     });
   }
@@ -89,6 +121,7 @@ export class FleetProjection {
     this.flush.flushTotal.inc({ reason });
     this.flush.sizeAtFlush.observe({ reason }, event.size);
     this.flush.ageAtFlush.observe({ reason }, event.ageMs);
+    this.flush.ageAtFlushSeconds.observe({ reason }, event.ageMs / 1000);
     this.open.delete(event.slotId);
     const atMs = event.meta?.atMs ?? Date.now();
     this.refreshActive(atMs);
@@ -120,16 +153,23 @@ export class FleetProjection {
   }
 
   upstreamCompleted(event: UpstreamCompleted): void {
-    this.upstreamCalls.inc({ status: `${Math.floor(event.status / 100)}xx` });
+    const status = `${Math.floor(event.status / 100)}xx`;
+    this.upstreamCalls.inc({ status });
+    this.upstreamCallsTotal.inc({ status });
     this.live.upstreamCall(event.meta?.atMs ?? Date.now());
-    if (event.latencyMs > 0) this.upstreamLatency.observe(event.latencyMs);
+    if (event.latencyMs > 0) {
+      this.upstreamLatency.observe(event.latencyMs);
+      this.upstreamDuration.observe(event.latencyMs / 1000);
+    }
   }
 
   requestsCompleted(batch: RequestsCompleted): void {
     for (const record of batch.requests) {
       const path = PATH_NAMES[record.path];
       this.requests.inc({ path, route: record.route });
+      this.requestsTotal.inc({ path, route: record.route });
       this.clientLatency.observe({ path }, record.latencyMs);
+      this.requestDuration.observe({ path }, record.latencyMs / 1000);
       this.live.request(path, record.arrivedAtMs + record.latencyMs, record.latencyMs);
       if (record.path !== RequestPath.PASSTHROUGH && record.path !== RequestPath.SHED)
         this.keepArrival({ t_ms: record.arrivedAtMs, key: record.key, route: record.route });

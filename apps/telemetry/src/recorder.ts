@@ -1,40 +1,17 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
-import type { DescMessage, MessageShape } from '#libs/contracts';
-import {
-  fromBinary,
-  RequestsCompletedSchema,
-  SlotFlushedSchema,
-  SlotOpenedSchema,
-  SlotsDecidedSchema,
-  UpstreamCompletedSchema,
-} from '#libs/contracts';
 import { Counter, Registry } from '#libs/metrics';
-import type { EventType } from '#libs/nats';
-import { JETSTREAM } from '#libs/nats';
+import { EVENT_SCHEMA_HEADER, JETSTREAM } from '#libs/nats';
 import { JetStreamProvider, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
+import type { Outcome } from './event-log.js';
+import { EventLogReader } from './event-log.js';
 import type { StatusSnapshot } from './live-view.js';
 import { FleetProjection } from './projections.js';
-
-type Apply = (projection: FleetProjection, data: Uint8Array) => void;
-
-function on<S extends DescMessage>(schema: S, apply: (projection: FleetProjection, event: MessageShape<S>) => void): Apply {
-  return (projection, data) => apply(projection, fromBinary(schema, data));
-}
-
-/** Which projection step each event type feeds; types not listed are recorded but not projected. */
-const APPLY: Partial<Record<EventType, Apply>> = {
-  'slot.opened': on(SlotOpenedSchema, (p, e) => p.slotOpened(e)),
-  'slot.flushed': on(SlotFlushedSchema, (p, e) => p.slotFlushed(e)),
-  'slot.decided': on(SlotsDecidedSchema, (p, e) => p.slotsDecided(e)),
-  'upstream.completed': on(UpstreamCompletedSchema, (p, e) => p.upstreamCompleted(e)),
-  'request.completed': on(RequestsCompletedSchema, (p, e) => p.requestsCompleted(e)),
-};
 
 /**
  * The recorder: an ordered consumer that reads the event stream from its
@@ -45,8 +22,12 @@ const APPLY: Partial<Record<EventType, Apply>> = {
 export class Recorder implements OnModuleInit, OnApplicationShutdown {
   readonly projection: FleetProjection;
   private readonly applied: Counter<'type'>;
+  private readonly skipped: Counter<'type' | 'reason'>;
+  private readonly reader: EventLogReader;
   private messages: ConsumerMessages | undefined;
   private stopped = false;
+  /** Whether the consumer is attached to the event stream (readiness). */
+  following = false;
 
   constructor(
     @Inject(TELEMETRY_CONFIG) config: TelemetryConfig,
@@ -54,13 +35,20 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
     private readonly jetstream: JetStreamProvider,
     registry: Registry,
   ) {
-    this.projection = new FleetProjection(registry, config.arrivalsKept);
+    this.projection = new FleetProjection(registry, config.arrivalsKept, config.envelope);
     this.applied = new Counter({
       name: 'telemetry_events_total',
       help: 'Events applied to projections, by type',
       labelNames: ['type'],
       registers: [registry],
     });
+    this.skipped = new Counter({
+      name: 'batchgate_telemetry_events_skipped_total',
+      help: 'Events not applied: duplicate (an id already applied), unknown_schema (another version), undecodable',
+      labelNames: ['type', 'reason'],
+      registers: [registry],
+    });
+    this.reader = new EventLogReader(this.projection);
   }
 
   onModuleInit(): void {
@@ -77,21 +65,30 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
     await this.messages?.close();
   }
 
+  private count(outcome: Outcome, subject: string): void {
+    const type = subject.slice('events.'.length);
+    if (outcome === 'applied') this.applied.inc({ type });
+    else if (outcome !== 'not_projected') {
+      this.skipped.inc({ type, reason: outcome });
+      if (outcome !== 'duplicate') this.logger.warn({ subject, reason: outcome }, 'skipping an event');
+    }
+  }
+
   private async follow(): Promise<void> {
     const { js } = await this.jetstream.whenReady();
     if (this.stopped) return;
     const consumer = await js.consumers.get(JETSTREAM.eventsStream, { deliver_policy: DeliverPolicy.All });
     this.messages = await consumer.consume();
+    this.following = true;
     for await (const message of this.messages) {
-      const type = message.subject.slice('events.'.length) as EventType;
-      const apply = APPLY[type];
-      if (!apply) continue;
-      try {
-        apply(this.projection, message.data);
-        this.applied.inc({ type });
-      } catch (error) {
-        this.logger.warn({ err: error, subject: message.subject }, 'skipping an undecodable event');
-      }
+      const outcome = this.reader.read({
+        subject: message.subject,
+        id: message.headers?.get('Nats-Msg-Id') || undefined,
+        schema: message.headers?.get(EVENT_SCHEMA_HEADER) || undefined,
+        data: message.data,
+      });
+      this.count(outcome, message.subject);
     }
+    this.following = false;
   }
 }

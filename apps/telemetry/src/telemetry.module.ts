@@ -1,7 +1,9 @@
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createServiceApp, OpsController, ServiceCoreModule } from '#libs/service';
+import { Bus } from '#libs/nats';
+import type { Readiness } from '#libs/service';
+import { createServiceApp, OpsController, READINESS, recorderReadiness, ServiceCoreModule } from '#libs/service';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
 import { ExportController } from './export.controller.js';
@@ -15,7 +17,18 @@ export class TelemetryModule {
       module: TelemetryModule,
       imports: [ServiceCoreModule.forRoot({ service: 'telemetry', common: config })],
       controllers: [OpsController, ExportController, StatusController],
-      providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder],
+      providers: [
+        { provide: TELEMETRY_CONFIG, useValue: config },
+        Recorder,
+        {
+          provide: READINESS,
+          inject: [Bus, Recorder],
+          useFactory:
+            (bus: Bus, recorder: Recorder): Readiness =>
+            () =>
+              recorderReadiness({ nats: bus.connected, following: recorder.following }),
+        },
+      ],
     };
   }
 }

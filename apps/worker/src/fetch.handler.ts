@@ -7,10 +7,11 @@ import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
 import { JetStreamProvider, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
-import { tracerFor } from '#libs/tracing';
+import { httpClientAttributes, tracerFor } from '#libs/tracing';
 import type { BufferedResponse, HeaderList, ResultInit } from '#libs/upstream';
 import { answerFrom, OriginPool, UpstreamError, withTraceContext } from '#libs/upstream';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
 import { HeartbeatBeacon } from './heartbeat.js';
@@ -105,13 +106,14 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       const reason = origin === undefined ? 'unknown_origin' : 'expired';
       return this.refuse(task, incoming, reason);
     }
+    const method = request?.method ?? 'GET';
+    // The conventions name an HTTP client span after its method alone (no URL template is known here).
     const span = tracer.startSpan(
-      'worker.upstream',
+      method,
       {
         kind: SpanKind.CLIENT,
         attributes: {
-          'http.request.method': request?.method ?? 'GET',
-          'url.full': `${origin}${request?.path ?? '/'}`,
+          ...httpClientAttributes(method, new URL(origin), request?.path ?? '/'),
           'batchgate.slot_id': task.slotId,
           'batchgate.size': task.size,
         },
@@ -125,9 +127,11 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       // The origin's parent is this call's span; Vary is still matched on the client's headers.
       const upstreamHeaders = withTraceContext(requestHeaders, ctx);
       outcome = await this.origins.fetchBuffered(origin, request?.method ?? 'GET', request?.path ?? '/', upstreamHeaders, budgetMs);
-      span.setAttribute('http.response.status_code', outcome.status);
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, outcome.status);
+      if (outcome.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
     } catch (error) {
       outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
+      span.setAttribute(ATTR_ERROR_TYPE, outcome.kind);
       span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
     }
     const result = answerFrom(

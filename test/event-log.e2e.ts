@@ -1,0 +1,144 @@
+import { RequestsCompletedSchema, fromBinary } from '#libs/contracts';
+import { Bus, JETSTREAM } from '#libs/nats';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTelemetryConfig } from '../apps/telemetry/src/config.js';
+import { projectionDiff, rebuildProjection } from '../apps/telemetry/src/rebuild.js';
+import { get, warm } from './support/client.js';
+import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
+import { eventually, metricsOf, total } from './support/metrics.js';
+import { ServiceProcess } from './support/service-process.js';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+interface StoredEvent {
+  subject: string;
+  id: string;
+  data: Uint8Array;
+}
+
+/** Every message the events stream holds now, in order, read with a consumer of the test's own. */
+async function eventLog(bus: Bus): Promise<StoredEvent[]> {
+  const nc = bus.connection!;
+  const lastSeq = (await (await jetstreamManager(nc)).streams.info(JETSTREAM.eventsStream)).state.last_seq;
+  const events: StoredEvent[] = [];
+  if (lastSeq === 0) return events;
+  const messages = await (await jetstream(nc).consumers.get(JETSTREAM.eventsStream, { deliver_policy: DeliverPolicy.All })).consume();
+  for await (const message of messages) {
+    events.push({ subject: message.subject, id: message.headers?.get('Nats-Msg-Id') ?? '', data: message.data });
+    if (message.seq >= lastSeq) break;
+  }
+  await messages.close();
+  return events;
+}
+
+const requestRecords = (events: StoredEvent[]) =>
+  events.filter((e) => e.subject === 'events.request.completed').flatMap((e) => fromBinary(RequestsCompletedSchema, e.data).requests);
+
+describe('the event log is the source of truth', () => {
+  let fleet: TestFleet;
+  let recorder: ServiceProcess;
+  let bus: Bus;
+
+  beforeAll(async () => {
+    fleet = await TestFleet.start({ originDelayMs: 20, env: { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '30' } });
+    recorder = await ServiceProcess.start('telemetry', fleet.envOf('telemetry'), 'telemetry-e2e-1');
+    bus = await Bus.connect({ url: fleet.nats.url, name: 'test-event-log', logger: quiet });
+    await warm(fleet.ingressUrl(), 20);
+  });
+
+  afterAll(async () => {
+    await recorder.stop();
+    await bus.close();
+    await fleet.stop();
+  });
+
+  it('a burst with the recorder SIGKILLed and restarted mid-way: every request in the events exactly once, the restarted and a rebuilt projection equal', async () => {
+    let sent = 0;
+    let failed = 0;
+    let running = true;
+    // 20 clients over 10 keys, back to back, until told to stop.
+    const clients = Array.from({ length: 20 }, async (_, c) => {
+      for (let i = 0; running; i++) {
+        const reply = await get(`${fleet.ingressUrl()}/log/k${(c + i) % 10}?wave=${i}`);
+        sent++;
+        if (reply.status !== 200) failed++;
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await recorder.kill();
+    const killedAt = sent;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    recorder = await ServiceProcess.start('telemetry', fleet.envOf('telemetry'), 'telemetry-e2e-2');
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    running = false;
+    await Promise.all(clients);
+    expect(failed).toBe(0);
+    expect(killedAt).toBeGreaterThan(0);
+    expect(sent).toBeGreaterThan(killedAt);
+
+    // Every request is in the log once: request.completed reach the stream acknowledged (batched per ingress flush).
+    await eventually(
+      async () => requestRecords(await eventLog(bus)).length,
+      (records) => records >= sent,
+      15_000,
+    );
+    // A moment more, so a late duplicate would show.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await eventLog(bus);
+    expect(requestRecords(events)).toHaveLength(sent);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    expect(events.every((e) => e.id !== '')).toBe(true);
+
+    // The restarted recorder lost and doubled nothing: its counts are the log's.
+    const flushes = events.filter((e) => e.subject === 'events.slot.flushed').length;
+    const upstreamCalls = events.filter((e) => e.subject === 'events.upstream.completed').length;
+    const live = await eventually(
+      () => metricsOf(recorder.url),
+      (text) => total(text, 'batchgate_requests_total') === sent && total(text, 'batch_flush_total') === flushes,
+    );
+    expect(total(live, 'batchgate_upstream_calls_total')).toBe(upstreamCalls);
+    expect(total(live, 'batchgate_telemetry_events_skipped_total', { reason: 'duplicate' })).toBe(0);
+
+    // npm run telemetry:rebuild's replay into fresh projections equals the live one, metrics and arrival traces.
+    const config = loadTelemetryConfig(fleet.envOf('telemetry'));
+    const rebuilt = await rebuildProjection(bus.connection!, { arrivalsKept: config.arrivalsKept, envelope: config.envelope });
+    expect(rebuilt.outcomes.duplicate).toBe(0);
+    expect(projectionDiff(live, await rebuilt.registry.metrics())).toEqual([]);
+    const liveArrivals = (await get(`${recorder.url}/export/arrivals.jsonl`)).body.trim().split('\n').filter(Boolean);
+    expect(liveArrivals.length).toBeGreaterThan(0);
+    expect(rebuilt.projection.orderedArrivals().map((a) => JSON.stringify(a))).toEqual(liveArrivals);
+  });
+
+  it('NATS restarted mid-burst: the requests answered while it was down still reach the log, once each', async () => {
+    const before = requestRecords(await eventLog(bus)).length;
+    let sent = 0;
+    let running = true;
+    const clients = Array.from({ length: 10 }, async (_, c) => {
+      for (let i = 0; running; i++) {
+        await get(`${fleet.ingressUrl()}/log2/k${(c + i) % 5}?wave=${i}`);
+        sent++;
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await fleet.nats.stop();
+    const atStop = sent;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const duringOutage = sent - atStop;
+    await fleet.nats.start();
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    running = false;
+    await Promise.all(clients);
+    // Answered locally while NATS was down (the ingress degrades), and recorded then.
+    expect(duringOutage).toBeGreaterThan(0);
+    await eventually(
+      async () => requestRecords(await eventLog(bus)).length,
+      (records) => records >= before + sent,
+      15_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = await eventLog(bus);
+    expect(requestRecords(events).length - before).toBe(sent);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+  });
+});
