@@ -4,6 +4,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createServiceApp, OpsController, ServiceCoreModule } from '#libs/service';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
+import { EpisodeRecorder } from './episode-recorder.js';
+import { EpisodesController } from './episodes.controller.js';
 import { ExportController } from './export.controller.js';
 import { Recorder } from './recorder.js';
 import { StatusController } from './status.controller.js';
@@ -14,8 +16,8 @@ export class TelemetryModule {
     return {
       module: TelemetryModule,
       imports: [ServiceCoreModule.forRoot({ service: 'telemetry', common: config })],
-      controllers: [OpsController, ExportController, StatusController],
-      providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder],
+      controllers: [OpsController, ExportController, EpisodesController, StatusController],
+      providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder, EpisodeRecorder],
     };
   }
 }
