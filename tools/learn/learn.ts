@@ -68,8 +68,14 @@ function byRoute(trace: Trace): Map<string, Trace> {
  */
 export async function runLearn(o: LearnOptions): Promise<LearnOutcome> {
   const log = o.log ?? (() => undefined);
-  const trace = parseTraceJsonl(await readArrivals(o.endpoints));
+  const arrivalsText = await readArrivals(o.endpoints);
+  const trace = parseTraceJsonl(arrivalsText);
   const episodes = await readEpisodes(o.endpoints);
+  // The inputs are kept beside the report, so a run can be repeated on exactly what it judged
+  // (`policy:learn -- --arrivals <out>/arrivals.jsonl --episodes <out>/episodes.jsonl`).
+  await mkdir(o.outDir, { recursive: true });
+  await writeFile(join(o.outDir, 'arrivals.jsonl'), arrivalsText);
+  await writeFile(join(o.outDir, 'episodes.jsonl'), episodes.map((e) => JSON.stringify(e)).join('\n'));
   const envelope: EnvelopeConfig = { batchTimeoutMs: o.scenario.batchTimeoutMs, maxBatchSize: o.scenario.maxBatchSize };
   const document = await readRouteConfig(o.endpoints, envelope);
   log(`recorded: ${trace.t.length} arrivals on ${trace.keys.length} key(s), ${episodes.length} decision episodes`);

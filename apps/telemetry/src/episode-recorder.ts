@@ -12,10 +12,9 @@ import { EpisodeBook } from './episodes.js';
 
 /**
  * Builds the decision episodes (episodes.ts) with its own ordered consumer of
- * the three event types they are made of, from the stream's first message:
- * kept apart from the Recorder so the projections' consumer does not decode
- * every decision twice, and so turning episodes off (BATCHGATE_EPISODES_KEPT=0)
- * costs nothing.
+ * the event stream, from its first message, reading the three event types
+ * they are made of: kept apart from the Recorder (its own state, its own
+ * failure), and turning episodes off (BATCHGATE_EPISODES_KEPT=0) costs nothing.
  */
 @Injectable()
 export class EpisodeRecorder implements OnModuleInit, OnApplicationShutdown {
@@ -48,10 +47,8 @@ export class EpisodeRecorder implements OnModuleInit, OnApplicationShutdown {
       flushed: SUBJECTS.event('slot.flushed'),
       upstream: SUBJECTS.event('upstream.completed'),
     };
-    const consumer = await js.consumers.get(JETSTREAM.eventsStream, {
-      deliver_policy: DeliverPolicy.All,
-      filter_subjects: Object.values(subjects),
-    });
+    // Every event, not filter_subjects: multiple filters need nats-server 2.10, and the deploy's may be older.
+    const consumer = await js.consumers.get(JETSTREAM.eventsStream, { deliver_policy: DeliverPolicy.All });
     this.messages = await consumer.consume();
     for await (const message of this.messages) {
       try {
