@@ -11,7 +11,7 @@ import { decisionPathOption } from '../sim/commands/eval.js';
 import { runLearn } from './learn.js';
 
 export const LEARN_HELP = `policy:learn [--telemetry-url url | --arrivals file.jsonl [--episodes file.jsonl]]
-     [--admin-url url --admin-token token] [--policy-url url]... [--nats-url url] [--no-publish]
+     [--admin-url url --admin-token token (default: BATCHGATE_ADMIN_TOKEN)] [--policy-url url]... [--nats-url url] [--no-publish]
      [--scenario seed-bursty|file.json] [--call-cost ms] [--default-strategy cost_aware] [--margin 0.05] [--p99-slack-ms 1]
      [--rounds 3] [--epochs 4] [--episodes-per-round 3] [--episode-ms 4000] [--min-requests 200]
      [--decision-delay p50=0.4,p99=1.2,late=0.005] [--fallback fixed_timer:window_ms=20] [--verdict-timeout-ms 60000]
@@ -71,7 +71,9 @@ export async function learnCommand(argv: string[]): Promise<void> {
       ...(values.arrivals ? { arrivalsFile: values.arrivals } : {}),
       ...(values.episodes ? { episodesFile: values.episodes } : {}),
       ...(values['admin-url'] ? { adminUrl: values['admin-url'] } : {}),
-      ...(values['admin-token'] ? { adminToken: values['admin-token'] } : {}),
+      ...((values['admin-token'] ?? process.env.BATCHGATE_ADMIN_TOKEN)
+        ? { adminToken: values['admin-token'] ?? process.env.BATCHGATE_ADMIN_TOKEN }
+        : {}),
       policyUrls: values['policy-url'] ?? [],
       natsUrl: values['nats-url'] ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
     },

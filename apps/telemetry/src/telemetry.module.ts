@@ -7,6 +7,7 @@ import { TELEMETRY_CONFIG } from './config.js';
 import { EpisodeRecorder } from './episode-recorder.js';
 import { EpisodesController } from './episodes.controller.js';
 import { ExportController } from './export.controller.js';
+import { LearnSchedule } from './learn-schedule.js';
 import { Recorder } from './recorder.js';
 import { StatusController } from './status.controller.js';
 
@@ -17,7 +18,7 @@ export class TelemetryModule {
       module: TelemetryModule,
       imports: [ServiceCoreModule.forRoot({ service: 'telemetry', common: config })],
       controllers: [OpsController, ExportController, EpisodesController, StatusController],
-      providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder, EpisodeRecorder],
+      providers: [{ provide: TELEMETRY_CONFIG, useValue: config }, Recorder, EpisodeRecorder, LearnSchedule],
     };
   }
 }
