@@ -118,7 +118,7 @@ export async function runLearn(o: LearnOptions): Promise<LearnOutcome> {
     outcome.summary =
       learned.length === 0
         ? 'no route had enough traffic to learn on'
-        : 'no candidate beat its running strategy by the margin: nothing published';
+        : `nothing published: ${learned.map((l) => `route ${l.route}: ${l.decision.reason}`).join('; ')}`;
   else if (!o.publish) outcome.summary = `route ${winner.route}'s candidate would be published (publishing is off)`;
   else {
     const version = `${o.version}-${winner.route}`;
