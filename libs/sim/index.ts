@@ -27,3 +27,5 @@ export { fitOnOff } from './fit.js';
 export { fitThreshold } from './fit-threshold.js';
 export type { ThresholdFit } from './fit-threshold.js';
 export type { OnOffFit } from './fit.js';
+export { parseEpisodesJsonl, summarizeEpisodes } from './episodes.js';
+export type { EpisodeDecision, LiveEpisode, LiveSummary } from './episodes.js';

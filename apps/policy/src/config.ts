@@ -16,6 +16,8 @@ export interface PolicyConfig extends CommonConfig {
   qTableFile: string;
   /** Decisions a newly published model runs in shadow before it takes over. */
   shadowDecisions: number;
+  /** Promotion gate: how much larger a shadowed model's share of slots left to the envelope may be than the live one's. */
+  shadowEnvelopeMargin: number;
   /** Share of decide requests recorded as slot.decided events (1 = every decision, for training). */
   decisionEventSample: number;
 }
@@ -35,6 +37,7 @@ export function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
     modelFile: noneAsEmpty(r.string('BATCHGATE_POLICY_MODEL', 'fixtures/models/ppo-v3.onnx')),
     qTableFile: noneAsEmpty(r.string('BATCHGATE_QTABLE_FILE', 'fixtures/models/qtable-v1.json')),
     shadowDecisions: r.int('BATCHGATE_SHADOW_DECISIONS', 500, { min: 0, max: 10_000_000 }),
+    shadowEnvelopeMargin: r.number('BATCHGATE_SHADOW_ENVELOPE_MARGIN', 0.05, { min: 0, max: 1 }),
     decisionEventSample: r.number('BATCHGATE_DECISION_EVENTS_SAMPLE', 1, { min: 0, max: 1 }),
   }));
   checkStrategySetting('BATCHGATE_POLICY_STRATEGY', config.defaultStrategy);

@@ -8,7 +8,7 @@ import { DecisionColumns, plansFromLogits, plansOf, planDue, PROJECTED_AGES, pro
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
-import type { InferenceGroup } from './models.js';
+import type { DecidedGroup, InferenceGroup } from './models.js';
 import { ModelUnavailableError } from './models.js';
 import { PolicyRuntime } from './policy-runtime.js';
 import type { BookEntry } from './strategy-book.js';
@@ -80,17 +80,24 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     };
     const context = { random: Math.random, nowMs: Date.now() };
     const learned: LearnedGroup[] = [];
+    const shadowed: DecidedGroup[] = [];
     for (const [route, indexes] of byRoute) {
       const entry = book.forRoute(route);
       const slots = indexes.map((i) => features[i]!);
       if (entry.kind === 'ppo') learned.push({ indexes, slots, scale: entry.scale, fallback: entry.fallback });
-      else record(indexes, this.decideStandard(entry, slots, context));
+      else {
+        const decided = this.decideStandard(entry, slots, context);
+        record(indexes, decided);
+        if (this.runtime.models.shadowVersion !== undefined) shadowed.push({ slots, plans: decided.plans, strategy: decided.strategy });
+      }
     }
     if (learned.length > 0) (await this.decideLearned(learned, context)).forEach((decided, g) => record(learned[g]!.indexes, decided));
     const decisionUs = (performance.now() - started) * 1000;
     this.runtime.metrics.latency.observe(decisionUs / 1e6);
     const reply = incoming.respond(DecideReplySchema, { ...columns, decisionUs });
     span.end();
+    // A model in shadow is also judged on routes a pure strategy decides (after the reply: off its path).
+    if (shadowed.length > 0) void this.runtime.models.shadowBeside(shadowed);
     if (this.eventSample < 1 && Math.random() >= this.eventSample) return;
     this.events.publish('slot.decided', SlotsDecidedSchema, {
       meta: eventMeta(this.source),

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { decodePolicyModel, encodePolicyModel } from '#libs/onnx';
 import type { SlotFeatures } from '#libs/policy';
-import { decisionsFromLogits, Mlp, observe, OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, seededRandom } from '#libs/policy';
+import { decisionsFromLogits, Mlp, observe, OBSERVATION_SIZE, OBSERVATION_SIZE_WITH_IDLE, planTo, seededRandom } from '#libs/policy';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ModelRegistry, ModelUnavailableError } from './models.js';
@@ -135,6 +135,43 @@ describe('policy models', () => {
     expect((await metrics.shadowAgreement.get()).values[0]!.value).toBe(0.5);
     expect((await models.infer(slots, defaultScale)).version).toBe('v2');
     expect((await metrics.modelVersion.get()).values.map((v) => v.labels.version)).toEqual(['v2']);
+  });
+
+  it('a shadow that never flushes is refused at the end of its run, with the reason, and the live model stays', async () => {
+    const { models, metrics } = registry(4);
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    await models.offer(ageActor(0, 100, 'never'), 'never'); // FLUSH logit -100 everywhere
+    const slots = [features(10), features(40)];
+    await models.infer(slots, defaultScale);
+    await models.infer(slots, defaultScale);
+    expect(models.shadowVersion).toBeUndefined();
+    expect(models.activeVersion).toBe('v1');
+    expect(models.verdicts.at(-1)).toMatchObject({
+      version: 'never',
+      outcome: 'refused',
+      compared: 4,
+      reason:
+        'refused: the candidate leaves 100.0 % of slots to the envelope, v1 50.0 % (more than +5.0 pp allowed); agreed with v1 on 50.0 % of 4 decisions',
+    });
+    expect((await metrics.modelVerdicts.get()).values.map((v) => [v.labels.outcome, v.value])).toEqual([
+      ['promoted', 1],
+      ['refused', 1],
+    ]);
+  });
+
+  it("on routes that run a pure strategy, a shadow is judged against that strategy's plans", async () => {
+    const { models } = registry(2);
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    const plans = [planTo(20), planTo(20)];
+    const slots = [features(10), features(12)];
+    await models.offer(ageActor(0, 100, 'never'), 'never');
+    await models.shadowBeside([{ slots, plans, strategy: 'cost_aware' }]);
+    expect(models.verdicts.at(-1)).toMatchObject({ version: 'never', outcome: 'refused' });
+    expect(models.verdicts.at(-1)!.reason).toContain('cost_aware 0.0 %');
+    await models.offer(ageActor(10, 5, 'v2'), 'v2'); // flushes from 25 ms: within the envelope
+    await models.shadowBeside([{ slots, plans, strategy: 'cost_aware' }]);
+    expect(models.verdicts.at(-1)).toMatchObject({ version: 'v2', outcome: 'promoted' });
+    expect(models.activeVersion).toBe('v2');
   });
 
   it('a 5-input model (seed state + idle time) can shadow and replace a 4-input one', async () => {

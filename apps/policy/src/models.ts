@@ -1,10 +1,21 @@
 import { createHash } from 'node:crypto';
 import { decodePolicyModel, POLICY_INPUT, POLICY_OUTPUT } from '#libs/onnx';
-import type { ObservationScale, SlotFeatures } from '#libs/policy';
-import { observe, OBSERVATION_WIDTHS, seededRandom } from '#libs/policy';
+import type { FlushPlan, ObservationScale, SlotFeatures } from '#libs/policy';
+import {
+  observe,
+  OBSERVATION_WIDTHS,
+  projectAhead,
+  PROJECTED_AGES,
+  readObservationScale,
+  seededRandom,
+  StrategyParams,
+} from '#libs/policy';
 import type { Logger } from '#libs/tracing';
 import * as ort from 'onnxruntime-node';
 import type { PolicyMetrics } from './policy-metrics.js';
+import type { ShadowTally } from './promotion-gate.js';
+import { promotionVerdict } from './promotion-gate.js';
+import { tallyLogits, tallyPlans } from './shadow-tally.js';
 
 /** A model ready to serve: its ONNX Runtime session, identity and observation width. */
 interface LiveModel {
@@ -20,8 +31,31 @@ interface LiveModel {
 interface Shadow {
   model: LiveModel;
   remaining: number;
+  tally: ShadowTally;
+  /** What it was compared with (the live model's version, or the route strategies'). */
+  against: Set<string>;
+}
+
+/** How a model's shadow run ended, as GET /models and the log say. */
+export interface ModelVerdict {
+  version: string;
+  outcome: 'promoted' | 'refused' | 'dropped';
+  reason: string;
   compared: number;
-  agreed: number;
+  atMs: number;
+}
+
+/** Verdicts kept for GET /models (the newest last). */
+const VERDICTS_KEPT = 20;
+
+/** The observation scale of a candidate shadowed on a route that runs a pure strategy: the ppo strategy's default. */
+const DEFAULT_SCALE = readObservationScale(new StrategyParams('ppo', {}));
+
+/** Slots whose live decisions came from a pure strategy, for a shadow to be compared on. */
+export interface DecidedGroup {
+  slots: readonly SlotFeatures[];
+  plans: readonly FlushPlan[];
+  strategy: string;
 }
 
 /** States every model must answer with finite logits before it may serve (observation range plus margin). */
@@ -41,10 +75,6 @@ export class ModelUnavailableError extends Error {
   }
 }
 
-function argmax2(logits: Float32Array, i: number): number {
-  return logits[i * 2 + 1]! > logits[i * 2]! ? 1 : 0;
-}
-
 function finite(values: Float32Array): boolean {
   for (const v of values) if (!Number.isFinite(v)) return false;
   return true;
@@ -53,20 +83,37 @@ function finite(values: Float32Array): boolean {
 /**
  * The PPO models of one policy replica. A new model is checked (decodes as a
  * policy network, loads in onnxruntime, answers a probe batch with finite
- * logits), then runs in shadow beside the live one for a number of decisions
- * (agreement is logged and exported) before it takes over. A model that fails
- * to load never serves; one that starts producing NaN is rolled back.
+ * logits), then runs in shadow for a number of decisions beside whatever
+ * decides now: the live model on ppo routes, the route's strategy elsewhere
+ * (shadowBeside). At the end the promotion gate (promotion-gate.ts) promotes
+ * it or refuses it, with the reason logged, counted and kept for GET /models.
+ * A model that fails to load never serves; a shadow that produces NaN is
+ * dropped, a live model that does is rolled back.
  */
 export class ModelRegistry {
   private active: LiveModel | undefined;
   private previous: LiveModel | undefined;
   private shadow: Shadow | undefined;
+  private readonly judged: ModelVerdict[] = [];
 
   constructor(
     private readonly shadowDecisions: number,
     private readonly metrics: PolicyMetrics,
     private readonly logger: Logger,
+    /** The promotion gate's margin on the share of slots left to the envelope (promotion-gate.ts). */
+    private readonly envelopeMargin = 0.05,
   ) {}
+
+  /** The last shadow runs' outcomes, oldest first. */
+  get verdicts(): readonly ModelVerdict[] {
+    return this.judged;
+  }
+
+  /** The model in shadow now and how far its run is. */
+  get shadowState(): { version: string; compared: number; remaining: number } | undefined {
+    const s = this.shadow;
+    return s ? { version: s.model.version, compared: s.tally.compared, remaining: s.remaining } : undefined;
+  }
 
   get activeVersion(): string | undefined {
     return this.active?.version;
@@ -100,9 +147,16 @@ export class ModelRegistry {
     if (this.shadow) void this.retire(this.shadow.model);
     if (!this.active || this.shadowDecisions === 0) {
       this.shadow = undefined;
-      this.promote(model, 'no live model to compare with');
+      const why = this.shadowDecisions === 0 ? 'shadowing is off (BATCHGATE_SHADOW_DECISIONS=0)' : 'no live model to compare with';
+      this.promote(model, why);
+      this.judge(version, 'promoted', why, 0);
     } else {
-      this.shadow = { model, remaining: this.shadowDecisions, compared: 0, agreed: 0 };
+      this.shadow = {
+        model,
+        remaining: this.shadowDecisions,
+        tally: { compared: 0, agreed: 0, candidateToEnvelope: 0, liveToEnvelope: 0 },
+        against: new Set(),
+      };
       this.logger.info({ version, decisions: this.shadowDecisions }, 'policy model in shadow');
     }
     return true;
@@ -170,6 +224,30 @@ export class ModelRegistry {
   }
 
   private async compare(shadow: Shadow, observations: Float32Array, batch: number, live: Float32Array, stride: number): Promise<void> {
+    const candidate = await this.runShadow(shadow, observations, batch);
+    if (!candidate) return;
+    shadow.against.add(this.active?.version ?? 'none');
+    this.counted(shadow, tallyLogits(shadow.tally, candidate, live, batch, stride));
+  }
+
+  /**
+   * Compares the shadow with the plans a pure strategy gave (routes not on ppo), off the reply path: the
+   * caller does not wait. Each slot is run at its projected ages, as the candidate would plan if it served.
+   */
+  async shadowBeside(groups: readonly DecidedGroup[]): Promise<void> {
+    const shadow = this.shadow;
+    if (!shadow || groups.length === 0) return;
+    const slots = groups.flatMap((g) => g.slots);
+    const plans = groups.flatMap((g) => g.plans);
+    const rows = projectAhead(slots);
+    const candidate = await this.runShadow(shadow, observe(rows, DEFAULT_SCALE, shadow.model.inputSize), rows.length);
+    if (!candidate) return;
+    for (const g of groups) shadow.against.add(g.strategy);
+    this.counted(shadow, tallyPlans(shadow.tally, candidate, slots, plans, PROJECTED_AGES));
+  }
+
+  /** The shadow's logits, or undefined when it is no longer the shadow or failed (then it is dropped). */
+  private async runShadow(shadow: Shadow, observations: Float32Array, batch: number): Promise<Float32Array | undefined> {
     let candidate: Float32Array;
     let failure: unknown;
     try {
@@ -180,26 +258,39 @@ export class ModelRegistry {
     }
     // While this run was queued, a concurrent decision may have finished this shadow,
     // or a newer model replaced it: its verdict then no longer applies.
-    if (this.shadow !== shadow) return;
+    if (this.shadow !== shadow) return undefined;
     if (!finite(candidate)) {
       this.metrics.modelLoadFailures.inc({ reason: 'nan' });
       this.logger.error({ err: failure, version: shadow.model.version }, 'shadow model produced a non-finite logit; dropped');
       this.shadow = undefined;
+      this.judge(shadow.model.version, 'dropped', 'produced a non-finite logit in shadow', shadow.tally.compared);
       void this.retire(shadow.model);
-      return;
+      return undefined;
     }
-    let decisions = 0;
-    for (let i = 0; i < batch; i += stride, decisions++) if (argmax2(candidate, i) === argmax2(live, i)) shadow.agreed++;
-    shadow.compared += decisions;
+    return candidate;
+  }
+
+  private counted(shadow: Shadow, decisions: number): void {
     shadow.remaining -= decisions;
-    this.metrics.shadowAgreement.set(shadow.agreed / shadow.compared);
-    if (shadow.remaining <= 0) {
-      this.shadow = undefined;
-      this.promote(
-        shadow.model,
-        `agreed with ${this.active?.version} on ${((shadow.agreed / shadow.compared) * 100).toFixed(1)} % of ${shadow.compared} decisions`,
+    this.metrics.shadowAgreement.set(shadow.tally.agreed / shadow.tally.compared);
+    if (shadow.remaining > 0) return;
+    this.shadow = undefined;
+    const verdict = promotionVerdict(shadow.tally, this.envelopeMargin, [...shadow.against].sort().join('/'));
+    if (verdict.promote) this.promote(shadow.model, verdict.reason);
+    else {
+      this.logger.warn(
+        { version: shadow.model.version, why: verdict.reason, live: this.active?.version },
+        'policy model refused after shadow',
       );
+      void this.retire(shadow.model);
     }
+    this.judge(shadow.model.version, verdict.promote ? 'promoted' : 'refused', verdict.reason, shadow.tally.compared);
+  }
+
+  private judge(version: string, outcome: ModelVerdict['outcome'], reason: string, compared: number): void {
+    this.metrics.modelVerdicts.inc({ outcome });
+    this.judged.push({ version, outcome, reason, compared, atMs: Date.now() });
+    if (this.judged.length > VERDICTS_KEPT) this.judged.shift();
   }
 
   private promote(model: LiveModel, why: string): void {

@@ -10,6 +10,7 @@ export class PolicyMetrics {
   readonly modelVersion: ModelVersionGauges;
   readonly modelLoadFailures: Counter<'reason'>;
   readonly shadowAgreement: Gauge;
+  readonly modelVerdicts: Counter<'outcome'>;
   readonly configRejected: Counter;
   readonly configRevision: Gauge;
 
@@ -56,6 +57,12 @@ export class PolicyMetrics {
     this.shadowAgreement = new Gauge({
       name: 'policy_model_shadow_agreement',
       help: 'Share of shadow decisions equal to the live model',
+      registers,
+    });
+    this.modelVerdicts = new Counter({
+      name: 'policy_model_verdicts_total',
+      help: 'Shadow runs ended, by outcome (promoted, refused by the promotion gate, dropped for NaN); GET /models says why',
+      labelNames: ['outcome'],
       registers,
     });
     this.configRejected = new Counter({ name: 'policy_config_rejected_total', help: 'Config revisions ignored as invalid', registers });

@@ -46,7 +46,7 @@ export class PolicyRuntime implements OnModuleInit, OnApplicationShutdown {
     registry: Registry,
   ) {
     this.metrics = new PolicyMetrics(registry);
-    this.models = new ModelRegistry(config.shadowDecisions, this.metrics, logger);
+    this.models = new ModelRegistry(config.shadowDecisions, this.metrics, logger, config.shadowEnvelopeMargin);
     this.qTable = loadQTable(config.qTableFile);
     this.book = new StrategyBook(config.defaultStrategy, config.routes, this.qTable);
   }

@@ -5,6 +5,7 @@ import { createServiceApp, OpsController, ServiceCoreModule } from '#libs/servic
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
 import { DecideHandler } from './decide.handler.js';
+import { ModelsController } from './models.controller.js';
 import { PolicyRuntime } from './policy-runtime.js';
 
 @Module({})
@@ -13,7 +14,7 @@ export class PolicyModule {
     return {
       module: PolicyModule,
       imports: [ServiceCoreModule.forRoot({ service: 'policy', common: config })],
-      controllers: [OpsController],
+      controllers: [OpsController, ModelsController],
       providers: [{ provide: POLICY_CONFIG, useValue: config }, PolicyRuntime, DecideHandler],
     };
   }

@@ -6,7 +6,10 @@ import type { Readiness } from '#libs/service';
 import { createServiceApp, OpsController, READINESS, recorderReadiness, ServiceCoreModule } from '#libs/service';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
+import { EpisodeRecorder } from './episode-recorder.js';
+import { EpisodesController } from './episodes.controller.js';
 import { ExportController } from './export.controller.js';
+import { LearnSchedule } from './learn-schedule.js';
 import { Recorder } from './recorder.js';
 import { StatusController } from './status.controller.js';
 
@@ -16,10 +19,12 @@ export class TelemetryModule {
     return {
       module: TelemetryModule,
       imports: [ServiceCoreModule.forRoot({ service: 'telemetry', common: config })],
-      controllers: [OpsController, ExportController, StatusController],
+      controllers: [OpsController, ExportController, EpisodesController, StatusController],
       providers: [
         { provide: TELEMETRY_CONFIG, useValue: config },
         Recorder,
+        EpisodeRecorder,
+        LearnSchedule,
         {
           provide: READINESS,
           inject: [Bus, Recorder],

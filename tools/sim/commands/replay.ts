@@ -1,16 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fitOnOff, parseTraceJsonl, traceDurationMs } from '#libs/sim';
+import { fitOnOff, parseEpisodesJsonl, parseTraceJsonl, summarizeEpisodes, traceDurationMs } from '#libs/sim';
 import { DEFAULT_PPO_MODEL, DEFAULT_QTABLE, resolvePolicies, SEED_ROWS } from '../policies.js';
 import { list, loadScenario, seedList, UsageError } from '../scenario-args.js';
 import { decisionPathOption, EVAL_OPTIONS, runEvaluation } from './eval.js';
 import { fittedScenario } from './fit.js';
 
 export const REPLAY_HELP = `replay <trace.jsonl> [--scenario seed-bursty|<file.json>] [--policies ...] [--policy spec]... [--seeds 1] [--call-cost ms]
-     [--decision-delay p50=..,p99=..,late=..] [--fallback spec] [--out dir]
+     [--decision-delay p50=..,p99=..,late=..] [--fallback spec] [--episodes episodes.jsonl] [--out dir]
   Counterfactual on recorded traffic (the telemetry service's JSONL export: {"t_ms","key","route"} per arrival):
-  what each policy, and the oracle, would have done. The scenario supplies the envelope, the upstream model and the price C.`;
+  what each policy, and the oracle, would have done. The scenario supplies the envelope, the upstream model and the price C.
+  --episodes: the telemetry service's decision episodes of the same traffic (/export/episodes.jsonl): what the fleet
+  actually did per route (flush reasons, batch sizes, deciders, origin latency) is printed beside the counterfactual.`;
 
 export async function replayCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -25,6 +27,7 @@ export async function replayCommand(argv: string[]): Promise<void> {
       'call-cost': { type: 'string' },
       'decision-delay': { type: 'string' },
       fallback: { type: 'string', default: EVAL_OPTIONS.fallback.default },
+      episodes: { type: 'string' },
       out: { type: 'string' },
     },
     allowPositionals: true,
@@ -54,6 +57,17 @@ export async function replayCommand(argv: string[]): Promise<void> {
     qtable: values.qtable,
   });
   const decisionPath = decisionPathOption(values['decision-delay'], values.fallback);
+  if (values.episodes) {
+    const episodes = parseEpisodesJsonl(await readFile(values.episodes, 'utf8'));
+    for (const route of new Set(episodes.map((e) => e.route))) {
+      const live = summarizeEpisodes(route, episodes);
+      const reasons = Object.entries(live.byReason).map(([reason, n]) => `${reason} ${n}`);
+      console.log(
+        `live, route ${route}: ${live.flushes} flushes (${reasons.join(', ')}), mean batch ${live.meanBatch.toFixed(1)}, ` +
+          `envelope ${(live.forcedShare * 100).toFixed(1)} %, decided by ${live.deciders.join(', ') || 'nobody'}, origin median ${live.upstreamMedianMs.toFixed(1)} ms`,
+      );
+    }
+  }
   await runEvaluation(
     scenario,
     policies,

@@ -1,0 +1,23 @@
+import { Controller, Get } from '@nestjs/common';
+import type { ModelVerdict } from './models.js';
+import { PolicyRuntime } from './policy-runtime.js';
+
+/**
+ * GET /models on the operator port: the live model, the one in shadow, and
+ * how the last shadow runs ended (promoted, refused by the promotion gate,
+ * dropped for NaN) with the reason; `policy:learn` waits on it.
+ */
+@Controller('models')
+export class ModelsController {
+  constructor(private readonly runtime: PolicyRuntime) {}
+
+  @Get()
+  models(): {
+    active: string | null;
+    shadow: { version: string; compared: number; remaining: number } | null;
+    verdicts: readonly ModelVerdict[];
+  } {
+    const models = this.runtime.models;
+    return { active: models.activeVersion ?? null, shadow: models.shadowState ?? null, verdicts: models.verdicts };
+  }
+}

@@ -1,0 +1,191 @@
+import { encodePolicyModel } from '#libs/onnx';
+import { Mlp, OBSERVATION_SIZE } from '#libs/policy';
+import { generateTrace, SCENARIOS } from '#libs/sim';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishModelToFleet } from '../tools/policy/publish.js';
+import type { LearnOutcome } from '../tools/learn/learn.js';
+import { runLearn } from '../tools/learn/learn.js';
+import type { Reply } from './support/client.js';
+import { get, warm } from './support/client.js';
+import { TestFleet } from './support/fleet.js';
+import { eventually } from './support/metrics.js';
+
+const TOKEN = 'learn-admin-token';
+const RUNNING = { name: 'fixed_timer', params: { window_ms: 50 } };
+/** Shadow decisions before the gate judges a model (the default is 500; fewer keeps the test short). */
+const SHADOW = 150;
+const scenario = SCENARIOS['seed-bursty']!;
+
+/** Open loop: one request per arrival of a seeded seed-bursty trace, at its time (one key, as the seed's k6 suite). */
+async function replayTrace(url: string, durationMs: number, seed: number): Promise<{ replies: Reply[]; failures: unknown[] }> {
+  const trace = generateTrace({ ...scenario.traffic, durationMs }, seed);
+  const replies: Reply[] = [];
+  const failures: unknown[] = [];
+  const started = performance.now();
+  const sent: Array<Promise<void>> = [];
+  for (let i = 0; i < trace.t.length; i++) {
+    const wait = trace.t[i]! - (performance.now() - started);
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    sent.push(
+      get(url).then(
+        (reply) => void replies.push(reply),
+        (error: unknown) => void failures.push(error),
+      ),
+    );
+  }
+  await Promise.all(sent);
+  return { replies, failures };
+}
+
+/** The seeded bursty trace replayed over and over (new seed each time) until stopped: live traffic for a shadow to be judged on. */
+function bursts(url: string) {
+  const replies: Reply[] = [];
+  const failures: unknown[] = [];
+  let running = true;
+  const done = (async () => {
+    for (let seed = 10; running; seed++) {
+      const run = await replayTrace(url, 2_000, seed);
+      replies.push(...run.replies);
+      failures.push(...run.failures);
+    }
+  })();
+  return {
+    replies,
+    failures,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
+
+const models = async (fleet: TestFleet) =>
+  JSON.parse((await get(`${fleet.policyUrl()}/models`)).body) as {
+    active: string | null;
+    verdicts: Array<{ version: string; outcome: string; reason: string }>;
+  };
+
+const routes = async (fleet: TestFleet) =>
+  JSON.parse((await get(`${fleet.ingressOpsUrl()}/admin/policy/routes`, { authorization: `Bearer ${TOKEN}` })).body) as {
+    document: { routes: Array<{ name: string; policy?: string }> };
+  };
+
+/** A 4-input actor whose FLUSH logit is -100 on every state: it would leave every slot to the envelope. */
+const neverFlushes = () =>
+  encodePolicyModel(
+    new Mlp([
+      {
+        inputs: OBSERVATION_SIZE,
+        outputs: 2,
+        activation: 'linear',
+        weights: new Float32Array(2 * OBSERVATION_SIZE),
+        bias: new Float32Array([0, -100]),
+      },
+    ]),
+  );
+
+describe('the learn loop on traffic recorded through the real stack', () => {
+  let fleet: TestFleet;
+  let outcome: LearnOutcome;
+  const failed: unknown[] = [];
+  const statuses: number[] = [];
+
+  beforeAll(async () => {
+    fleet = await TestFleet.start({
+      telemetry: true,
+      originDelayMs: 5,
+      env: {
+        BATCHGATE_ADMIN_TOKEN: TOKEN,
+        BATCHGATE_POLICY_STRATEGY: 'fixed_timer:window_ms=50',
+        BATCHGATE_SHADOW_DECISIONS: String(SHADOW),
+        BATCHGATE_BATCH_TIMEOUT_MS: '50',
+      },
+    });
+    await warm(fleet.ingressUrl(), 64);
+  });
+
+  afterAll(() => fleet.stop());
+
+  it('records seeded traffic, learns a candidate that beats the running timer in replay, publishes it, and the policy service shadows and promotes it; the route then runs it, no request fails', async () => {
+    const recorded = await replayTrace(`${fleet.ingressUrl()}/learn/hot`, 6_000, 3);
+    failed.push(...recorded.failures);
+    statuses.push(...recorded.replies.map((r) => r.status));
+    const sent = recorded.replies.length;
+    await eventually(
+      async () => (await get(`${fleet.telemetryUrl()}/export/arrivals.jsonl`)).body.split('\n').filter(Boolean).length,
+      (n) => n >= sent,
+    );
+    // Traffic while the candidate is in shadow: the shadow is judged on live decisions.
+    const load = bursts(`${fleet.ingressUrl()}/learn/hot`);
+    try {
+      outcome = await runLearn({
+        endpoints: {
+          telemetryUrl: fleet.telemetryUrl(),
+          adminUrl: fleet.ingressOpsUrl(),
+          adminToken: TOKEN,
+          policyUrls: [fleet.policyUrl()],
+          natsUrl: fleet.nats.url,
+        },
+        scenario,
+        defaultStrategy: RUNNING,
+        decisionPath: {
+          p50Ms: 0.4,
+          p99Ms: 1.2,
+          lateShare: 0.005,
+          timeoutMs: 5,
+          fallback: { name: 'fixed_timer', params: { window_ms: 20 } },
+        },
+        budget: { rounds: 3, epochs: 4, episodes: 3, episodeMs: 3_000 },
+        margin: 0.05,
+        p99SlackMs: 1,
+        minRequests: 200,
+        seed: 1,
+        version: 'learned-e2e',
+        publish: true,
+        verdictTimeoutMs: 30_000,
+        outDir: '.run/learn/e2e',
+      });
+      // A few more requests once the route runs the learned model.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await load.stop();
+      failed.push(...load.failures);
+      statuses.push(...load.replies.map((r) => r.status));
+    }
+    const route = outcome.routes.find((r) => r.route === 'default')!;
+    expect(route.requests).toBeGreaterThanOrEqual(sent);
+    expect(route.rows.find((r) => r.role === 'running')!.spec).toBe('fixed_timer:window_ms=50');
+    expect(route.decision).toMatchObject({ publish: true });
+    expect(route.decision.saving).toBeGreaterThan(0.05);
+    expect(outcome.published?.version).toBe('learned-e2e-default');
+    expect(outcome.verdicts).toEqual([expect.objectContaining({ version: 'learned-e2e-default', outcome: 'promoted' })]);
+    expect((await models(fleet)).active).toBe('learned-e2e-default');
+    expect((await routes(fleet)).document.routes.find((r) => r.name === 'default')?.policy).toBe('ppo');
+    expect(failed).toEqual([]);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+  });
+
+  it('a deliberately bad candidate (never flushes) published through the same path is shadowed and refused with the reason; the learned model stays live', async () => {
+    expect((await models(fleet)).active).toBe('learned-e2e-default');
+    const load = bursts(`${fleet.ingressUrl()}/learn/hot`);
+    let verdict: { version: string; outcome: string; reason: string } | undefined;
+    try {
+      await publishModelToFleet(fleet.nats.url, neverFlushes(), 'never-flushes', 'test/learn');
+      const after = await eventually(
+        () => models(fleet),
+        (m) => m.verdicts.some((v) => v.version === 'never-flushes'),
+        30_000,
+      );
+      verdict = after.verdicts.find((v) => v.version === 'never-flushes');
+    } finally {
+      await load.stop();
+    }
+    expect(verdict?.outcome).toBe('refused');
+    expect(verdict?.reason).toMatch(
+      /^refused: the candidate leaves 100\.0 % of slots to the envelope, learned-e2e-default \d+\.\d % \(more than \+5\.0 pp allowed\)/,
+    );
+    expect((await models(fleet)).active).toBe('learned-e2e-default');
+    expect(load.failures).toEqual([]);
+    expect(load.replies.every((r) => r.status === 200)).toBe(true);
+  });
+});
