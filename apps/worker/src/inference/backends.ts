@@ -92,7 +92,10 @@ export class BackendPool {
   /** The balancer's pick among callable backends not in `tried`; undefined when none is left. */
   pick(tried: ReadonlySet<number>): Backend | undefined {
     const candidates: Candidate[] = this.backends.filter((b) => !tried.has(b.index) && this.callable(b));
-    const chosen = pickBackend(this.config.inferenceBalancer, candidates, this.turn++, this.random);
+    // Only first picks take a turn: were retries to take one too, round robin would send every
+    // batch to a failing backend first (its retry using up the other backend's turn).
+    const turn = tried.size === 0 ? this.turn++ : this.turn;
+    const chosen = pickBackend(this.config.inferenceBalancer, candidates, turn, this.random);
     return chosen === undefined ? undefined : this.backends[chosen.index];
   }
 
