@@ -135,8 +135,8 @@ describe('cancellation', () => {
     const batch = env.coordinator.embeddings(['never mind']);
     const workerId = await env.coordinator.send(batch);
     while ((await backend.stats()).in_flight === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    env.coordinator.cancel(workerId, batch.batchId!);
-    const result = await env.coordinator.result(batch.batchId!, 20_000);
+    env.coordinator.cancel(workerId, batch.batchId);
+    const result = await env.coordinator.result(batch.batchId, 20_000);
     expect(result.status).toBe(499);
     expect(result.error).toBe('cancelled');
     // The backend saw its client leave: the call is gone there too.
@@ -195,7 +195,7 @@ describe('SIGTERM drains a worker', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       // Draining: the worker left the queue group, so a new batch finds no worker.
       await expect(coordinator.send(coordinator.embeddings(['too late']))).rejects.toThrow();
-      const results = await Promise.all(batches.map((b) => coordinator.result(b.batchId!, 15_000)));
+      const results = await Promise.all(batches.map((b) => coordinator.result(b.batchId, 15_000)));
       expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
       expect(['SIGTERM', 'code 0']).toContain(await exited);
       expect((await backend.stats()).calls).toBe(3);

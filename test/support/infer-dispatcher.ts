@@ -1,4 +1,4 @@
-import type { InferBatchResult, InferChunk, MessageInitShape } from '#libs/contracts';
+import type { InferBatchResult, InferChunk, Priority } from '#libs/contracts';
 import {
   InferBatchAcceptedSchema,
   InferBatchCancelSchema,
@@ -12,7 +12,23 @@ import { Bus, SUBJECTS } from '#libs/nats';
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const encoder = new TextEncoder();
 
-export type BatchInit = MessageInitShape<typeof InferBatchSchema>;
+/** Fields a test sets on top of a built batch. */
+export interface BatchExtra {
+  deadlineAtMs?: number;
+  stream?: boolean;
+  streamTargets?: Array<{ itemId: string; ingressId: string }>;
+  priority?: Priority;
+}
+
+/** An InferBatch as the tests build it (assignable to the generated init shape). */
+export interface BatchInit extends BatchExtra {
+  batchId: string;
+  kind: InferKind;
+  model: string;
+  paramsJson: Uint8Array;
+  inputs: Array<{ inputJson: Uint8Array; promptTokens: number }>;
+  coordinatorId: string;
+}
 
 /**
  * Plays the coordinator's side of the worker contract over real NATS: sends
@@ -45,7 +61,7 @@ export class InferDispatcher {
   }
 
   /** An embedding batch of `texts` (fields of `extra` win). */
-  embeddings(texts: string[], extra: Partial<BatchInit> = {}): BatchInit {
+  embeddings(texts: string[], extra: BatchExtra = {}): BatchInit {
     return {
       batchId: `b${++this.seq}-${Date.now()}`,
       kind: InferKind.EMBEDDING,
@@ -58,7 +74,7 @@ export class InferDispatcher {
   }
 
   /** A completion batch of `prompts` with `params` (max_tokens, n, temperature ...). */
-  completions(prompts: string[], params: Record<string, unknown>, extra: Partial<BatchInit> = {}): BatchInit {
+  completions(prompts: string[], params: Record<string, unknown>, extra: BatchExtra = {}): BatchInit {
     return {
       ...this.embeddings(prompts),
       kind: InferKind.COMPLETION,
@@ -71,7 +87,7 @@ export class InferDispatcher {
   /** Sends the batch; resolves with the id of the worker that accepted it. */
   async send(batch: BatchInit): Promise<string> {
     const accepted = await this.bus.request(SUBJECTS.infer, InferBatchSchema, batch, InferBatchAcceptedSchema, 2000);
-    this.acceptedBy.set(batch.batchId ?? '', accepted.workerId);
+    this.acceptedBy.set(batch.batchId, accepted.workerId);
     return accepted.workerId;
   }
 
@@ -88,7 +104,7 @@ export class InferDispatcher {
   /** Sends and waits for the result. */
   async run(batch: BatchInit, timeoutMs?: number): Promise<InferBatchResult> {
     await this.send(batch);
-    return this.result(batch.batchId ?? '', timeoutMs);
+    return this.result(batch.batchId, timeoutMs);
   }
 
   cancel(workerId: string, batchId: string): void {
