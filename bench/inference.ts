@@ -12,6 +12,7 @@
 //   BENCH_INFER_SEED         default 1
 //   BENCH_INFER_OUT          default docs/plots (--smoke: .run/bench-inference)
 //   --target=<base URL>      run the scenarios against that OpenAI-compatible server only (no stack)
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -94,7 +95,9 @@ if (target) {
   await warm(target);
   rows.push(...(await measure('target', target, `${new URL(target).origin}/stats`, specs)));
 } else {
-  const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, log });
+  // The admin API is off without a token; this run's own one switches the strategies.
+  const adminToken = randomBytes(16).toString('hex');
+  const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_ADMIN_TOKEN: adminToken }, log });
   try {
     const backend = stack.env.BATCHGATE_INFERENCE_UPSTREAM as string;
     const gateway = stack.urls.ingresses[0]!;
@@ -102,7 +105,10 @@ if (target) {
     const stats = `${backend}/stats`;
     await warm(gateway);
     for (const strategy of STRATEGIES) {
-      const switched = await fetch(`${operator}/admin/strategy/${strategy}`, { method: 'POST' }).catch((error: Error) => error);
+      const switched = await fetch(`${operator}/admin/strategy/${strategy}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}` },
+      }).catch((error: Error) => error);
       if (switched instanceof Error || switched.status !== 200) {
         log(
           `skipping strategy ${strategy}: POST /admin/strategy/${strategy} answered ${switched instanceof Error ? switched.message : switched.status}`,
