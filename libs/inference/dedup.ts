@@ -39,3 +39,12 @@ export function dedupKeyOf(kind: InferKind, model: string, params: Readonly<Reco
     .update(`${kind}\n${model}\n${canonicalJson(params)}\n${canonicalJson(input)}`)
     .digest('base64url');
 }
+
+/**
+ * The partition whose coordinator batches `model` (Flow A's partition map:
+ * hash mod P, the same leases). One owner per model means every queue of a
+ * model, and so every dedup and batch of it, lives in one place.
+ */
+export function partitionOfModel(model: string, partitions: number): number {
+  return createHash('sha256').update(`model\n${model}`).digest().readUInt32BE(0) % partitions;
+}

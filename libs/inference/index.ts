@@ -4,4 +4,4 @@
 export { agedRank, PRIORITY_MAX_WAIT_MS, PRIORITY_NAMES, parsePriority, priorityName } from './priority.js';
 export type { PriorityName } from './priority.js';
 export { TOKEN_BUCKETS, tokenBucketOf } from './buckets.js';
-export { canonicalJson, dedupKeyOf, isDeterministic } from './dedup.js';
+export { canonicalJson, dedupKeyOf, isDeterministic, partitionOfModel } from './dedup.js';
