@@ -16,7 +16,7 @@ export default defineConfig({
   resolve: { conditions: ['source', 'node', 'import', 'default'] },
   ssr: { resolve: { conditions: ['source', 'node', 'import', 'default'], externalConditions: ['source'] } },
   test: {
-    include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'test/**/*.e2e.ts'],
+    include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'tools/**/*.spec.ts', 'test/**/*.e2e.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
