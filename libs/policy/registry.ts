@@ -3,6 +3,7 @@ import type { PolicyNetwork } from './network.js';
 import { StrategyConfigError, StrategyParams } from './params.js';
 import { adaptiveWindow, latencyAware, queueDepth } from './strategies/adaptive.js';
 import { costAware } from './strategies/cost-aware.js';
+import { modelBased } from './strategies/model-based.js';
 import type { ObservationScale, QTable } from './strategies/learned.js';
 import { ppo, qlearning, readObservationScale } from './strategies/learned.js';
 import { exponential, fixedTimer, sizeCap } from './strategies/timers.js';
@@ -22,6 +23,7 @@ const FACTORIES = {
   latency_aware: (p: StrategyParams) => latencyAware(p),
   adaptive_window: (p: StrategyParams) => adaptiveWindow(p),
   cost_aware: (p: StrategyParams) => costAware(p),
+  model_based: (p: StrategyParams) => modelBased(p),
   qlearning: (_p: StrategyParams, models: StrategyModels) => qlearning(models.qTable),
   ppo: (p: StrategyParams, models: StrategyModels) => ppo(p, models.network),
 } satisfies Record<string, (p: StrategyParams, models: StrategyModels) => FlushStrategy>;
