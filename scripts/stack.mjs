@@ -226,6 +226,19 @@ export async function startStack({
       log(`demo origin ${shared.BATCHGATE_UPSTREAM} (no BATCHGATE_UPSTREAM set; ${delay} ms per call)`);
     }
 
+    if (!env.BATCHGATE_INFERENCE_UPSTREAM) {
+      // Flow B's backend: the simulated OpenAI-compatible server (tools/inference-backend), Go mock service time.
+      const backendPort = await portOr(Number(env.BATCHGATE_INFERENCE_BACKEND_PORT ?? 9300));
+      shared.BATCHGATE_INFERENCE_UPSTREAM = `http://127.0.0.1:${backendPort}`;
+      await spawnService(
+        'inference-backend',
+        'dist/tools/inference-backend/main.js',
+        { BATCHGATE_INFERENCE_BACKEND_PORT: String(backendPort) },
+        `${shared.BATCHGATE_INFERENCE_UPSTREAM}/healthz`,
+      );
+      log(`inference backend  ${shared.BATCHGATE_INFERENCE_UPSTREAM} (simulated; no BATCHGATE_INFERENCE_UPSTREAM set)`);
+    }
+
     let nextHttpPort = await portOr(9101);
     const opsPort = async () => (nextHttpPort = await portOr(nextHttpPort + 1));
     const urls = { ingresses: [], operators: [], ingressHealth: [], metrics: undefined, services: {} };

@@ -74,6 +74,7 @@ for (const [i, url] of stack.urls.ingresses.entries()) {
 say(`  status page      ${stack.urls.metrics.replace(/\/metrics$/, '/')}`);
 say(`  fleet metrics    ${stack.urls.metrics}`);
 say(`  upstream         ${stack.env.BATCHGATE_UPSTREAM}`);
+say(`  inference backend  ${stack.env.BATCHGATE_INFERENCE_UPSTREAM}   (OpenAI-compatible; /stats counts calls)`);
 for (const [name, url] of Object.entries(stack.urls.services)) say(`  ${name.padEnd(16)} ${url}/metrics`);
 say(`  logs             ${stack.logDir}`);
 say('Ctrl-C stops everything.');

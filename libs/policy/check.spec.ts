@@ -30,7 +30,7 @@ describe('strategy setting checks', () => {
     for (const learned of ['ppo', 'qlearning']) {
       expect(check(learned)).toMatch(
         new RegExp(
-          `^BATCHGATE_FALLBACK_STRATEGY: ${learned} is a learned strategy and needs a model, .*\\(use one of: fixed_timer, .*cost_aware\\)$`,
+          `^BATCHGATE_FALLBACK_STRATEGY: ${learned} is a learned strategy and needs a model, .*\\(use one of: fixed_timer, .*cost_aware, model_based\\)$`,
         ),
       );
     }

@@ -19,6 +19,8 @@ export { checkFallbackStrategySetting, checkStrategySetting } from './check.js';
 export type { LearnedSpec, StrategyModels, StrategyName } from './registry.js';
 export { targetBatchSize } from './strategies/cost-aware.js';
 export { depthWindowMs } from './strategies/adaptive.js';
+export { BatchTimeModel, modelBased } from './strategies/model-based.js';
+export type { ModelBasedStrategy } from './strategies/model-based.js';
 export {
   bucketOf,
   decisionsFromLogits,

@@ -4,6 +4,7 @@ import { StrategyConfigError, StrategyParams } from './params.js';
 import { adaptiveWindow, latencyAware, queueDepth } from './strategies/adaptive.js';
 import { aimd, threshold } from './strategies/baselines.js';
 import { costAware } from './strategies/cost-aware.js';
+import { modelBased } from './strategies/model-based.js';
 import type { ObservationScale, QTable } from './strategies/learned.js';
 import { ppo, qlearning, readObservationScale } from './strategies/learned.js';
 import { exponential, fixedTimer, sizeCap } from './strategies/timers.js';
@@ -25,6 +26,7 @@ const FACTORIES = {
   threshold: (p: StrategyParams) => threshold(p),
   aimd: (p: StrategyParams) => aimd(p),
   cost_aware: (p: StrategyParams) => costAware(p),
+  model_based: (p: StrategyParams) => modelBased(p),
   qlearning: (_p: StrategyParams, models: StrategyModels) => qlearning(models.qTable),
   ppo: (p: StrategyParams, models: StrategyModels) => ppo(p, models.network),
 } satisfies Record<string, (p: StrategyParams, models: StrategyModels) => FlushStrategy>;

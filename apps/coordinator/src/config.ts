@@ -1,6 +1,8 @@
 import type { CommonConfig, RedisConfig, StrategySpec } from '#libs/config';
 import { checkFallbackStrategySetting } from '#libs/policy';
 import { commonSection, httpPortSection, readConfig, redisSection, strategySection } from '#libs/config';
+import type { InferenceConfig } from './inference/config.js';
+import { inferenceSection } from './inference/config.js';
 
 export interface CoordinatorConfig extends CommonConfig, RedisConfig {
   httpHost: string;
@@ -23,6 +25,8 @@ export interface CoordinatorConfig extends CommonConfig, RedisConfig {
   workerLostMs: number;
   /** The embedded strategy used when the policy service does not answer in time. */
   fallbackStrategy: StrategySpec;
+  /** Flow B: inference batching. */
+  inference: InferenceConfig;
 }
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
@@ -39,7 +43,9 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     dispatchTimeoutMs: r.int('BATCHGATE_DISPATCH_TIMEOUT_MS', 50, { min: 1, max: 10_000 }),
     workerLostMs: r.int('BATCHGATE_WORKER_LOST_MS', 250, { min: 20, max: 60_000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
+    ...inferenceSection(r),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
+  checkFallbackStrategySetting('BATCHGATE_INFERENCE_STRATEGY', config.inference.strategy);
   return config;
 }

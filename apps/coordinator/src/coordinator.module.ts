@@ -7,6 +7,7 @@ import { Bus } from '#libs/nats';
 import type { CoordinatorConfig } from './config.js';
 import { COORDINATOR_CONFIG } from './config.js';
 import { CoordinatorService } from './coordinator.service.js';
+import { InferAdminController } from './inference/infer-admin.controller.js';
 
 @Module({})
 export class CoordinatorModule {
@@ -14,7 +15,7 @@ export class CoordinatorModule {
     return {
       module: CoordinatorModule,
       imports: [ServiceCoreModule.forRoot({ service: 'coordinator', common: config })],
-      controllers: [OpsController],
+      controllers: [OpsController, InferAdminController],
       providers: [
         { provide: COORDINATOR_CONFIG, useValue: config },
         CoordinatorService,

@@ -10,12 +10,15 @@ import type { CoordinatorConfig } from './config.js';
 import { COORDINATOR_CONFIG } from './config.js';
 import { DecisionLoop } from './decision-loop.js';
 import { FlushDispatcher } from './dispatch.js';
+import { InferCoordinator } from './inference/infer-coordinator.js';
+import { InferMetrics } from './inference/infer-metrics.js';
 import { followLiveSignals } from './live-signals.js';
 import { SlotMembership } from './membership.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { PartitionLeases } from './partitions.js';
 import { SlotTable } from './slot-table.js';
 import { SlotStore } from './slot-store.js';
+import { wallNow } from './clock.js';
 
 /** Wires the coordinator's parts together and owns their lifecycle. */
 @Injectable()
@@ -23,6 +26,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
   readonly table = new SlotTable();
   readonly features = new FeatureBook();
   leases!: PartitionLeases;
+  inference!: InferCoordinator;
   private redis!: Redis;
   private loop!: DecisionLoop;
   private membership!: SlotMembership;
@@ -85,10 +89,35 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       leases: () => this.leases,
       onRedisError,
     });
+    const inference: InferCoordinator = (this.inference = new InferCoordinator({
+      bus,
+      events,
+      metrics: new InferMetrics(
+        this.registry,
+        () => inference.queued,
+        () => inference.inflightBatches,
+      ),
+      logger,
+      config: config.inference,
+      coordinatorId: config.instanceId,
+      tickMs: config.tickMs,
+    }));
+    const membership = this.membership;
+    // Flow B's submit and cancel subjects follow the same partition leases as Flow A's joins.
+    const listener = {
+      acquired: async (p: number) => {
+        await membership.acquired(p);
+        inference.acquired(p);
+      },
+      lost: (p: number) => {
+        membership.lost(p);
+        inference.lost(p);
+      },
+    };
     this.leases = new PartitionLeases(
       this.redis,
       { owner: config.instanceId, partitions: config.partitions, ttlMs: config.leaseTtlMs },
-      this.membership,
+      listener,
       logger,
     );
     this.loop = new DecisionLoop({
@@ -104,8 +133,24 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     });
     this.stops.push(...followLiveSignals(bus, this.features));
     dispatcher.start();
+    inference.start();
     await this.leases.start();
     this.loop.start();
+  }
+
+  /** GET /metrics/json (seed 004's shape, plus Flow B's strategies). */
+  inferenceSnapshot(): Record<string, unknown> {
+    const now = wallNow();
+    const { p50, p99, rps } = this.inference.strategies.summary(now);
+    return {
+      timestamp: new Date().toISOString(),
+      queue_depth: this.inference.queued,
+      latency_p50_ms: p50,
+      latency_p99_ms: p99,
+      throughput_rps: rps,
+      batches_in_flight: this.inference.inflightBatches,
+      strategies: this.inference.strategies.specs(),
+    };
   }
 
   /** Graceful stop hands every partition back at once; their slots stay in Redis for the next owner. */
@@ -120,6 +165,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
 
   private async halt(release: boolean): Promise<void> {
     this.loop?.stop();
+    this.inference?.stop();
     this.dispatcher?.stop();
     for (const stop of this.stops.splice(0)) stop();
     this.membership?.unsubscribeAll();

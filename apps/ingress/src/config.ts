@@ -1,5 +1,7 @@
 import type { CommonConfig, EnvelopeConfig, RouteTable, StrategySpec, UpstreamConfig } from '#libs/config';
 import { checkFallbackStrategySetting } from '#libs/policy';
+import type { IngressInferenceConfig } from './inference/config.js';
+import { inferenceSection } from './inference/config.js';
 import { commonSection, envelopeSection, httpPortSection, loadRoutes, readConfig, strategySection, upstreamSection } from '#libs/config';
 
 /** The ingress's operator port default: fixed (not 0) so probes and scrapes have a documented place to look. */
@@ -40,6 +42,8 @@ export interface IngressConfig extends CommonConfig, UpstreamConfig {
   fallbackStrategy: StrategySpec;
   /** Bearer token of the admin API; unset disables it. */
   adminToken: string | undefined;
+  /** Flow B: the /v1 inference endpoints. */
+  inference: IngressInferenceConfig;
 }
 
 export const INGRESS_CONFIG = Symbol('INGRESS_CONFIG');
@@ -73,6 +77,7 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv): IngressConfig {
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
     adminToken: r.optionalString('BATCHGATE_ADMIN_TOKEN'),
+    ...inferenceSection(r),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   const { routesFile, ...rest } = config;

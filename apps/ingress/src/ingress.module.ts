@@ -10,6 +10,7 @@ import { INGRESS_CONFIG } from './config.js';
 import { IngressService } from './ingress.service.js';
 import { Gateway } from './gateway.js';
 import { proxyHandlers } from './proxy.route.js';
+import { inferenceFirst } from './inference/inference.wiring.js';
 
 @Module({})
 export class IngressModule {
@@ -43,7 +44,8 @@ export class IngressModule {
 export async function createIngressApp(config: IngressConfig): Promise<NestFastifyApplication> {
   const app = await createServiceApp(IngressModule.forRoot(config), config.httpPort, config.httpHost);
   const ingress = app.get(IngressService);
-  const gateway = new Gateway(config, proxyHandlers(ingress));
+  // Flow B's /v1 endpoints are routed before the pass-through proxy.
+  const gateway = new Gateway(config, inferenceFirst(app, ingress, proxyHandlers(ingress)));
   ingress.attachGateway(gateway);
   try {
     await gateway.listen(config.port, config.host);

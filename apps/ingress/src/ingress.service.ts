@@ -33,6 +33,8 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
   private readonly liveRoutes: LiveConfig<RouteTable>;
   private readonly shedRequests: Counter<'reason'>;
   private gateway: Gateway | undefined;
+  /** Called when a graceful stop begins, before the drain (the inference front answers new requests 503 from then on). */
+  readonly onDrain: Array<() => void> = [];
 
   constructor(
     @Inject(INGRESS_CONFIG) readonly config: IngressConfig,
@@ -149,6 +151,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
   /** The gateway stops taking connections; long-lived tunnels would hold it open forever, so they close first. */
   beforeApplicationShutdown(): void {
     for (const socket of this.tunnels) socket.destroy();
+    for (const hook of this.onDrain) hook();
     this.gateway?.stopAccepting();
   }
 

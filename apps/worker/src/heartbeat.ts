@@ -17,6 +17,10 @@ import { WORKER_CONFIG } from './config.js';
 export class HeartbeatBeacon implements OnModuleInit {
   private readonly calling = new Set<string>();
   private ended: string[] = [];
+  /** Flow B: inference batches in flight and ended, beside the slots. */
+  private readonly batches = new Set<string>();
+  private endedBatches: string[] = [];
+  private stopping = false;
   /** Starts at 1: an accept reply with heartbeat_seq 0 comes from a worker that sends no heartbeats. */
   private seq = 1n;
   private timer: NodeJS.Timeout | undefined;
@@ -31,7 +35,7 @@ export class HeartbeatBeacon implements OnModuleInit {
     this.timer = setInterval(() => this.beat(), this.config.heartbeatMs);
     // A coordinator that stopped hearing the beats asks directly; answering at all proves this worker is there.
     this.unsubscribe = this.bus.subscribe(SUBJECTS.alive(this.config.instanceId), WorkerProbeSchema, (_probe, incoming) => {
-      incoming.respond(WorkerHeartbeatSchema, this.state([...this.ended]));
+      incoming.respond(WorkerHeartbeatSchema, this.state([...this.ended], [...this.endedBatches]));
     });
   }
 
@@ -41,6 +45,13 @@ export class HeartbeatBeacon implements OnModuleInit {
    * dispatched again by the coordinators.
    */
   stop(): void {
+    this.stopping = true;
+    this.stopWhenIdle();
+  }
+
+  /** Inference batches are drained by their own handler: the beats go on until the last one ended. */
+  private stopWhenIdle(): void {
+    if (!this.stopping || this.batches.size > 0) return;
     clearInterval(this.timer);
     this.unsubscribe?.();
   }
@@ -55,19 +66,33 @@ export class HeartbeatBeacon implements OnModuleInit {
     if (this.calling.delete(slotId)) this.ended.push(slotId);
   }
 
-  private beat(): void {
-    this.seq++;
-    this.bus.publish(SUBJECTS.heartbeat, WorkerHeartbeatSchema, this.state(this.ended));
-    this.ended = [];
+  /** begin() for an inference batch (InferBatch.batch_id). */
+  beginBatch(batchId: string): bigint {
+    this.batches.add(batchId);
+    return this.seq;
   }
 
-  private state(doneSlotIds: string[]): MessageInitShape<typeof WorkerHeartbeatSchema> {
+  endBatch(batchId: string): void {
+    if (this.batches.delete(batchId)) this.endedBatches.push(batchId);
+    this.stopWhenIdle();
+  }
+
+  private beat(): void {
+    this.seq++;
+    this.bus.publish(SUBJECTS.heartbeat, WorkerHeartbeatSchema, this.state(this.ended, this.endedBatches));
+    this.ended = [];
+    this.endedBatches = [];
+  }
+
+  private state(doneSlotIds: string[], doneInferBatchIds: string[] = []): MessageInitShape<typeof WorkerHeartbeatSchema> {
     return {
       workerId: this.config.instanceId,
       seq: this.seq,
       slotIds: [...this.calling],
       doneSlotIds,
       intervalMs: this.config.heartbeatMs,
+      inferBatchIds: [...this.batches],
+      doneInferBatchIds,
     };
   }
 }

@@ -6,6 +6,7 @@ import type { WorkerConfig } from './config.js';
 import { WORKER_CONFIG } from './config.js';
 import { FetchHandler } from './fetch.handler.js';
 import { HeartbeatBeacon } from './heartbeat.js';
+import { InferHandler } from './inference/infer.handler.js';
 
 @Module({})
 export class WorkerModule {
@@ -14,7 +15,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [ServiceCoreModule.forRoot({ service: 'worker', common: config })],
       controllers: [OpsController],
-      providers: [{ provide: WORKER_CONFIG, useValue: config }, HeartbeatBeacon, FetchHandler],
+      providers: [{ provide: WORKER_CONFIG, useValue: config }, HeartbeatBeacon, FetchHandler, InferHandler],
     };
   }
 }

@@ -59,12 +59,18 @@ export function latencyAware(p: StrategyParams): FlushStrategy {
   const minMult = p.get('min_mult', 0.25, { min: 0.01 });
   const maxMult = p.get('max_mult', 2, { min: minMult });
   const adjustMs = p.get('adjust_ms', 100, { min: 0 });
+  // p_controller=1: the Go repo's rule instead of the spec's (FACTS.md section 4):
+  // mult -= kP * (p99 - target) / target, kP 0.05, clamped to [0.5, 2].
+  const pController = p.get('p_controller', 0, { min: 0, max: 1 }) === 1;
+  const kP = p.get('kp', 0.05, { min: 0 });
   let multiplier = 1;
   let adjustedAt = -Infinity;
   return plannedStrategy('latency_aware', (slots, context) => {
     const observed = slots.find((s) => s.observedP99Ms > 0)?.observedP99Ms;
     if (observed !== undefined && context.nowMs - adjustedAt >= adjustMs) {
-      multiplier = Math.min(maxMult, Math.max(minMult, multiplier * latencyFactor(observed, targetP99Ms)));
+      multiplier = pController
+        ? Math.min(2, Math.max(0.5, multiplier - (kP * (observed - targetP99Ms)) / targetP99Ms))
+        : Math.min(maxMult, Math.max(minMult, multiplier * latencyFactor(observed, targetP99Ms)));
       adjustedAt = context.nowMs;
     }
     return slots.map((s) => planTo(depthWindowMs(window, s) * multiplier));

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/worker.proto.
  */
 export const file_batchgate_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEi2wEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDRIaChJvcGVuaW5nX2luZ3Jlc3NfaWQYECABKAkiOQoNRmV0Y2hBY2NlcHRlZBIRCgl3b3JrZXJfaWQYASABKAkSFQoNaGVhcnRiZWF0X3NlcRgCIAEoBCJvCg9Xb3JrZXJIZWFydGJlYXQSEQoJd29ya2VyX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIQCghzbG90X2lkcxgDIAMoCRITCgtpbnRlcnZhbF9tcxgEIAEoDRIVCg1kb25lX3Nsb3RfaWRzGAUgAygJIiUKC1dvcmtlclByb2JlEhYKDmNvb3JkaW5hdG9yX2lkGAEgASgJIvoBCgtGZXRjaFJlc3VsdBIPCgdzbG90X2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoDRIlCgdoZWFkZXJzGAMgAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchIMCgRib2R5GAQgASgMEhAKCGJvZHlfcmVmGAUgASgJEg0KBXNjb3BlGAYgASgJEg8KB3ByaXZhdGUYByABKAgSIgoEdmFyeRgIIAMoCzIULmJhdGNoZ2F0ZS52MS5IZWFkZXISDQoFZXJyb3IYCSABKAkSEwoLdXBzdHJlYW1fbXMYCiABKAESGwoTcHJvZHVjZXJfaW5ncmVzc19pZBgQIAEoCWIGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEi2wEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDRIaChJvcGVuaW5nX2luZ3Jlc3NfaWQYECABKAkiOQoNRmV0Y2hBY2NlcHRlZBIRCgl3b3JrZXJfaWQYASABKAkSFQoNaGVhcnRiZWF0X3NlcRgCIAEoBCKmAQoPV29ya2VySGVhcnRiZWF0EhEKCXdvcmtlcl9pZBgBIAEoCRILCgNzZXEYAiABKAQSEAoIc2xvdF9pZHMYAyADKAkSEwoLaW50ZXJ2YWxfbXMYBCABKA0SFQoNZG9uZV9zbG90X2lkcxgFIAMoCRIXCg9pbmZlcl9iYXRjaF9pZHMYBiADKAkSHAoUZG9uZV9pbmZlcl9iYXRjaF9pZHMYByADKAkiJQoLV29ya2VyUHJvYmUSFgoOY29vcmRpbmF0b3JfaWQYASABKAki+gEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoARIbChNwcm9kdWNlcl9pbmdyZXNzX2lkGBAgASgJYgZwcm90bzM", [file_batchgate_v1_http]);
 
 /**
  * coordinator -> worker queue group (work.fetch): one upstream call for a flushed slot.
@@ -159,6 +159,20 @@ export type WorkerHeartbeat = Message<"batchgate.v1.WorkerHeartbeat"> & {
    * @generated from field: repeated string done_slot_ids = 5;
    */
   doneSlotIds: string[];
+
+  /**
+   * Inference batches (InferBatch.batch_id) this worker is calling a backend for, and those
+   * whose result was published since the previous heartbeat: the coordinator's lost-worker
+   * check for Flow B reads them as it reads slot_ids for Flow A.
+   *
+   * @generated from field: repeated string infer_batch_ids = 6;
+   */
+  inferBatchIds: string[];
+
+  /**
+   * @generated from field: repeated string done_infer_batch_ids = 7;
+   */
+  doneInferBatchIds: string[];
 };
 
 /**

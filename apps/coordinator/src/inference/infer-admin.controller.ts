@@ -1,0 +1,71 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  ForbiddenException,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+import { StrategyConfigError } from '#libs/policy';
+import type { CoordinatorConfig } from '../config.js';
+import { COORDINATOR_CONFIG } from '../config.js';
+import { CoordinatorService } from '../coordinator.service.js';
+
+/**
+ * Flow B on the coordinator's operator port: seed 004's
+ * POST /admin/strategy/{name} (per model with ?model=, else every model) and
+ * GET /metrics/json. The strategy is this coordinator's: it owns the models
+ * of its partitions (a partition taken over starts from BATCHGATE_INFERENCE_STRATEGY).
+ */
+@Controller()
+export class InferAdminController {
+  constructor(
+    @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
+    private readonly coordinator: CoordinatorService,
+  ) {}
+
+  @Post('admin/strategy/:name')
+  @HttpCode(200)
+  setStrategy(
+    @Param('name') name: string,
+    @Body() body: { params?: Record<string, number> } | undefined,
+    @Query('model') model: string | undefined,
+    @Headers('authorization') authorization?: string,
+  ): { model: string; strategy: string; params: Record<string, number> } {
+    this.authorize(authorization);
+    const params = body?.params ?? {};
+    if (typeof params !== 'object' || Object.values(params).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+      throw new BadRequestException({ error: 'invalid_config', message: 'params must map parameter names to numbers' });
+    }
+    try {
+      const spec = this.coordinator.inference.strategies.set({ name, params }, model || undefined);
+      return { model: model || '*', strategy: spec.name, params: spec.params };
+    } catch (error) {
+      if (error instanceof StrategyConfigError) throw new BadRequestException({ error: 'invalid_config', message: error.message });
+      throw error;
+    }
+  }
+
+  @Get('metrics/json')
+  metricsJson(): Record<string, unknown> {
+    return this.coordinator.inferenceSnapshot();
+  }
+
+  private authorize(header: string | undefined): void {
+    const token = this.config.inference.adminToken;
+    if (!token) throw new ForbiddenException({ error: 'admin_disabled', message: 'set BATCHGATE_ADMIN_TOKEN to enable the admin API' });
+    const bearer = /^Bearer +(\S+) *$/i.exec(header ?? '');
+    const given = Buffer.from(bearer?.[1] ?? '');
+    const expected = Buffer.from(token);
+    if (!bearer || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new UnauthorizedException({ error: 'unauthorized', message: 'a valid "Authorization: Bearer <token>" header is required' });
+    }
+  }
+}

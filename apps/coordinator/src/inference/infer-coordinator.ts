@@ -1,0 +1,339 @@
+import { randomUUID } from 'node:crypto';
+import type { InferBatchResult, InferCancel, InferSubmit, Priority } from '#libs/contracts';
+import {
+  InferAcceptedSchema,
+  InferBatchAcceptedSchema,
+  InferBatchCancelSchema,
+  InferBatchFlushedSchema,
+  InferBatchResultSchema,
+  InferBatchSchema,
+  InferCancelSchema,
+  InferResultsSchema,
+  InferSubmitSchema,
+} from '#libs/contracts';
+import { priorityName, tokenBucketOf } from '#libs/inference';
+import type { Bus, EventPublisher, Incoming } from '#libs/nats';
+import { eventMeta, SUBJECTS } from '#libs/nats';
+import type { Logger } from '#libs/tracing';
+import { wallNow } from '../clock.js';
+import type { InferenceConfig } from './config.js';
+import type { ItemResult } from './fan-out.js';
+import { byIngress, refusalOf, resultsOf } from './fan-out.js';
+import type { InferMetrics } from './infer-metrics.js';
+import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
+import { InferQueue, queueKeyOf, takeBatch, takeExpired } from './infer-queue.js';
+import { duePlans, InferStrategies } from './infer-strategies.js';
+
+/** A worker must accept a batch (before its backend call) within this; it answers at once unless NATS or it is stuck. */
+const ACCEPT_TIMEOUT_MS = 2000;
+
+interface InflightBatch {
+  batchId: string;
+  model: string;
+  shape: QueueShape;
+  inputs: BatchInput[];
+  workerId: string;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type Place = { queue: InferQueue } | { batch: InflightBatch; input: BatchInput };
+
+export interface InferCoordinatorOptions {
+  bus: Bus;
+  events: EventPublisher;
+  metrics: InferMetrics;
+  logger: Logger;
+  config: InferenceConfig;
+  coordinatorId: string;
+  tickMs: number;
+}
+
+/**
+ * Flow B at the coordinator: queues submitted items per shape, asks the
+ * model's strategy when to flush, dispatches batches to the worker queue
+ * group within the model's in-flight bound (priority with aging first), and
+ * fans each batch result out to the ingresses of its waiters. Identical items
+ * share one backend input in a queue and across batches in flight.
+ */
+export class InferCoordinator {
+  readonly strategies: InferStrategies;
+  private readonly queues = new Map<string, InferQueue>();
+  private readonly inflight = new Map<string, InflightBatch>();
+  private readonly byDedup = new Map<string, { batch: InflightBatch; input: BatchInput }>();
+  private readonly places = new Map<string, Place>();
+  private readonly inflightPerModel = new Map<string, number>();
+  private readonly partitionStops = new Map<number, Array<() => void>>();
+  private readonly stops: Array<() => void> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  queued = 0;
+
+  constructor(private readonly o: InferCoordinatorOptions) {
+    this.strategies = new InferStrategies(o.config.strategy);
+  }
+
+  get inflightBatches(): number {
+    return this.inflight.size;
+  }
+
+  start(): void {
+    const { bus, coordinatorId, tickMs } = this.o;
+    this.stops.push(bus.subscribe(SUBJECTS.inferDone(coordinatorId), InferBatchResultSchema, (result) => this.done(result)));
+    this.timer = setInterval(() => this.tick(), tickMs);
+  }
+
+  stop(): void {
+    this.stopping = true;
+    clearInterval(this.timer);
+    for (const stop of this.stops.splice(0)) stop();
+    for (const partition of [...this.partitionStops.keys()]) this.lost(partition);
+  }
+
+  acquired(partition: number): void {
+    const { bus } = this.o;
+    this.partitionStops.set(partition, [
+      bus.subscribe(SUBJECTS.inferSubmit(partition), InferSubmitSchema, (submit, incoming) => this.submit(submit, incoming)),
+      bus.subscribe(SUBJECTS.inferCancel(partition), InferCancelSchema, (cancel) => this.cancel(cancel)),
+    ]);
+  }
+
+  lost(partition: number): void {
+    for (const stop of this.partitionStops.get(partition) ?? []) stop();
+    this.partitionStops.delete(partition);
+  }
+
+  private submit(submit: InferSubmit, incoming: Incoming): void {
+    const { metrics, config } = this.o;
+    if (this.stopping) {
+      metrics.shed.inc({ reason: 'shutting_down' }, submit.items.length);
+      incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'shutting_down', retryAfterS: 1 });
+      return;
+    }
+    if (this.queued + submit.items.length > config.maxQueued) {
+      metrics.shed.inc({ reason: 'queue_full' }, submit.items.length);
+      incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'queue_full', retryAfterS: 1 });
+      return;
+    }
+    incoming.respond(InferAcceptedSchema, { accepted: true });
+    const now = wallNow();
+    const touched = new Set<InferQueue>();
+    for (const wire of submit.items) {
+      const item: QueuedItem = {
+        itemId: wire.itemId,
+        ingressId: wire.ingressId,
+        requestId: submit.requestId,
+        inputJson: wire.inputJson,
+        promptTokens: wire.promptTokens,
+        // A streamed item's chunks go to one client: it never shares its backend call.
+        dedupKey: submit.stream ? '' : wire.dedupKey,
+        deadlineAtMs: wire.deadlineAtMs,
+        arrivedAtMs: now,
+      };
+      const running = item.dedupKey === '' ? undefined : this.byDedup.get(item.dedupKey);
+      if (running) {
+        running.input.waiters.push(item);
+        this.places.set(item.itemId, running);
+        metrics.dedupHits.inc({ match: 'in_flight' });
+        continue;
+      }
+      const shape: QueueShape = {
+        kind: submit.kind,
+        model: submit.model,
+        priority: submit.priority,
+        bucket: tokenBucketOf(wire.promptTokens + submit.maxTokens),
+        paramsJson: submit.paramsJson,
+        maxTokens: submit.maxTokens,
+        stream: submit.stream,
+      };
+      const key = queueKeyOf(shape);
+      let queue = this.queues.get(key);
+      if (!queue) this.queues.set(key, (queue = new InferQueue(key, shape)));
+      queue.add(item);
+      this.places.set(item.itemId, { queue });
+      this.queued++;
+      this.strategies.arrived(submit.model, now);
+      touched.add(queue);
+    }
+    // A critical arrival (or a batch now full) is flushed here, not a tick later.
+    if (touched.size > 0) this.pump(now, [...touched]);
+  }
+
+  private cancel(cancel: InferCancel): void {
+    for (const itemId of cancel.itemIds) {
+      const place = this.places.get(itemId);
+      if (!place) continue;
+      this.places.delete(itemId);
+      if ('queue' in place) {
+        if (place.queue.remove(itemId)) this.queued--;
+        continue;
+      }
+      const waiters = place.input.waiters;
+      const i = waiters.findIndex((w) => w.itemId === itemId);
+      if (i >= 0) waiters.splice(i, 1);
+      const batch = place.batch;
+      if (batch.inputs.every((input) => input.waiters.length === 0)) {
+        // Every waiter left: the backend call is worth nothing to anyone.
+        if (batch.workerId !== '')
+          this.o.bus.publish(SUBJECTS.inferBatchCancel(batch.workerId), InferBatchCancelSchema, { batchId: batch.batchId });
+        this.finish(batch);
+      }
+    }
+  }
+
+  private tick(): void {
+    const now = wallNow();
+    for (const [key, queue] of this.queues) {
+      const predicted = this.strategies.predictedBatchMs(queue.shape.model, queue.load().inputs);
+      const expired = takeExpired(queue, now, predicted).map((item) => {
+        this.places.delete(item.itemId);
+        this.queued--;
+        return refusalOf(item, 504, 'the request deadline passed before its batch was sent to the backend');
+      });
+      if (queue.items.length === 0) this.queues.delete(key);
+      if (expired.length === 0) continue;
+      this.o.metrics.shed.inc({ reason: 'deadline' }, expired.length);
+      this.publish(expired, queue.shape.priority);
+    }
+    this.pump(now, [...this.queues.values()]);
+  }
+
+  /** Dispatches every due queue among `queues` the models' in-flight bounds allow, best rank first. */
+  private pump(now: number, queues: InferQueue[]): void {
+    const { config } = this.o;
+    const limits = { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens };
+    const due = duePlans(this.strategies, queues, now, limits, this.queued, config.agingMs);
+    for (const { queue, reason } of due) {
+      const model = queue.shape.model;
+      if ((this.inflightPerModel.get(model) ?? 0) >= config.maxInflightPerModel) continue;
+      if (queue.items.length === 0) continue;
+      this.dispatch(queue, reason, now);
+      if (queue.items.length === 0) this.queues.delete(queue.key);
+    }
+  }
+
+  private dispatch(queue: InferQueue, reason: InferFlushReason, now: number): void {
+    const { bus, events, metrics, config, coordinatorId } = this.o;
+    const ageMs = queue.ageMs(now);
+    const inputs = takeBatch(queue, { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens });
+    const shape = queue.shape;
+    const batch: InflightBatch = { batchId: randomUUID(), model: shape.model, shape, inputs, workerId: '', timer: undefined };
+    let items = 0;
+    let latest = 0;
+    let tokens = 0;
+    for (const input of inputs) {
+      tokens += input.promptTokens + shape.maxTokens;
+      if (input.dedupKey !== '') this.byDedup.set(input.dedupKey, { batch, input });
+      for (const waiter of input.waiters) {
+        items++;
+        this.places.set(waiter.itemId, { batch, input });
+        latest = waiter.deadlineAtMs === 0 || latest === -1 ? -1 : Math.max(latest, waiter.deadlineAtMs);
+      }
+    }
+    this.queued -= items;
+    if (items > inputs.length) metrics.dedupHits.inc({ match: 'exact' }, items - inputs.length);
+    this.inflight.set(batch.batchId, batch);
+    this.inflightPerModel.set(shape.model, (this.inflightPerModel.get(shape.model) ?? 0) + 1);
+    const kind = String(shape.kind);
+    metrics.flushes.inc({ reason });
+    metrics.batchSize.observe({ kind }, inputs.length);
+    metrics.batchTokens.observe({ kind }, tokens);
+    const deadlineAtMs = latest > 0 ? latest : 0;
+    const limitMs = deadlineAtMs > 0 ? Math.min(config.resultTimeoutMs, deadlineAtMs - now + 50) : config.resultTimeoutMs;
+    batch.timer = setTimeout(() => this.fail(batch, 504, 'no inference result before the deadline'), Math.max(1, limitMs));
+    events.publish('batch.flushed', InferBatchFlushedSchema, {
+      meta: eventMeta(`coordinator/${coordinatorId}`),
+      batchId: batch.batchId,
+      kind: shape.kind,
+      model: shape.model,
+      priority: shape.priority,
+      reason,
+      items,
+      inputs: inputs.length,
+      tokens,
+      strategy: this.strategies.nameFor(shape.model),
+      ageMs,
+      tokenBucket: shape.bucket,
+    });
+    const wire = {
+      batchId: batch.batchId,
+      kind: shape.kind,
+      model: shape.model,
+      priority: shape.priority,
+      paramsJson: shape.paramsJson,
+      inputs: inputs.map((input) => ({ inputJson: input.inputJson, promptTokens: input.promptTokens })),
+      deadlineAtMs,
+      coordinatorId,
+      stream: shape.stream,
+      streamTargets: shape.stream
+        ? inputs.flatMap((input) => input.waiters.map((w) => ({ itemId: w.itemId, ingressId: w.ingressId })))
+        : [],
+      reason,
+    };
+    bus.request(SUBJECTS.infer, InferBatchSchema, wire, InferBatchAcceptedSchema, ACCEPT_TIMEOUT_MS).then(
+      (accepted) => {
+        batch.workerId = accepted.workerId;
+      },
+      (error: unknown) => {
+        this.o.logger.warn({ err: error, batchId: batch.batchId }, 'no inference worker accepted the batch');
+        metrics.shed.inc({ reason: 'no_worker' }, items);
+        this.fail(batch, 503, 'no inference worker is available');
+      },
+    );
+  }
+
+  private done(result: InferBatchResult): void {
+    const batch = this.inflight.get(result.batchId);
+    if (!batch) return;
+    this.finish(batch);
+    this.strategies.observeBatch(batch.model, batch.inputs.length, result.backendMs);
+    const entries = resultsOf(batch.batchId, batch.inputs, result);
+    this.account(batch);
+    this.publish(entries, batch.shape.priority);
+  }
+
+  /** Dedup savings: every waiter past an input's first avoided that input's tokens. */
+  private account(batch: InflightBatch): void {
+    const { metrics, config } = this.o;
+    let items = 0;
+    let tokens = 0;
+    for (const input of batch.inputs) {
+      const extra = Math.max(0, input.waiters.length - 1);
+      items += extra;
+      tokens += extra * (input.promptTokens + batch.shape.maxTokens);
+    }
+    if (items === 0) return;
+    metrics.itemsSaved.inc(items);
+    metrics.tokensSaved.inc(tokens);
+    metrics.costSaved.inc((tokens / 1000) * config.pricePer1kTokens);
+  }
+
+  private fail(batch: InflightBatch, status: number, error: string): void {
+    if (!this.inflight.has(batch.batchId)) return;
+    this.finish(batch);
+    this.publish(
+      batch.inputs.flatMap((input) => input.waiters.map((item) => refusalOf(item, status, error))),
+      batch.shape.priority,
+    );
+  }
+
+  private finish(batch: InflightBatch): void {
+    clearTimeout(batch.timer);
+    this.inflight.delete(batch.batchId);
+    this.inflightPerModel.set(batch.model, Math.max(0, (this.inflightPerModel.get(batch.model) ?? 1) - 1));
+    for (const input of batch.inputs) {
+      if (input.dedupKey !== '' && this.byDedup.get(input.dedupKey)?.batch === batch) this.byDedup.delete(input.dedupKey);
+      for (const waiter of input.waiters) this.places.delete(waiter.itemId);
+    }
+  }
+
+  private publish(entries: Array<{ item: QueuedItem; result: ItemResult }>, priority: Priority): void {
+    const now = wallNow();
+    const label = priorityName(priority);
+    for (const { item } of entries) {
+      this.o.metrics.latency.observe({ priority: label }, (now - item.arrivedAtMs) / 1000);
+      this.strategies.completed(now, now - item.arrivedAtMs);
+    }
+    for (const [ingressId, items] of byIngress(entries))
+      this.o.bus.publish(SUBJECTS.inferResults(ingressId), InferResultsSchema, { items });
+  }
+}
