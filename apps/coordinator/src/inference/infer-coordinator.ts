@@ -204,7 +204,8 @@ export class InferCoordinator {
     const due = duePlans(this.strategies, queues, now, limits, this.queued, config.agingMs);
     for (const { queue, reason } of due) {
       const model = queue.shape.model;
-      if ((this.inflightPerModel.get(model) ?? 0) >= config.maxInflightPerModel) continue;
+      // Critical batches are admitted past the bound: their 5 ms budget cannot wait for a batch to finish.
+      if (reason !== 'critical' && (this.inflightPerModel.get(model) ?? 0) >= config.maxInflightPerModel) continue;
       if (queue.items.length === 0) continue;
       this.dispatch(queue, reason, now);
       if (queue.items.length === 0) this.queues.delete(queue.key);
