@@ -89,6 +89,7 @@ export function arrivalsOf(spec: ScenarioSpec, seed: number): Arrival[] {
   return out;
 }
 
+const TENANTS = 64;
 const FILLER = 'lorem ipsum dolor sit amet consectetur adipiscing elit '.repeat(800);
 
 /**
@@ -98,6 +99,9 @@ const FILLER = 'lorem ipsum dolor sit amet consectetur adipiscing elit '.repeat(
  * temperature 0.
  */
 export function bodyOf(arrival: Arrival, i: number, seed: number): { path: string; body: Record<string, unknown> } {
+  // 64 tenants (the `user` field): the gateway bounds each tenant's queue, and one tenant sending
+  // a whole scenario would measure that bound instead of batching. Not a batching parameter.
+  const user = `tenant-${i % TENANTS}`;
   const maxTokens = arrival.kind === 'completion' ? (arrival.tokens > 32 ? 16 : Math.max(1, Math.floor(arrival.tokens / 2))) : 0;
   const tag = `r${seed}-${i} `;
   const text = tag + FILLER.slice(0, Math.max(0, 4 * (arrival.tokens - maxTokens) - tag.length));
@@ -106,5 +110,5 @@ export function bodyOf(arrival: Arrival, i: number, seed: number): { path: strin
         path: '/v1/completions',
         body: { model: 'sim-llm', prompt: text, max_tokens: maxTokens, temperature: 0, priority: arrival.priority },
       }
-    : { path: '/v1/embeddings', body: { model: 'sim-embedding', input: text, priority: arrival.priority } };
+    : { path: '/v1/embeddings', body: { model: 'sim-embedding', input: text, priority: arrival.priority, user } };
 }

@@ -1,17 +1,18 @@
 // npm run bench:inference — the Go repo's five scenarios (seed 004, FACTS.md
 // section 4), open loop and seeded, against the running stack it starts
 // (scripts/stack.mjs: the simulated backend with the repo's mock parameters):
-// once per batching strategy (switched with POST /admin/strategy/{name} on the
-// ingress operator port) and once with no batching (the clients call the
+// once per batching strategy (switched with POST /admin/strategy/{name} on
+// every coordinator's operator port) and once with no batching (the clients call the
 // backend directly, one call per request). Prints the seed's table next to the
 // repo's recorded one, writes CSV, a markdown table and SVG plots.
 //   BENCH_INFER_SCALE        durations x this (default 0.4: ~12 min in all; --smoke 0.03, ~1-2 min)
 //   BENCH_INFER_RATE_SCALE   rates x this (default 1: the repo's 1,200 req/s ...)
-//   BENCH_INFER_STRATEGIES   default fixed,queue_depth,latency_aware,model_based
+//   BENCH_INFER_STRATEGIES   default fixed,queue_depth,latency_aware,cost_aware,model_based
 //   BENCH_INFER_SCENARIOS    default all five
 //   BENCH_INFER_SEED         default 1
 //   BENCH_INFER_OUT          default docs/plots (--smoke: .run/bench-inference)
 //   --target=<base URL>      run the scenarios against that OpenAI-compatible server only (no stack)
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -28,11 +29,13 @@ const target = args.find((a) => a.startsWith('--target='))?.slice('--target='.le
 const SCALE = Number(process.env.BENCH_INFER_SCALE ?? (smoke ? 0.03 : 0.4));
 const RATE_SCALE = Number(process.env.BENCH_INFER_RATE_SCALE ?? 1);
 const SEED = Number(process.env.BENCH_INFER_SEED ?? 1);
-const STRATEGIES = (process.env.BENCH_INFER_STRATEGIES ?? 'fixed,queue_depth,latency_aware,model_based').split(',').filter(Boolean);
+const STRATEGIES = (process.env.BENCH_INFER_STRATEGIES ?? 'fixed,queue_depth,latency_aware,cost_aware,model_based')
+  .split(',')
+  .filter(Boolean);
 const WANTED = process.env.BENCH_INFER_SCENARIOS?.split(',').filter(Boolean);
 const OUT = process.env.BENCH_INFER_OUT ?? (smoke ? '.run/bench-inference' : 'docs/plots');
-/** The ingress's per-request deadline header (ms from arrival), so the gateway can answer 504 before the client gives up. */
-const DEADLINE_HEADER = process.env.BENCH_INFER_DEADLINE_HEADER ?? 'x-request-deadline-ms';
+/** The ingress's per-request deadline header (ms from arrival), so the gateway answers 504 before the client gives up. */
+const DEADLINE_HEADER = 'x-batchgate-deadline-ms';
 const log = (line: string) => process.stdout.write(`  ${line}\n`);
 
 interface BackendCounts {
@@ -94,19 +97,30 @@ if (target) {
   await warm(target);
   rows.push(...(await measure('target', target, `${new URL(target).origin}/stats`, specs)));
 } else {
-  const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, log });
+  // The admin API is off without a token; this run's own one switches the strategies.
+  const adminToken = randomBytes(16).toString('hex');
+  const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn', BATCHGATE_ADMIN_TOKEN: adminToken }, log });
   try {
     const backend = stack.env.BATCHGATE_INFERENCE_UPSTREAM as string;
     const gateway = stack.urls.ingresses[0]!;
-    const operator = stack.urls.operators[0]!;
     const stats = `${backend}/stats`;
     await warm(gateway);
+    // The strategy belongs to the coordinators (each owns its partitions' models): switch every one.
+    const coordinators = Object.entries(stack.urls.services)
+      .filter(([name]) => name.startsWith('coordinator'))
+      .map(([, url]) => url);
     for (const strategy of STRATEGIES) {
-      const switched = await fetch(`${operator}/admin/strategy/${strategy}`, { method: 'POST' }).catch((error: Error) => error);
-      if (switched instanceof Error || switched.status !== 200) {
-        log(
-          `skipping strategy ${strategy}: POST /admin/strategy/${strategy} answered ${switched instanceof Error ? switched.message : switched.status}`,
-        );
+      const answers = await Promise.all(
+        coordinators.map((url) =>
+          fetch(`${url}/admin/strategy/${strategy}`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } }).then(
+            async (r) => (r.status === 200 ? undefined : `${r.status} ${await r.text()}`),
+            (error: Error) => error.message,
+          ),
+        ),
+      );
+      const refused = answers.find((a) => a !== undefined);
+      if (refused !== undefined) {
+        log(`skipping strategy ${strategy}: POST /admin/strategy/${strategy} answered ${refused}`);
         continue;
       }
       rows.push(...(await measure(`batchgate ${strategy}`, gateway, stats, specs, DEADLINE_HEADER)));

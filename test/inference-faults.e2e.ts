@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfraProcess } from '#infra';
 import { freePort, startNats } from '#infra';
+import type { WorkerHeartbeat } from '#libs/contracts';
+import { WorkerHeartbeatSchema } from '#libs/contracts';
+import { SUBJECTS } from '#libs/nats';
 import { loadWorkerConfig } from '../apps/worker/src/config.js';
 import { createWorkerApp } from '../apps/worker/src/worker.module.js';
 import { InferDispatcher } from './support/infer-dispatcher.js';
@@ -130,11 +133,14 @@ describe('cancellation', () => {
   });
   afterAll(() => env?.tearDown());
 
-  it('InferBatchCancel aborts the backend call and the batch is answered 499', async () => {
+  it('InferBatchCancel aborts the backend call and the batch is answered 499; the heartbeats list it while it runs', async () => {
     const [backend] = env.backends as [SimBackend];
+    const beats: WorkerHeartbeat[] = [];
+    env.coordinator.bus.subscribe(SUBJECTS.heartbeat, WorkerHeartbeatSchema, (beat) => void beats.push(beat));
     const batch = env.coordinator.embeddings(['never mind']);
     const workerId = await env.coordinator.send(batch);
     while ((await backend.stats()).in_flight === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (!beats.some((beat) => beat.inferBatchIds.includes(batch.batchId))) await new Promise((resolve) => setTimeout(resolve, 20));
     env.coordinator.cancel(workerId, batch.batchId);
     const result = await env.coordinator.result(batch.batchId, 20_000);
     expect(result.status).toBe(499);
@@ -143,6 +149,51 @@ describe('cancellation', () => {
     const until = Date.now() + 5000;
     while ((await backend.stats()).aborted === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await backend.stats()).toMatchObject({ aborted: 1, in_flight: 0 });
+    // The next beat says it ended, and no later one lists it as running.
+    while (!beats.some((beat) => beat.doneInferBatchIds.includes(batch.batchId))) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(beats.at(-1)!.inferBatchIds).not.toContain(batch.batchId);
+  });
+});
+
+describe('streamed batches', () => {
+  let env: Awaited<ReturnType<typeof setUp>>;
+
+  beforeAll(async () => {
+    // 1.5 s per call, 4 content events 300 ms apart: the relay is visible while the call runs.
+    env = await setUp([{ BATCHGATE_BACKEND_BASE_MS: '1500', BATCHGATE_BACKEND_VARIANCE: '0' }], {});
+  });
+  afterAll(() => env?.tearDown());
+
+  const streamed = (itemId: string) =>
+    env.coordinator.completions(
+      ['tell me'],
+      { max_tokens: 4 },
+      { stream: true, streamTargets: [{ itemId, ingressId: env.coordinator.ingressId }] },
+    );
+
+  it("relays the backend's events as they come: the first chunk reaches the ingress while the backend call is still running", async () => {
+    const [backend] = env.backends as [SimBackend];
+    const batch = streamed('live.0');
+    await env.coordinator.send(batch);
+    while (!env.coordinator.chunks.some((c) => c.itemId === 'live.0')) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await backend.stats()).in_flight).toBe(1);
+    const result = await env.coordinator.result(batch.batchId);
+    expect(result.status).toBe(200);
+    const chunks = env.coordinator.chunks.filter((c) => c.itemId === 'live.0');
+    expect(chunks.map((c) => c.done)).toEqual([false, false, false, false, false, true]);
+  });
+
+  it('a cancelled stream stops at the backend and its clients get a last chunk with status 499', async () => {
+    const [backend] = env.backends as [SimBackend];
+    const abortedBefore = (await backend.stats()).aborted;
+    const batch = streamed('gone.0');
+    const workerId = await env.coordinator.send(batch);
+    while (!env.coordinator.chunks.some((c) => c.itemId === 'gone.0')) await new Promise((resolve) => setTimeout(resolve, 5));
+    env.coordinator.cancel(workerId, batch.batchId);
+    expect((await env.coordinator.result(batch.batchId)).status).toBe(499);
+    const last = env.coordinator.chunks.filter((c) => c.itemId === 'gone.0').at(-1)!;
+    expect(last).toMatchObject({ done: true, status: 499, error: 'cancelled' });
+    while ((await backend.stats()).aborted === abortedBefore) await new Promise((resolve) => setTimeout(resolve, 20));
   });
 });
 
