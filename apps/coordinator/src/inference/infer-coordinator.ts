@@ -200,7 +200,7 @@ export class InferCoordinator {
   /** Dispatches every due queue among `queues` the models' in-flight bounds allow, best rank first. */
   private pump(now: number, queues: InferQueue[]): void {
     const { config } = this.o;
-    const limits = { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens };
+    const limits = { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens, nearDuplicate: config.nearDuplicate };
     const due = duePlans(this.strategies, queues, now, limits, this.queued, config.agingMs);
     for (const { queue, reason } of due) {
       const model = queue.shape.model;
@@ -215,7 +215,11 @@ export class InferCoordinator {
   private dispatch(queue: InferQueue, reason: InferFlushReason, now: number): void {
     const { bus, events, metrics, config, coordinatorId } = this.o;
     const ageMs = queue.ageMs(now);
-    const inputs = takeBatch(queue, { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens });
+    const inputs = takeBatch(queue, {
+      maxBatchSize: config.maxBatchSize,
+      maxBatchTokens: config.maxBatchTokens,
+      nearDuplicate: config.nearDuplicate,
+    });
     const shape = queue.shape;
     const batch: InflightBatch = { batchId: randomUUID(), model: shape.model, shape, inputs, workerId: '', timer: undefined };
     let items = 0;
@@ -231,7 +235,9 @@ export class InferCoordinator {
       }
     }
     this.queued -= items;
-    if (items > inputs.length) metrics.dedupHits.inc({ match: 'exact' }, items - inputs.length);
+    const near = inputs.reduce((sum, input) => sum + input.near, 0);
+    if (items - inputs.length - near > 0) metrics.dedupHits.inc({ match: 'exact' }, items - inputs.length - near);
+    if (near > 0) metrics.dedupHits.inc({ match: 'near' }, near);
     this.inflight.set(batch.batchId, batch);
     this.inflightPerModel.set(shape.model, (this.inflightPerModel.get(shape.model) ?? 0) + 1);
     const kind = String(shape.kind);
