@@ -33,6 +33,7 @@ describe('inference batching through the gateway (real NATS, Redis, backend proc
         BATCHGATE_INFERENCE_UPSTREAM: backend.url,
         BATCHGATE_PARTITIONS: '8',
         BATCHGATE_INFERENCE_TENANT_QUEUE: '64',
+        BATCHGATE_ADMIN_TOKEN: 'test-admin-token',
       },
     });
     await fleet.waitForPartitions();
@@ -165,5 +166,36 @@ describe('inference batching through the gateway (real NATS, Redis, backend proc
       after = await backend.stats();
     }
     expect(after.aborted - before.aborted).toBe(1);
+  });
+
+  it('POST /admin/strategy/{name} switches one model’s strategy at run time; /metrics/json and /metrics show it and the dedup savings', async () => {
+    const ops = fleet.coordinatorUrl();
+    const auth = { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' };
+    const refused = await fetch(`${ops}/admin/strategy/model_based`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(refused.status).toBe(401);
+    const unknown = await fetch(`${ops}/admin/strategy/warp_speed`, { method: 'POST', body: '{}', headers: auth });
+    expect(unknown.status).toBe(400);
+    const switched = await fetch(`${ops}/admin/strategy/model_based?model=sim-embedding`, {
+      method: 'POST',
+      body: JSON.stringify({ params: { window: 32 } }),
+      headers: auth,
+    });
+    expect(switched.status).toBe(200);
+    expect(await switched.json()).toEqual({ model: 'sim-embedding', strategy: 'model_based', params: { window: 32 } });
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => post(url, '/v1/embeddings', { model: 'sim-embedding', input: `after switch ${i}` })),
+    );
+    for (const answer of answers) expect(answer.status).toBe(200);
+    const json = (await (await fetch(`${ops}/metrics/json`)).json()) as Record<string, unknown>;
+    expect(json).toMatchObject({ queue_depth: 0, strategies: { 'sim-embedding': { name: 'model_based' } } });
+    expect(typeof json.latency_p99_ms).toBe('number');
+    const metrics = await (await fetch(`${ops}/metrics`)).text();
+    const saved = /^batchgate_inference_tokens_saved_total (\S+)$/m.exec(metrics);
+    expect(Number(saved?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^batchgate_inference_cost_saved_usd_total \S+$/m);
   });
 });
