@@ -20,6 +20,9 @@ import { SlotTable } from './slot-table.js';
 import { SlotStore } from './slot-store.js';
 import { wallNow } from './clock.js';
 
+/** How long a graceful stop waits for inference batches in flight (the worker's own drain is similar). */
+const INFERENCE_DRAIN_MS = 5000;
+
 /** Wires the coordinator's parts together and owns their lifecycle. */
 @Injectable()
 export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
@@ -165,7 +168,8 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
 
   private async halt(release: boolean): Promise<void> {
     this.loop?.stop();
-    this.inference?.stop();
+    // A crash drains nothing (the test of takeover needs the abrupt stop); a graceful stop lets batches in flight finish.
+    await this.inference?.stop(release ? INFERENCE_DRAIN_MS : 0);
     this.dispatcher?.stop();
     for (const stop of this.stops.splice(0)) stop();
     this.membership?.unsubscribeAll();

@@ -82,11 +82,31 @@ export class InferCoordinator {
     this.timer = setInterval(() => this.tick(), tickMs);
   }
 
-  stop(): void {
+  /**
+   * Graceful stop: no new submits; items still queued are answered 503 at
+   * once (the client may retry on the partition's next owner) instead of
+   * waiting out their deadline; batches in flight get up to `drainMs` to
+   * bring their results, which are fanned out as usual.
+   */
+  async stop(drainMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    for (const stop of this.stops.splice(0)) stop();
     for (const partition of [...this.partitionStops.keys()]) this.lost(partition);
+    for (const queue of this.queues.values()) {
+      const refused = queue.items.splice(0).map((item) => {
+        this.places.delete(item.itemId);
+        return refusalOf(item, 503, 'the batching coordinator is shutting down; retry');
+      });
+      this.queued -= refused.length;
+      if (refused.length === 0) continue;
+      this.o.metrics.shed.inc({ reason: 'shutting_down' }, refused.length);
+      this.publish(refused, queue.shape.priority);
+    }
+    this.queues.clear();
+    const until = Date.now() + drainMs;
+    while (this.inflight.size > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const batch of [...this.inflight.values()]) this.fail(batch, 503, 'the batching coordinator stopped before the batch finished');
+    for (const stop of this.stops.splice(0)) stop();
   }
 
   acquired(partition: number): void {
