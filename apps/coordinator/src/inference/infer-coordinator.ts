@@ -11,17 +11,17 @@ import {
   InferResultsSchema,
   InferSubmitSchema,
 } from '#libs/contracts';
-import { priorityName, tokenBucketOf } from '#libs/inference';
+import { priorityName } from '#libs/inference';
 import type { Bus, EventPublisher, Incoming } from '#libs/nats';
 import { eventMeta, SUBJECTS } from '#libs/nats';
 import type { Logger } from '#libs/tracing';
 import { wallNow } from '../clock.js';
 import type { InferenceConfig } from './config.js';
 import type { ItemResult } from './fan-out.js';
-import { byIngress, refusalOf, resultsOf } from './fan-out.js';
+import { batchOf, byIngress, flushedEventOf, refusalOf, resultsOf, savingsOf } from './fan-out.js';
 import type { InferMetrics } from './infer-metrics.js';
 import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
-import { InferQueue, queueKeyOf, takeBatch, takeExpired } from './infer-queue.js';
+import { InferQueue, queuedItemOf, queueKeyOf, shapeOf, takeBatch, takeExpired } from './infer-queue.js';
 import { duePlans, InferStrategies } from './infer-strategies.js';
 
 /** A worker must accept a batch (before its backend call) within this; it answers at once unless NATS or it is stuck. */
@@ -138,17 +138,7 @@ export class InferCoordinator {
     const now = wallNow();
     const touched = new Set<InferQueue>();
     for (const wire of submit.items) {
-      const item: QueuedItem = {
-        itemId: wire.itemId,
-        ingressId: wire.ingressId,
-        requestId: submit.requestId,
-        inputJson: wire.inputJson,
-        promptTokens: wire.promptTokens,
-        // A streamed item's chunks go to one client: it never shares its backend call.
-        dedupKey: submit.stream ? '' : wire.dedupKey,
-        deadlineAtMs: wire.deadlineAtMs,
-        arrivedAtMs: now,
-      };
+      const item = queuedItemOf(submit, wire, now);
       const running = item.dedupKey === '' ? undefined : this.byDedup.get(item.dedupKey);
       if (running) {
         running.input.waiters.push(item);
@@ -156,15 +146,7 @@ export class InferCoordinator {
         metrics.dedupHits.inc({ match: 'in_flight' });
         continue;
       }
-      const shape: QueueShape = {
-        kind: submit.kind,
-        model: submit.model,
-        priority: submit.priority,
-        bucket: tokenBucketOf(wire.promptTokens + submit.maxTokens),
-        paramsJson: submit.paramsJson,
-        maxTokens: submit.maxTokens,
-        stream: submit.stream,
-      };
+      const shape = shapeOf(submit, wire);
       const key = queueKeyOf(shape);
       let queue = this.queues.get(key);
       if (!queue) this.queues.set(key, (queue = new InferQueue(key, shape)));
@@ -267,35 +249,14 @@ export class InferCoordinator {
     const deadlineAtMs = latest > 0 ? latest : 0;
     const limitMs = deadlineAtMs > 0 ? Math.min(config.resultTimeoutMs, deadlineAtMs - now + 50) : config.resultTimeoutMs;
     batch.timer = setTimeout(() => this.fail(batch, 504, 'no inference result before the deadline'), Math.max(1, limitMs));
-    events.publish('batch.flushed', InferBatchFlushedSchema, {
-      meta: eventMeta(`coordinator/${coordinatorId}`),
-      batchId: batch.batchId,
-      kind: shape.kind,
-      model: shape.model,
-      priority: shape.priority,
-      reason,
-      items,
-      inputs: inputs.length,
-      tokens,
-      strategy: this.strategies.nameFor(shape.model),
-      ageMs,
-      tokenBucket: shape.bucket,
-    });
-    const wire = {
-      batchId: batch.batchId,
-      kind: shape.kind,
-      model: shape.model,
-      priority: shape.priority,
-      paramsJson: shape.paramsJson,
-      inputs: inputs.map((input) => ({ inputJson: input.inputJson, promptTokens: input.promptTokens })),
-      deadlineAtMs,
-      coordinatorId,
-      stream: shape.stream,
-      streamTargets: shape.stream
-        ? inputs.flatMap((input) => input.waiters.map((w) => ({ itemId: w.itemId, ingressId: w.ingressId })))
-        : [],
-      reason,
-    };
+    const strategy = this.strategies.nameFor(shape.model);
+    const meta = eventMeta(`coordinator/${coordinatorId}`);
+    events.publish(
+      'batch.flushed',
+      InferBatchFlushedSchema,
+      flushedEventOf(batch.batchId, shape, inputs, { meta, reason, strategy, ageMs, tokens }),
+    );
+    const wire = batchOf(batch.batchId, shape, inputs, { reason, deadlineAtMs, coordinatorId });
     bus.request(SUBJECTS.infer, InferBatchSchema, wire, InferBatchAcceptedSchema, ACCEPT_TIMEOUT_MS).then(
       (accepted) => {
         batch.workerId = accepted.workerId;
@@ -318,20 +279,12 @@ export class InferCoordinator {
     this.publish(entries, batch.shape.priority);
   }
 
-  /** Dedup savings: every waiter past an input's first avoided that input's tokens. */
   private account(batch: InflightBatch): void {
-    const { metrics, config } = this.o;
-    let items = 0;
-    let tokens = 0;
-    for (const input of batch.inputs) {
-      const extra = Math.max(0, input.waiters.length - 1);
-      items += extra;
-      tokens += extra * (input.promptTokens + batch.shape.maxTokens);
-    }
+    const { items, tokens } = savingsOf(batch.inputs, batch.shape.maxTokens);
     if (items === 0) return;
-    metrics.itemsSaved.inc(items);
-    metrics.tokensSaved.inc(tokens);
-    metrics.costSaved.inc((tokens / 1000) * config.pricePer1kTokens);
+    this.o.metrics.itemsSaved.inc(items);
+    this.o.metrics.tokensSaved.inc(tokens);
+    this.o.metrics.costSaved.inc((tokens / 1000) * this.o.config.pricePer1kTokens);
   }
 
   private fail(batch: InflightBatch, status: number, error: string): void {

@@ -1,5 +1,5 @@
-import type { InferKind, Priority } from '#libs/contracts';
-import { agedRank, cosine, PRIORITY_MAX_WAIT_MS, textVector } from '#libs/inference';
+import type { InferItem, InferKind, InferSubmit, Priority } from '#libs/contracts';
+import { agedRank, cosine, PRIORITY_MAX_WAIT_MS, textVector, tokenBucketOf } from '#libs/inference';
 import { InferKind as Kind, Priority as Prio } from '#libs/contracts';
 
 /** Why an inference queue was flushed (InferBatchFlushed.reason). */
@@ -38,6 +38,34 @@ export interface BatchLimits {
 }
 
 const text = new TextDecoder();
+
+/** A submitted item as it waits here (arrival on this coordinator's clock). */
+export function queuedItemOf(submit: InferSubmit, wire: InferItem, nowMs: number): QueuedItem {
+  return {
+    itemId: wire.itemId,
+    ingressId: wire.ingressId,
+    requestId: submit.requestId,
+    inputJson: wire.inputJson,
+    promptTokens: wire.promptTokens,
+    // A streamed item's chunks go to one client: it never shares its backend call.
+    dedupKey: submit.stream ? '' : wire.dedupKey,
+    deadlineAtMs: wire.deadlineAtMs,
+    arrivedAtMs: nowMs,
+  };
+}
+
+/** The queue an item belongs in: its request's kind, model, priority, params and stream flag, and its own token bucket. */
+export function shapeOf(submit: InferSubmit, wire: InferItem): QueueShape {
+  return {
+    kind: submit.kind,
+    model: submit.model,
+    priority: submit.priority,
+    bucket: tokenBucketOf(wire.promptTokens + submit.maxTokens),
+    paramsJson: submit.paramsJson,
+    maxTokens: submit.maxTokens,
+    stream: submit.stream,
+  };
+}
 
 /** The queue key: every field of the shape (params by their canonical text, which the ingress produced). */
 export function queueKeyOf(shape: QueueShape): string {
