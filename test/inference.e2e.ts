@@ -191,11 +191,33 @@ describe('inference batching through the gateway (real NATS, Redis, backend proc
     );
     for (const answer of answers) expect(answer.status).toBe(200);
     const json = (await (await fetch(`${ops}/metrics/json`)).json()) as Record<string, unknown>;
-    expect(json).toMatchObject({ queue_depth: 0, strategies: { 'sim-embedding': { name: 'model_based' } } });
+    expect(json).toMatchObject({ queue_depth: 0, strategies: { 'sim-embedding/embeddings': { name: 'model_based' } } });
     expect(typeof json.latency_p99_ms).toBe('number');
     const metrics = await (await fetch(`${ops}/metrics`)).text();
     const saved = /^batchgate_inference_tokens_saved_total (\S+)$/m.exec(metrics);
     expect(Number(saved?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/^batchgate_inference_cost_saved_usd_total \S+$/m);
+  });
+
+  it('a route of the existing admin API (PUT /admin/policy/routes) matching /v1/completions sets the completions strategy', async () => {
+    const put = await fetch(`${fleet.ingressOpsUrl()}/admin/policy/routes`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ routes: [{ name: 'completions', match: '/v1/completions', policy: 'cost_aware:call_cost_ms=20' }] }),
+    });
+    expect(put.status).toBe(200);
+    const lanes = async () =>
+      ((await (await fetch(`${fleet.coordinatorUrl()}/metrics/json`)).json()) as { strategies: Record<string, { name: string }> })
+        .strategies;
+    const completion = await post(url, '/v1/completions', { model: 'sim-llm', prompt: 'route me', max_tokens: 2 });
+    expect(completion.status).toBe(200);
+    let seen = await lanes();
+    for (let i = 0; i < 100 && seen['sim-llm/completions']?.name !== 'cost_aware'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      seen = await lanes();
+    }
+    expect(seen['sim-llm/completions']?.name).toBe('cost_aware');
+    // Embeddings keep the model's own switch (the admin's per-model choice wins over routes).
+    expect(seen['sim-embedding/embeddings']?.name).toBe('model_based');
   });
 });

@@ -22,7 +22,7 @@ import { batchOf, byIngress, flushedEventOf, refusalOf, resultsOf, savingsOf } f
 import type { InferMetrics } from './infer-metrics.js';
 import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
 import { InferQueue, queuedItemOf, queueKeyOf, shapeOf, takeBatch, takeExpired } from './infer-queue.js';
-import { duePlans, InferStrategies } from './infer-strategies.js';
+import { duePlans, InferStrategies, laneOf } from './infer-strategies.js';
 
 /** A worker must accept a batch (before its backend call) within this; it answers at once unless NATS or it is stuck. */
 const ACCEPT_TIMEOUT_MS = 2000;
@@ -153,7 +153,7 @@ export class InferCoordinator {
       queue.add(item);
       this.places.set(item.itemId, { queue });
       this.queued++;
-      this.strategies.arrived(submit.model, now);
+      this.strategies.arrived(queue, now);
       touched.add(queue);
     }
     // A critical arrival (or a batch now full) is flushed here, not a tick later.
@@ -185,7 +185,7 @@ export class InferCoordinator {
   private tick(): void {
     const now = wallNow();
     for (const [key, queue] of this.queues) {
-      const predicted = this.strategies.predictedBatchMs(queue.shape.model, queue.load().inputs);
+      const predicted = this.strategies.predictedBatchMs(queue, queue.load().inputs);
       const expired = takeExpired(queue, now, predicted).map((item) => {
         this.places.delete(item.itemId);
         this.queued--;
@@ -249,7 +249,7 @@ export class InferCoordinator {
     const deadlineAtMs = latest > 0 ? latest : 0;
     const limitMs = deadlineAtMs > 0 ? Math.min(config.resultTimeoutMs, deadlineAtMs - now + 50) : config.resultTimeoutMs;
     batch.timer = setTimeout(() => this.fail(batch, 504, 'no inference result before the deadline'), Math.max(1, limitMs));
-    const strategy = this.strategies.nameFor(shape.model);
+    const strategy = this.strategies.nameFor(laneOf(shape.model, shape.kind));
     const meta = eventMeta(`coordinator/${coordinatorId}`);
     events.publish(
       'batch.flushed',
@@ -273,7 +273,7 @@ export class InferCoordinator {
     const batch = this.inflight.get(result.batchId);
     if (!batch) return;
     this.finish(batch);
-    this.strategies.observeBatch(batch.model, batch.inputs.length, result.backendMs);
+    this.strategies.observeBatch(batch, batch.inputs.length, result.backendMs);
     const entries = resultsOf(batch.batchId, batch.inputs, result);
     this.account(batch);
     this.publish(entries, batch.shape.priority);
