@@ -131,7 +131,10 @@ export class InferCoordinator {
     }
     if (this.queued + submit.items.length > config.maxQueued) {
       metrics.shed.inc({ reason: 'queue_full' }, submit.items.length);
-      incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'queue_full', retryAfterS: 1 });
+      // The time this coordinator needs to drain its queue at the rate items complete (at least 1 s, at most 60).
+      const rps = Math.max(1, this.strategies.summary(wallNow()).rps);
+      const retryAfterS = Math.min(60, Math.max(1, Math.ceil(this.queued / rps)));
+      incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'queue_full', retryAfterS });
       return;
     }
     incoming.respond(InferAcceptedSchema, { accepted: true });
