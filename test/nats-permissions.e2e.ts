@@ -6,6 +6,7 @@ import { SUBJECTS } from '#libs/nats';
 import { burst, get, warm } from './support/client.js';
 import type { ServiceName } from './support/fleet.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
+import { SimBackend } from './support/inference-backend.js';
 
 const USERS = ['ingress', 'coordinator', 'policy', 'worker', 'telemetry', 'admin'] as const;
 type User = (typeof USERS)[number];
@@ -16,6 +17,7 @@ describe('the shipped NATS config: a user per service, each limited to its own s
   // nats-server parses a variable's value as config: a password that starts with a digit reads as a number.
   const passwords = Object.fromEntries(USERS.map((user) => [user, `p${randomBytes(12).toString('hex')}`])) as Record<User, string>;
   let fleet: TestFleet;
+  let backend: SimBackend;
   const open: NatsConnection[] = [];
 
   const violations = () => fleet.nats.log.split('\n').filter((line) => /Violation/.test(line));
@@ -27,11 +29,12 @@ describe('the shipped NATS config: a user per service, each limited to its own s
 
   beforeAll(async () => {
     for (const user of USERS) process.env[`NATS_${user.toUpperCase()}_PASSWORD`] = passwords[user];
+    backend = await SimBackend.start({ BATCHGATE_BACKEND_DIMENSIONS: '4' });
     fleet = await TestFleet.start({
       ingresses: 1,
       workers: 1,
       telemetry: true,
-      env: { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '200' },
+      env: { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '200', BATCHGATE_INFERENCE_UPSTREAM: backend.url },
       originDelayMs: 20,
       natsArgs: ['-c', 'deploy/nats/nats.conf'],
       serviceEnv: (service: ServiceName, nats) => ({ NATS_URL: nats.url.replace('nats://', `nats://${service}:${passwords[service]}@`) }),
@@ -42,6 +45,7 @@ describe('the shipped NATS config: a user per service, each limited to its own s
   afterAll(async () => {
     await Promise.all(open.map((nc) => nc.close()));
     await fleet.stop();
+    await backend?.stop();
     for (const user of USERS) delete process.env[`NATS_${user.toUpperCase()}_PASSWORD`];
   });
 
@@ -61,6 +65,21 @@ describe('the shipped NATS config: a user per service, each limited to its own s
     } finally {
       fleet.origin.handle(undefined);
     }
+    expect(violations()).toEqual([]);
+  });
+
+  it('Flow B (submit, batch, result, chunks) works with the service users and no permission violation', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${fleet.ingressUrl()}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const embeddings = await post('/v1/embeddings', { model: 'sim-embedding', input: ['a', 'b'] });
+    expect(embeddings.status).toBe(200);
+    const stream = await post('/v1/completions', { model: 'sim-llm', prompt: 'hi', max_tokens: 4, stream: true });
+    expect(stream.status).toBe(200);
+    expect(await stream.text()).toContain('data: [DONE]');
     expect(violations()).toEqual([]);
   });
 

@@ -5,3 +5,4 @@ export { agedRank, PRIORITY_MAX_WAIT_MS, PRIORITY_NAMES, parsePriority, priority
 export type { PriorityName } from './priority.js';
 export { TOKEN_BUCKETS, tokenBucketOf } from './buckets.js';
 export { canonicalJson, dedupKeyOf, isDeterministic, partitionOfModel } from './dedup.js';
+export { cosine, textVector } from './near-duplicate.js';

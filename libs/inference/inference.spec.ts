@@ -50,3 +50,13 @@ describe('dedup keys', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: 0 } })).toBe('{"a":{"c":0,"d":[{"y":2,"z":1}]},"b":1}');
   });
 });
+
+describe('near-duplicate text vectors', () => {
+  it('score near-identical texts above 0.98 and different texts far below', async () => {
+    const { cosine, textVector } = await import('./index.js');
+    const a = textVector('The quick brown fox jumps over the lazy dog');
+    expect(cosine(a, textVector('the quick  brown fox jumps over the lazy dog'))).toBeGreaterThan(0.999);
+    expect(cosine(a, textVector('The quick brown fox jumps over the lazy dog.'))).toBeGreaterThan(0.95);
+    expect(cosine(a, textVector('Completely unrelated words about invoices'))).toBeLessThan(0.5);
+  });
+});

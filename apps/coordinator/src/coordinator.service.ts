@@ -1,9 +1,10 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { Registry } from '#libs/metrics';
-import { Bus, EventPublisher } from '#libs/nats';
+import { parsePolicyDocument } from '#libs/config';
+import { Bus, CONFIG_KEYS, EventPublisher } from '#libs/nats';
 import { createStrategy, FeatureBook } from '#libs/policy';
-import { LOGGER } from '#libs/service';
+import { JetStreamProvider, LiveConfig, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import { Redis } from 'ioredis';
 import type { CoordinatorConfig } from './config.js';
@@ -19,6 +20,12 @@ import { PartitionLeases } from './partitions.js';
 import { SlotTable } from './slot-table.js';
 import { SlotStore } from './slot-store.js';
 import { wallNow } from './clock.js';
+
+/** How long a graceful stop waits for inference batches in flight (the worker's own drain is similar). */
+const INFERENCE_DRAIN_MS = 5000;
+
+/** Route envelopes are Flow A's and unused here; parsing needs defaults, and Flow B reads only each route's `policy`. */
+const ROUTE_ENVELOPE_DEFAULTS = { batchTimeoutMs: 50, maxBatchSize: 128 };
 
 /** Wires the coordinator's parts together and owns their lifecycle. */
 @Injectable()
@@ -39,6 +46,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     private readonly bus: Bus,
     private readonly events: EventPublisher,
     private readonly registry: Registry,
+    private readonly jetstream: JetStreamProvider,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -132,6 +140,16 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       decisionTimeoutMs: config.decisionTimeoutMs,
     });
     this.stops.push(...followLiveSignals(bus, this.features));
+    // PUT /admin/policy/routes (ingress) reaches Flow B here: a route matching /v1/embeddings etc. sets that kind's strategy.
+    const routes = new LiveConfig(
+      this.jetstream,
+      CONFIG_KEYS.routes,
+      (json) => parsePolicyDocument(json, ROUTE_ENVELOPE_DEFAULTS).routes,
+      (table) => inference.strategies.applyRoutes(table),
+      logger,
+    );
+    routes.start();
+    this.stops.push(() => routes.close());
     dispatcher.start();
     inference.start();
     await this.leases.start();
@@ -165,7 +183,8 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
 
   private async halt(release: boolean): Promise<void> {
     this.loop?.stop();
-    this.inference?.stop();
+    // A crash drains nothing (the test of takeover needs the abrupt stop); a graceful stop lets batches in flight finish.
+    await this.inference?.stop(release ? INFERENCE_DRAIN_MS : 0);
     this.dispatcher?.stop();
     for (const stop of this.stops.splice(0)) stop();
     this.membership?.unsubscribeAll();

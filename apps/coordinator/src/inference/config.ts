@@ -19,6 +19,8 @@ export interface InferenceConfig {
   maxQueued: number;
   /** Price of 1,000 tokens the backend did not have to process (USD; 0.00002 = OpenAI text-embedding-3-small). */
   pricePer1kTokens: number;
+  /** Cosine threshold of near-duplicate embedding dedup; 0 = off (the default: a near duplicate gets another text's vector). */
+  nearDuplicate: number;
   /** Bearer token for POST /admin/strategy on this operator port; unset disables it. */
   adminToken: string | undefined;
 }
@@ -35,6 +37,9 @@ export function inferenceSection(r: EnvReader): { inference: InferenceConfig } {
       resultTimeoutMs: r.int('BATCHGATE_INFERENCE_RESULT_TIMEOUT_MS', 60_000, { min: 10, max: 600_000 }),
       maxQueued: r.int('BATCHGATE_INFERENCE_MAX_QUEUED', 10_000, { min: 1, max: 10_000_000 }),
       pricePer1kTokens: r.number('BATCHGATE_INFERENCE_PRICE_PER_1K_TOKENS', 0.00002, { min: 0, max: 1000 }),
+      nearDuplicate: r.bool('BATCHGATE_INFERENCE_NEAR_DEDUP', false)
+        ? r.number('BATCHGATE_INFERENCE_NEAR_DEDUP_THRESHOLD', 0.98, { min: 0.5, max: 1 })
+        : 0,
       adminToken: r.optionalString('BATCHGATE_ADMIN_TOKEN'),
     },
   };

@@ -1,5 +1,5 @@
-import type { InferBatchResult, InferItemResultSchema, MessageInitShape } from '#libs/contracts';
-import type { BatchInput, QueuedItem } from './infer-queue.js';
+import type { InferBatchFlushedSchema, InferBatchResult, InferBatchSchema, InferItemResultSchema, MessageInitShape } from '#libs/contracts';
+import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
 
 export type ItemResult = MessageInitShape<typeof InferItemResultSchema>;
 
@@ -55,4 +55,61 @@ export function resultsOf(
 /** An answer given without a backend call (deadline passed, no worker, shutting down). */
 export function refusalOf(item: QueuedItem, status: number, error: string): { item: QueuedItem; result: ItemResult } {
   return { item, result: { itemId: item.itemId, status, error } };
+}
+
+/** Dedup savings: every waiter past an input's first avoided that input's tokens (prompt + max_tokens). */
+export function savingsOf(inputs: readonly BatchInput[], maxTokens: number): { items: number; tokens: number } {
+  let items = 0;
+  let tokens = 0;
+  for (const input of inputs) {
+    const extra = Math.max(0, input.waiters.length - 1);
+    items += extra;
+    tokens += extra * (input.promptTokens + maxTokens);
+  }
+  return { items, tokens };
+}
+
+/** The batch.flushed event of a batch. */
+export function flushedEventOf(
+  batchId: string,
+  shape: QueueShape,
+  inputs: readonly BatchInput[],
+  at: { meta: { id: string; atMs: number; source: string }; reason: InferFlushReason; strategy: string; ageMs: number; tokens: number },
+): MessageInitShape<typeof InferBatchFlushedSchema> {
+  return {
+    meta: at.meta,
+    batchId,
+    kind: shape.kind,
+    model: shape.model,
+    priority: shape.priority,
+    reason: at.reason,
+    items: inputs.reduce((sum, input) => sum + input.waiters.length, 0),
+    inputs: inputs.length,
+    tokens: at.tokens,
+    strategy: at.strategy,
+    ageMs: at.ageMs,
+    tokenBucket: shape.bucket,
+  };
+}
+
+/** The InferBatch for the workers: distinct inputs in backend order; a stream's chunks go straight to its waiters. */
+export function batchOf(
+  batchId: string,
+  shape: QueueShape,
+  inputs: readonly BatchInput[],
+  at: { reason: InferFlushReason; deadlineAtMs: number; coordinatorId: string },
+): MessageInitShape<typeof InferBatchSchema> {
+  return {
+    batchId,
+    kind: shape.kind,
+    model: shape.model,
+    priority: shape.priority,
+    paramsJson: shape.paramsJson,
+    inputs: inputs.map((input) => ({ inputJson: input.inputJson, promptTokens: input.promptTokens })),
+    deadlineAtMs: at.deadlineAtMs,
+    coordinatorId: at.coordinatorId,
+    stream: shape.stream,
+    streamTargets: shape.stream ? inputs.flatMap((input) => input.waiters.map((w) => ({ itemId: w.itemId, ingressId: w.ingressId }))) : [],
+    reason: at.reason,
+  };
 }

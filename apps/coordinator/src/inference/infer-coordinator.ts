@@ -11,18 +11,18 @@ import {
   InferResultsSchema,
   InferSubmitSchema,
 } from '#libs/contracts';
-import { priorityName, tokenBucketOf } from '#libs/inference';
+import { priorityName } from '#libs/inference';
 import type { Bus, EventPublisher, Incoming } from '#libs/nats';
 import { eventMeta, SUBJECTS } from '#libs/nats';
 import type { Logger } from '#libs/tracing';
 import { wallNow } from '../clock.js';
 import type { InferenceConfig } from './config.js';
 import type { ItemResult } from './fan-out.js';
-import { byIngress, refusalOf, resultsOf } from './fan-out.js';
+import { batchOf, byIngress, flushedEventOf, refusalOf, resultsOf, savingsOf } from './fan-out.js';
 import type { InferMetrics } from './infer-metrics.js';
 import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
-import { InferQueue, queueKeyOf, takeBatch, takeExpired } from './infer-queue.js';
-import { duePlans, InferStrategies } from './infer-strategies.js';
+import { InferQueue, queuedItemOf, queueKeyOf, shapeOf, takeBatch, takeExpired } from './infer-queue.js';
+import { duePlans, InferStrategies, laneOf } from './infer-strategies.js';
 
 /** A worker must accept a batch (before its backend call) within this; it answers at once unless NATS or it is stuck. */
 const ACCEPT_TIMEOUT_MS = 2000;
@@ -82,11 +82,31 @@ export class InferCoordinator {
     this.timer = setInterval(() => this.tick(), tickMs);
   }
 
-  stop(): void {
+  /**
+   * Graceful stop: no new submits; items still queued are answered 503 at
+   * once (the client may retry on the partition's next owner) instead of
+   * waiting out their deadline; batches in flight get up to `drainMs` to
+   * bring their results, which are fanned out as usual.
+   */
+  async stop(drainMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    for (const stop of this.stops.splice(0)) stop();
     for (const partition of [...this.partitionStops.keys()]) this.lost(partition);
+    for (const queue of this.queues.values()) {
+      const refused = queue.items.splice(0).map((item) => {
+        this.places.delete(item.itemId);
+        return refusalOf(item, 503, 'the batching coordinator is shutting down; retry');
+      });
+      this.queued -= refused.length;
+      if (refused.length === 0) continue;
+      this.o.metrics.shed.inc({ reason: 'shutting_down' }, refused.length);
+      this.publish(refused, queue.shape.priority);
+    }
+    this.queues.clear();
+    const until = Date.now() + drainMs;
+    while (this.inflight.size > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const batch of [...this.inflight.values()]) this.fail(batch, 503, 'the batching coordinator stopped before the batch finished');
+    for (const stop of this.stops.splice(0)) stop();
   }
 
   acquired(partition: number): void {
@@ -111,24 +131,17 @@ export class InferCoordinator {
     }
     if (this.queued + submit.items.length > config.maxQueued) {
       metrics.shed.inc({ reason: 'queue_full' }, submit.items.length);
-      incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'queue_full', retryAfterS: 1 });
+      // The time this coordinator needs to drain its queue at the rate items complete (at least 1 s, at most 60).
+      const rps = Math.max(1, this.strategies.summary(wallNow()).rps);
+      const retryAfterS = Math.min(60, Math.max(1, Math.ceil(this.queued / rps)));
+      incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'queue_full', retryAfterS });
       return;
     }
     incoming.respond(InferAcceptedSchema, { accepted: true });
     const now = wallNow();
     const touched = new Set<InferQueue>();
     for (const wire of submit.items) {
-      const item: QueuedItem = {
-        itemId: wire.itemId,
-        ingressId: wire.ingressId,
-        requestId: submit.requestId,
-        inputJson: wire.inputJson,
-        promptTokens: wire.promptTokens,
-        // A streamed item's chunks go to one client: it never shares its backend call.
-        dedupKey: submit.stream ? '' : wire.dedupKey,
-        deadlineAtMs: wire.deadlineAtMs,
-        arrivedAtMs: now,
-      };
+      const item = queuedItemOf(submit, wire, now);
       const running = item.dedupKey === '' ? undefined : this.byDedup.get(item.dedupKey);
       if (running) {
         running.input.waiters.push(item);
@@ -136,22 +149,14 @@ export class InferCoordinator {
         metrics.dedupHits.inc({ match: 'in_flight' });
         continue;
       }
-      const shape: QueueShape = {
-        kind: submit.kind,
-        model: submit.model,
-        priority: submit.priority,
-        bucket: tokenBucketOf(wire.promptTokens + submit.maxTokens),
-        paramsJson: submit.paramsJson,
-        maxTokens: submit.maxTokens,
-        stream: submit.stream,
-      };
+      const shape = shapeOf(submit, wire);
       const key = queueKeyOf(shape);
       let queue = this.queues.get(key);
       if (!queue) this.queues.set(key, (queue = new InferQueue(key, shape)));
       queue.add(item);
       this.places.set(item.itemId, { queue });
       this.queued++;
-      this.strategies.arrived(submit.model, now);
+      this.strategies.arrived(queue, now);
       touched.add(queue);
     }
     // A critical arrival (or a batch now full) is flushed here, not a tick later.
@@ -183,7 +188,7 @@ export class InferCoordinator {
   private tick(): void {
     const now = wallNow();
     for (const [key, queue] of this.queues) {
-      const predicted = this.strategies.predictedBatchMs(queue.shape.model, queue.load().inputs);
+      const predicted = this.strategies.predictedBatchMs(queue, queue.load().inputs);
       const expired = takeExpired(queue, now, predicted).map((item) => {
         this.places.delete(item.itemId);
         this.queued--;
@@ -200,11 +205,12 @@ export class InferCoordinator {
   /** Dispatches every due queue among `queues` the models' in-flight bounds allow, best rank first. */
   private pump(now: number, queues: InferQueue[]): void {
     const { config } = this.o;
-    const limits = { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens };
+    const limits = { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens, nearDuplicate: config.nearDuplicate };
     const due = duePlans(this.strategies, queues, now, limits, this.queued, config.agingMs);
     for (const { queue, reason } of due) {
       const model = queue.shape.model;
-      if ((this.inflightPerModel.get(model) ?? 0) >= config.maxInflightPerModel) continue;
+      // Critical batches are admitted past the bound: their 5 ms budget cannot wait for a batch to finish.
+      if (reason !== 'critical' && (this.inflightPerModel.get(model) ?? 0) >= config.maxInflightPerModel) continue;
       if (queue.items.length === 0) continue;
       this.dispatch(queue, reason, now);
       if (queue.items.length === 0) this.queues.delete(queue.key);
@@ -214,7 +220,11 @@ export class InferCoordinator {
   private dispatch(queue: InferQueue, reason: InferFlushReason, now: number): void {
     const { bus, events, metrics, config, coordinatorId } = this.o;
     const ageMs = queue.ageMs(now);
-    const inputs = takeBatch(queue, { maxBatchSize: config.maxBatchSize, maxBatchTokens: config.maxBatchTokens });
+    const inputs = takeBatch(queue, {
+      maxBatchSize: config.maxBatchSize,
+      maxBatchTokens: config.maxBatchTokens,
+      nearDuplicate: config.nearDuplicate,
+    });
     const shape = queue.shape;
     const batch: InflightBatch = { batchId: randomUUID(), model: shape.model, shape, inputs, workerId: '', timer: undefined };
     let items = 0;
@@ -230,7 +240,9 @@ export class InferCoordinator {
       }
     }
     this.queued -= items;
-    if (items > inputs.length) metrics.dedupHits.inc({ match: 'exact' }, items - inputs.length);
+    const near = inputs.reduce((sum, input) => sum + input.near, 0);
+    if (items - inputs.length - near > 0) metrics.dedupHits.inc({ match: 'exact' }, items - inputs.length - near);
+    if (near > 0) metrics.dedupHits.inc({ match: 'near' }, near);
     this.inflight.set(batch.batchId, batch);
     this.inflightPerModel.set(shape.model, (this.inflightPerModel.get(shape.model) ?? 0) + 1);
     const kind = String(shape.kind);
@@ -240,35 +252,14 @@ export class InferCoordinator {
     const deadlineAtMs = latest > 0 ? latest : 0;
     const limitMs = deadlineAtMs > 0 ? Math.min(config.resultTimeoutMs, deadlineAtMs - now + 50) : config.resultTimeoutMs;
     batch.timer = setTimeout(() => this.fail(batch, 504, 'no inference result before the deadline'), Math.max(1, limitMs));
-    events.publish('batch.flushed', InferBatchFlushedSchema, {
-      meta: eventMeta(`coordinator/${coordinatorId}`),
-      batchId: batch.batchId,
-      kind: shape.kind,
-      model: shape.model,
-      priority: shape.priority,
-      reason,
-      items,
-      inputs: inputs.length,
-      tokens,
-      strategy: this.strategies.nameFor(shape.model),
-      ageMs,
-      tokenBucket: shape.bucket,
-    });
-    const wire = {
-      batchId: batch.batchId,
-      kind: shape.kind,
-      model: shape.model,
-      priority: shape.priority,
-      paramsJson: shape.paramsJson,
-      inputs: inputs.map((input) => ({ inputJson: input.inputJson, promptTokens: input.promptTokens })),
-      deadlineAtMs,
-      coordinatorId,
-      stream: shape.stream,
-      streamTargets: shape.stream
-        ? inputs.flatMap((input) => input.waiters.map((w) => ({ itemId: w.itemId, ingressId: w.ingressId })))
-        : [],
-      reason,
-    };
+    const strategy = this.strategies.nameFor(laneOf(shape.model, shape.kind));
+    const meta = eventMeta(`coordinator/${coordinatorId}`);
+    events.publish(
+      'batch.flushed',
+      InferBatchFlushedSchema,
+      flushedEventOf(batch.batchId, shape, inputs, { meta, reason, strategy, ageMs, tokens }),
+    );
+    const wire = batchOf(batch.batchId, shape, inputs, { reason, deadlineAtMs, coordinatorId });
     bus.request(SUBJECTS.infer, InferBatchSchema, wire, InferBatchAcceptedSchema, ACCEPT_TIMEOUT_MS).then(
       (accepted) => {
         batch.workerId = accepted.workerId;
@@ -285,26 +276,18 @@ export class InferCoordinator {
     const batch = this.inflight.get(result.batchId);
     if (!batch) return;
     this.finish(batch);
-    this.strategies.observeBatch(batch.model, batch.inputs.length, result.backendMs);
+    this.strategies.observeBatch(batch, batch.inputs.length, result.backendMs);
     const entries = resultsOf(batch.batchId, batch.inputs, result);
     this.account(batch);
     this.publish(entries, batch.shape.priority);
   }
 
-  /** Dedup savings: every waiter past an input's first avoided that input's tokens. */
   private account(batch: InflightBatch): void {
-    const { metrics, config } = this.o;
-    let items = 0;
-    let tokens = 0;
-    for (const input of batch.inputs) {
-      const extra = Math.max(0, input.waiters.length - 1);
-      items += extra;
-      tokens += extra * (input.promptTokens + batch.shape.maxTokens);
-    }
+    const { items, tokens } = savingsOf(batch.inputs, batch.shape.maxTokens);
     if (items === 0) return;
-    metrics.itemsSaved.inc(items);
-    metrics.tokensSaved.inc(tokens);
-    metrics.costSaved.inc((tokens / 1000) * config.pricePer1kTokens);
+    this.o.metrics.itemsSaved.inc(items);
+    this.o.metrics.tokensSaved.inc(tokens);
+    this.o.metrics.costSaved.inc((tokens / 1000) * this.o.config.pricePer1kTokens);
   }
 
   private fail(batch: InflightBatch, status: number, error: string): void {

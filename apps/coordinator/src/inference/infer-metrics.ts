@@ -45,7 +45,7 @@ export class InferMetrics {
     });
     this.dedupHits = new Counter({
       name: 'batchgate_inference_dedup_hits_total',
-      help: 'Items answered by another item’s backend input (match: exact | in_flight)',
+      help: 'Items answered by another item’s backend input (match: exact | in_flight | near)',
       labelNames: ['match'],
       registers,
     });

@@ -112,3 +112,20 @@ describe('inference queues', () => {
     expect(q.items.map((i) => i.itemId)).toEqual(['none']);
   });
 });
+
+describe('near-duplicate dedup (embeddings only, off unless a threshold is set)', () => {
+  const text = (t: string) => enc.encode(JSON.stringify(t));
+  it('joins a near-identical embedding text to the first input, never for completions, and not when off', () => {
+    const fill = (q: InferQueue) => {
+      q.add(item({ inputJson: text('Hello world, how are you today?'), dedupKey: 'a' }));
+      q.add(item({ inputJson: text('hello world,  how are you today?'), dedupKey: 'b' }));
+      q.add(item({ inputJson: text('An unrelated sentence'), dedupKey: 'c' }));
+      return q;
+    };
+    const batch = takeBatch(fill(new InferQueue('e', shape())), { ...limits, nearDuplicate: 0.98 });
+    expect(batch.map((i) => i.waiters.length)).toEqual([2, 1]);
+    expect(batch[0]!.near).toBe(1);
+    expect(takeBatch(fill(new InferQueue('off', shape())), limits)).toHaveLength(3);
+    expect(takeBatch(fill(new InferQueue('c', shape({ kind: InferKind.COMPLETION }))), { ...limits, nearDuplicate: 0.98 })).toHaveLength(3);
+  });
+});

@@ -1,5 +1,5 @@
-import type { InferKind, Priority } from '#libs/contracts';
-import { agedRank, PRIORITY_MAX_WAIT_MS } from '#libs/inference';
+import type { InferItem, InferKind, InferSubmit, Priority } from '#libs/contracts';
+import { agedRank, cosine, PRIORITY_MAX_WAIT_MS, textVector, tokenBucketOf } from '#libs/inference';
 import { InferKind as Kind, Priority as Prio } from '#libs/contracts';
 
 /** Why an inference queue was flushed (InferBatchFlushed.reason). */
@@ -33,9 +33,39 @@ export interface QueueShape {
 export interface BatchLimits {
   maxBatchSize: number;
   maxBatchTokens: number;
+  /** Cosine threshold of near-duplicate embedding inputs (textVector); 0 = off. */
+  nearDuplicate?: number;
 }
 
 const text = new TextDecoder();
+
+/** A submitted item as it waits here (arrival on this coordinator's clock). */
+export function queuedItemOf(submit: InferSubmit, wire: InferItem, nowMs: number): QueuedItem {
+  return {
+    itemId: wire.itemId,
+    ingressId: wire.ingressId,
+    requestId: submit.requestId,
+    inputJson: wire.inputJson,
+    promptTokens: wire.promptTokens,
+    // A streamed item's chunks go to one client: it never shares its backend call.
+    dedupKey: submit.stream ? '' : wire.dedupKey,
+    deadlineAtMs: wire.deadlineAtMs,
+    arrivedAtMs: nowMs,
+  };
+}
+
+/** The queue an item belongs in: its request's kind, model, priority, params and stream flag, and its own token bucket. */
+export function shapeOf(submit: InferSubmit, wire: InferItem): QueueShape {
+  return {
+    kind: submit.kind,
+    model: submit.model,
+    priority: submit.priority,
+    bucket: tokenBucketOf(wire.promptTokens + submit.maxTokens),
+    paramsJson: submit.paramsJson,
+    maxTokens: submit.maxTokens,
+    stream: submit.stream,
+  };
+}
 
 /** The queue key: every field of the shape (params by their canonical text, which the ingress produced). */
 export function queueKeyOf(shape: QueueShape): string {
@@ -132,6 +162,8 @@ export interface BatchInput {
   promptTokens: number;
   dedupKey: string;
   waiters: QueuedItem[];
+  /** Waiters that joined as near duplicates (reported apart from exact hits). */
+  near: number;
 }
 
 /**
@@ -147,10 +179,13 @@ export function takeBatch(queue: InferQueue, limits: BatchLimits): BatchInput[] 
   const byKey = new Map<string, BatchInput>();
   let tokens = 0;
   const left: QueuedItem[] = [];
+  // Near duplicates only for embeddings of text: a sampled completion must never get another prompt's answer.
+  const near = (limits.nearDuplicate ?? 0) > 0 && queue.shape.kind === Kind.EMBEDDING ? new NearInputs(limits.nearDuplicate!) : undefined;
   for (const item of queue.items) {
-    const shared = item.dedupKey === '' ? undefined : byKey.get(item.dedupKey);
+    const shared = (item.dedupKey === '' ? undefined : byKey.get(item.dedupKey)) ?? near?.match(item);
     if (shared) {
       shared.waiters.push(item);
+      if (shared.dedupKey !== item.dedupKey) shared.near++;
       continue;
     }
     const cost = queue.inputTokens(item);
@@ -158,8 +193,15 @@ export function takeBatch(queue: InferQueue, limits: BatchLimits): BatchInput[] 
       left.push(item);
       continue;
     }
-    const input: BatchInput = { inputJson: item.inputJson, promptTokens: item.promptTokens, dedupKey: item.dedupKey, waiters: [item] };
+    const input: BatchInput = {
+      inputJson: item.inputJson,
+      promptTokens: item.promptTokens,
+      dedupKey: item.dedupKey,
+      waiters: [item],
+      near: 0,
+    };
     inputs.push(input);
+    near?.add(item, input);
     if (item.dedupKey !== '') byKey.set(item.dedupKey, input);
     tokens += cost;
   }
@@ -173,4 +215,27 @@ export function takeExpired(queue: InferQueue, nowMs: number, predictedBatchMs =
   const expired = queue.items.filter((item) => item.deadlineAtMs > 0 && item.deadlineAtMs <= nowMs + predictedBatchMs);
   for (const item of expired) queue.remove(item.itemId);
   return expired;
+}
+
+/** The batch's text inputs as local vectors, to find an input a new text is a near duplicate of. */
+class NearInputs {
+  private readonly known: Array<{ vector: Float64Array; input: BatchInput }> = [];
+
+  constructor(private readonly threshold: number) {}
+
+  private vectorOf(item: QueuedItem): Float64Array | undefined {
+    const text = JSON.parse(new TextDecoder().decode(item.inputJson)) as unknown;
+    return typeof text === 'string' ? textVector(text) : undefined;
+  }
+
+  match(item: QueuedItem): BatchInput | undefined {
+    const vector = this.vectorOf(item);
+    if (!vector) return undefined;
+    return this.known.find((k) => cosine(k.vector, vector) >= this.threshold)?.input;
+  }
+
+  add(item: QueuedItem, input: BatchInput): void {
+    const vector = this.vectorOf(item);
+    if (vector) this.known.push({ vector, input });
+  }
 }

@@ -1,10 +1,14 @@
-import type { StrategySpec } from '#libs/config';
+import type { RouteTable, StrategySpec } from '#libs/config';
+import { matchRoute } from '#libs/config';
+import { InferKind } from '#libs/contracts';
 import type { FlushStrategy, ModelBasedStrategy, SlotFeatures } from '#libs/policy';
-import { createStrategy, DecayingRate, planDue, plansOf, SlidingQuantile } from '#libs/policy';
+import { createStrategy, DecayingRate, isLearnedStrategy, planDue, plansOf, SlidingQuantile } from '#libs/policy';
 import type { BatchLimits, InferFlushReason, InferQueue } from './infer-queue.js';
 import { dispatchOrder, flushReasonOf } from './infer-queue.js';
 
-interface ModelState {
+interface LaneState {
+  model: string;
+  kind: InferKind;
   spec: StrategySpec;
   strategy: FlushStrategy;
   arrivals: DecayingRate;
@@ -14,51 +18,81 @@ interface ModelState {
 /** Seed 004's strategy names map to ours: `fixed` waits the full max wait of the priority (fixed_timer without a window). */
 const ALIASES: Record<string, string> = { fixed: 'fixed_timer' };
 
+const KIND_NAMES: Partial<Record<InferKind, string>> = {
+  [InferKind.EMBEDDING]: 'embeddings',
+  [InferKind.COMPLETION]: 'completions',
+  [InferKind.CHAT]: 'chat',
+};
+
+/** The path of a kind's endpoint, which a route of the policy document may match. */
+const KIND_PATHS: Partial<Record<InferKind, string>> = {
+  [InferKind.EMBEDDING]: '/v1/embeddings',
+  [InferKind.COMPLETION]: '/v1/completions',
+  [InferKind.CHAT]: '/v1/chat/completions',
+};
+
+/** A lane is one model's one kind of request: it has its own strategy instance (some keep state) and signals. */
+export const laneOf = (model: string, kind: InferKind): string => `${model}/${KIND_NAMES[kind] ?? 'unknown'}`;
+
 /**
- * The flush strategy of each model (from the shared policy lib; one instance
- * per model since some keep state) and the live signals they read: the
- * model's arrival rate and backend batch time, and the items' latency.
+ * The flush strategy of each lane (from the shared policy lib) and the live
+ * signals they read: the lane's arrival rate and backend batch time, and the
+ * items' latency. Which spec a lane runs, first that applies: the model's
+ * (POST /admin/strategy/{name}?model=), the policy document's route matching
+ * the kind's path (PUT /admin/policy/routes on the ingress), the default.
  */
 export class InferStrategies {
-  private readonly models = new Map<string, ModelState>();
+  private readonly lanes = new Map<string, LaneState>();
+  private readonly perModel = new Map<string, StrategySpec>();
+  private perKind = new Map<InferKind, StrategySpec>();
   private readonly itemLatency = new SlidingQuantile(1000);
   private readonly completions = new DecayingRate(1000);
-  private readonly random = Math.random;
+  readonly randomSource = Math.random;
 
   constructor(private defaultSpec: StrategySpec) {}
 
-  /** Switches one model (or, without one, every model and the default); throws StrategyConfigError on a bad spec. */
+  /** Switches one model (or, without one, the default, and every lane without a model or route spec); throws StrategyConfigError. */
   set(spec: StrategySpec, model?: string): StrategySpec {
     const resolved = { name: ALIASES[spec.name] ?? spec.name, params: spec.params };
     createStrategy(resolved);
-    if (model === undefined) {
-      this.defaultSpec = resolved;
-      for (const name of this.models.keys()) this.replace(name, resolved);
-    } else this.replace(model, resolved);
+    if (model === undefined) this.defaultSpec = resolved;
+    else this.perModel.set(model, resolved);
+    this.refresh();
     return resolved;
   }
 
-  nameFor(model: string): string {
-    return this.state(model).spec.name;
+  /** The policy document's routes, as they change: a route matching /v1/embeddings with a policy sets embeddings' strategy. */
+  applyRoutes(table: RouteTable): void {
+    const perKind = new Map<InferKind, StrategySpec>();
+    for (const [kind, path] of Object.entries(KIND_PATHS)) {
+      const policy = matchRoute(table, path).policy;
+      if (policy && !isLearnedStrategy(policy.name)) perKind.set(Number(kind), policy);
+    }
+    this.perKind = perKind;
+    this.refresh();
+  }
+
+  nameFor(lane: string): string {
+    return this.lanes.get(lane)?.spec.name ?? this.defaultSpec.name;
   }
 
   specs(): Record<string, StrategySpec> {
-    return Object.fromEntries([['*', this.defaultSpec], ...[...this.models].map(([m, s]) => [m, s.spec] as const)]);
+    return Object.fromEntries([['*', this.defaultSpec], ...[...this.lanes].map(([lane, s]) => [lane, s.spec] as const)]);
   }
 
-  arrived(model: string, nowMs: number): void {
-    this.state(model).arrivals.add(nowMs);
+  arrived(queue: InferQueue, nowMs: number): void {
+    this.state(queue).arrivals.add(nowMs);
   }
 
-  observeBatch(model: string, size: number, backendMs: number): void {
-    const state = this.state(model);
+  observeBatch(queue: Pick<InferQueue, 'shape'>, size: number, backendMs: number): void {
+    const state = this.state(queue);
     state.backend.add(backendMs);
     (state.strategy as Partial<ModelBasedStrategy>).model?.observe(size, backendMs);
   }
 
   /** model_based predicts a batch's time, and an item that cannot make its deadline is dropped early; 0 for the others. */
-  predictedBatchMs(model: string, size: number): number {
-    const fitted = (this.state(model).strategy as Partial<ModelBasedStrategy>).model;
+  predictedBatchMs(queue: InferQueue, size: number): number {
+    const fitted = (this.state(queue).strategy as Partial<ModelBasedStrategy>).model;
     return fitted && size > 0 ? fitted.predictMs(size) : 0;
   }
 
@@ -73,7 +107,7 @@ export class InferStrategies {
   }
 
   features(queue: InferQueue, nowMs: number, queueDepth: number, limits: BatchLimits): SlotFeatures {
-    const state = this.state(queue.shape.model);
+    const state = this.state(queue);
     return {
       size: queue.load().inputs,
       ageMs: queue.ageMs(nowMs),
@@ -87,32 +121,40 @@ export class InferStrategies {
     };
   }
 
-  strategyOf(model: string): FlushStrategy {
-    return this.state(model).strategy;
+  strategyOf(queue: InferQueue): FlushStrategy {
+    return this.state(queue).strategy;
   }
 
-  private replace(model: string, spec: StrategySpec): void {
-    const state = this.state(model);
-    state.spec = spec;
-    state.strategy = createStrategy(spec);
+  private specFor(model: string, kind: InferKind): StrategySpec {
+    return this.perModel.get(model) ?? this.perKind.get(kind) ?? this.defaultSpec;
   }
 
-  private state(model: string): ModelState {
-    let state = this.models.get(model);
+  /** Lanes whose spec changed get a fresh strategy instance; the others keep theirs (and its state). */
+  private refresh(): void {
+    for (const state of this.lanes.values()) {
+      const spec = this.specFor(state.model, state.kind);
+      if (spec === state.spec) continue;
+      state.spec = spec;
+      state.strategy = createStrategy(spec);
+    }
+  }
+
+  private state({ shape }: Pick<InferQueue, 'shape'>): LaneState {
+    const lane = laneOf(shape.model, shape.kind);
+    let state = this.lanes.get(lane);
     if (!state) {
+      const spec = this.specFor(shape.model, shape.kind);
       state = {
-        spec: this.defaultSpec,
-        strategy: createStrategy(this.defaultSpec),
+        model: shape.model,
+        kind: shape.kind,
+        spec,
+        strategy: createStrategy(spec),
         arrivals: new DecayingRate(500),
         backend: new SlidingQuantile(256),
       };
-      this.models.set(model, state);
+      this.lanes.set(lane, state);
     }
     return state;
-  }
-
-  get randomSource(): () => number {
-    return this.random;
   }
 }
 
@@ -125,17 +167,18 @@ export function duePlans(
   queueDepth: number,
   agingMs: number,
 ): Array<{ queue: InferQueue; reason: InferFlushReason }> {
-  const byModel = new Map<string, InferQueue[]>();
+  const byLane = new Map<string, InferQueue[]>();
   for (const queue of queues) {
     if (queue.items.length === 0) continue;
-    const list = byModel.get(queue.shape.model);
+    const lane = laneOf(queue.shape.model, queue.shape.kind);
+    const list = byLane.get(lane);
     if (list) list.push(queue);
-    else byModel.set(queue.shape.model, [queue]);
+    else byLane.set(lane, [queue]);
   }
   const due = new Map<InferQueue, InferFlushReason>();
-  for (const [model, list] of byModel) {
+  for (const list of byLane.values()) {
     const slots = list.map((q) => strategies.features(q, nowMs, queueDepth, limits));
-    const plans = plansOf(strategies.strategyOf(model), slots, { random: strategies.randomSource, nowMs });
+    const plans = plansOf(strategies.strategyOf(list[0]!), slots, { random: strategies.randomSource, nowMs });
     list.forEach((queue, i) => {
       const reason = flushReasonOf(queue, nowMs, limits, planDue(plans[i]!, slots[i]!.size, slots[i]!.ageMs));
       if (reason) due.set(queue, reason);

@@ -195,7 +195,8 @@ export class InferenceFront {
           if (results.size < ids.length) return;
           const ordered = ids.map((i) => results.get(i)!);
           const failure = failureOf(ordered);
-          if (failure) return fail(failure);
+          // A 503 (coordinator or worker gone, shutting down) is worth retrying soon, on another owner.
+          if (failure) return fail(failure, failure.status === 503 ? { 'retry-after': '1' } : undefined);
           if (!finish()) return;
           sendJson(res, 200, answerOf(request, ordered));
         },

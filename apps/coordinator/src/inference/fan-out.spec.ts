@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { create, InferBatchResultSchema } from '#libs/contracts';
+import { byIngress, resultsOf, savingsOf } from './fan-out.js';
+import type { BatchInput, QueuedItem } from './infer-queue.js';
+
+const enc = new TextEncoder();
+const item = (itemId: string, ingressId: string): QueuedItem => ({
+  itemId,
+  ingressId,
+  requestId: itemId.split('.')[0]!,
+  inputJson: enc.encode('"x"'),
+  promptTokens: 5,
+  dedupKey: '',
+  deadlineAtMs: 0,
+  arrivedAtMs: 0,
+});
+const input = (...waiters: QueuedItem[]): BatchInput => ({
+  inputJson: enc.encode('"x"'),
+  promptTokens: 5,
+  dedupKey: 'k',
+  waiters,
+  near: 0,
+});
+
+describe('fan-out of a batch result', () => {
+  const inputs = [input(item('a.0', 'i1'), item('b.0', 'i2')), input(item('a.1', 'i1'))];
+
+  it('answers every waiter of input i with output i; the second waiter of an input is a dedup hit', () => {
+    const result = create(InferBatchResultSchema, {
+      batchId: 'B',
+      outputs: [
+        { status: 200, outputJson: enc.encode('{"v":0}'), promptTokens: 5 },
+        { status: 200, outputJson: enc.encode('{"v":1}'), promptTokens: 5 },
+      ],
+    });
+    const entries = resultsOf('B', inputs, result);
+    expect(entries.map((e) => [e.result.itemId, new TextDecoder().decode(e.result.outputJson), e.result.deduplicated])).toEqual([
+      ['a.0', '{"v":0}', false],
+      ['b.0', '{"v":0}', true],
+      ['a.1', '{"v":1}', false],
+    ]);
+    const grouped = byIngress(entries);
+    expect([...grouped.keys()]).toEqual(['i1', 'i2']);
+    expect(grouped.get('i1')!.map((r) => r.itemId)).toEqual(['a.0', 'a.1']);
+  });
+
+  it('a whole-batch error answers every waiter with its status', () => {
+    const result = create(InferBatchResultSchema, { batchId: 'B', error: 'all backends refused', status: 503 });
+    expect(resultsOf('B', inputs, result).map((e) => [e.result.status, e.result.error])).toEqual([
+      [503, 'all backends refused'],
+      [503, 'all backends refused'],
+      [503, 'all backends refused'],
+    ]);
+  });
+
+  it('savings count every waiter past the first of an input, with its prompt and max tokens', () => {
+    expect(savingsOf(inputs, 10)).toEqual({ items: 1, tokens: 15 });
+  });
+});
