@@ -34,8 +34,8 @@ const knownSettings = new Set(
 );
 const knownMetrics = new Set([...code.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]!));
 
-/** Compose's ${VAR:-default} resolved to its default. */
-const interpolate = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+/** Compose's ${VAR:-default} resolved to its default, ${VAR} and ${VAR:?message} (secrets) to a sample value. */
+const interpolate = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1').replace(/\$\{[A-Z_]+(?::\?[^}]*)?\}/g, 'psample');
 
 describe('deployment files', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as {
