@@ -5,7 +5,19 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'libs/contracts/gen/**', '.run/**', 'k6/**', 'scripts/**', 'coverage/**', 'proto/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'libs/contracts/gen/**',
+      '.run/**',
+      'k6/**',
+      'scripts/**',
+      'deploy/**/*.mjs',
+      'coverage/**',
+      'proto/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -70,8 +70,16 @@ export function ensureDebian(binary: string, pkg: string, log: (line: string) =>
     return undefined;
   }
   log(`installing ${pkg} from Debian's packages ...`);
-  spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  return findBinary(binary);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env });
+  // A fresh machine has no package lists yet: fetch them once and try again.
+  if (!findBinary(binary)) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
+    spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env });
+  }
+  const installed = findBinary(binary);
+  if (!installed) log(`${binary} still missing after apt-get install ${pkg}: install it by hand to include it`);
+  return installed;
 }
 
 /** NGINX as a plain keep-alive reverse proxy to `upstream` (no cache): the pass-through peer. */

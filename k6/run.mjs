@@ -1,19 +1,27 @@
 // npm run k6 [-- <suite> ...]: builds, starts the stack (as `npm start` does,
 // on its own ports), runs the k6 suites against 127.0.0.1 and writes
 // k6/results/<suite>[.<policy>].json. Suite 04 runs once per policy.
-// K6_SCALE=0.1 shortens every stage tenfold. k6 comes from PATH or ~/go/bin
-// (install: go install go.k6.io/k6@latest).
+// K6_SCALE=0.1 shortens every stage tenfold. k6 comes from PATH, ~/go/bin or .tools/bin;
+// when missing it is installed into .tools/bin (`go install` of the version pinned in scripts/go-tools.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { goTool } from '../scripts/go-tools.mjs';
 import { startStack } from '../scripts/stack.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const k6 = ['k6', join(homedir(), 'go/bin/k6')].find((c) => spawnSync(c, ['version']).status === 0);
-if (!k6) {
-  console.error('k6 not found: go install go.k6.io/k6@latest (or put k6 on PATH)');
-  process.exit(1);
+const k6 =
+  ['k6', join(homedir(), 'go/bin/k6'), join(root, '.tools/bin/k6')].find((c) => spawnSync(c, ['version']).status === 0) ?? installK6();
+
+/** k6 is a Go program, not an npm package: built from the Go module proxy once, like npm start's nats-server install. */
+function installK6() {
+  try {
+    return goTool('k6', (line) => console.log(line));
+  } catch (error) {
+    console.error(`k6 not found and could not be installed: ${error.message}`);
+    process.exit(1);
+  }
 }
 const suites = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['01', '02', '03', '04'];
 const results = join(root, 'k6/results');
