@@ -23,6 +23,12 @@ export interface CoordinatorConfig extends CommonConfig, RedisConfig {
   workerLostMs: number;
   /** The embedded strategy used when the policy service does not answer in time. */
   fallbackStrategy: StrategySpec;
+  /**
+   * Who calls the origin for a slot whose waiters are all on one ingress:
+   * `ingress` (that ingress itself: no worker round trip, no result hop) or
+   * `worker` (every call through the worker pool, as before).
+   */
+  soleMemberCalls: 'ingress' | 'worker';
 }
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
@@ -39,6 +45,7 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     dispatchTimeoutMs: r.int('BATCHGATE_DISPATCH_TIMEOUT_MS', 50, { min: 1, max: 10_000 }),
     workerLostMs: r.int('BATCHGATE_WORKER_LOST_MS', 250, { min: 20, max: 60_000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
+    soleMemberCalls: r.oneOf<'ingress' | 'worker'>('BATCHGATE_SOLE_MEMBER_CALLS', 'ingress', ['ingress', 'worker']),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   return config;

@@ -68,6 +68,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       logger,
       source,
       dispatchTimeoutMs: config.dispatchTimeoutMs,
+      soleMemberCalls: config.soleMemberCalls,
       workerLostMs: config.workerLostMs,
       onRedisError,
     }));

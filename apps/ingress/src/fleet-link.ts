@@ -19,6 +19,8 @@ export interface FleetEvents {
   lost(): void;
   closed(slotIds: readonly string[]): void;
   orphaned(slotIds: readonly string[]): void;
+  /** Flushed slots this ingress is the only member of: it calls the origin itself (no worker has them). */
+  soleCall(slotIds: readonly string[]): void;
   result(result: FetchResult): void;
 }
 
@@ -59,6 +61,7 @@ export class FleetLink {
       this.bus.subscribe(SUBJECTS.closed(this.ingressId), SlotsClosedSchema, (notice) => {
         if (notice.slotIds.length > 0) events.closed(notice.slotIds);
         if (notice.orphanedSlotIds.length > 0) events.orphaned(notice.orphanedSlotIds);
+        if (notice.soleMemberSlotIds.length > 0) events.soleCall(notice.soleMemberSlotIds);
       }),
     );
   }
@@ -89,6 +92,7 @@ export class FleetLink {
           scope: slot.scope,
           arrivedAtMs: slot.waiters[0]?.arrivedAtWallMs ?? Date.now(),
           deadlineAtMs: latestDeadline(slot.waiters),
+          soleMemberCall: true,
         },
         JoinReplySchema,
         JOIN_REPLY_MS,

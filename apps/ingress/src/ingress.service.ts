@@ -66,7 +66,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     });
     this.coalescer = new Coalescer({
       fleet: new FleetLink(bus, jetstream, config.instanceId),
-      direct: new DirectCall(this.origins, config.upstream),
+      direct: new DirectCall(this.origins, config.upstream, events, `ingress/${config.instanceId}`),
       log: this.log,
       fallback: createStrategy(config.fallbackStrategy),
       fallbacks,
