@@ -261,7 +261,9 @@ export class Coalescer implements FleetEvents {
     this.local.add(slot);
   }
 
+  /** Flushed: later arrivals open a new slot, unless the route joins calls in flight (then only once it is settled). */
   private closeToNewWaiters(slot: LocalSlot): void {
+    if (slot.route.inflight === 'join' && slot.phase !== 'settled') return;
     if (this.byKey.get(slot.key) === slot) this.byKey.delete(slot.key);
   }
 
