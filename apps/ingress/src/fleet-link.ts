@@ -48,6 +48,8 @@ export class FleetLink {
     private readonly bus: Bus,
     private readonly jetstream: JetStreamProvider,
     readonly ingressId: string,
+    /** Whether this ingress makes a sole member's call itself now (not while its event loop is saturated). */
+    private readonly soleCalls: () => boolean = () => true,
   ) {}
 
   get available(): boolean {
@@ -92,7 +94,7 @@ export class FleetLink {
           scope: slot.scope,
           arrivedAtMs: slot.waiters[0]?.arrivedAtWallMs ?? Date.now(),
           deadlineAtMs: latestDeadline(slot.waiters),
-          soleMemberCall: true,
+          soleMemberCall: this.soleCalls(),
         },
         JoinReplySchema,
         JOIN_REPLY_MS,

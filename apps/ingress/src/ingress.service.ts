@@ -13,6 +13,7 @@ import { Coalescer } from './coalesce.js';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
 import { DirectCall } from './direct-call.js';
+import { BusyLoop } from './busy-loop.js';
 import { FleetLink } from './fleet-link.js';
 import type { Gateway } from './gateway.js';
 import { RequestLog } from './request-log.js';
@@ -33,6 +34,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
   private readonly liveRoutes: LiveConfig<RouteTable>;
   private readonly shedRequests: Counter<'reason'>;
   private gateway: Gateway | undefined;
+  private readonly loop = new BusyLoop();
 
   constructor(
     @Inject(INGRESS_CONFIG) readonly config: IngressConfig,
@@ -65,7 +67,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       registers: [registry],
     });
     this.coalescer = new Coalescer({
-      fleet: new FleetLink(bus, jetstream, config.instanceId),
+      fleet: new FleetLink(bus, jetstream, config.instanceId, () => !this.loop.busy),
       direct: new DirectCall(this.origins, config.upstream, events, `ingress/${config.instanceId}`),
       log: this.log,
       fallback: createStrategy(config.fallbackStrategy),
@@ -154,6 +156,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     const busy = () => this.coalescer.pending > 0 || (this.gateway?.admission.requestsInFlight ?? 0) > 0;
     while (busy() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     this.coalescer.stop();
+    this.loop.stop();
     this.gateway?.closeAll();
     this.liveRoutes.close();
     this.log.flush();
