@@ -6,6 +6,9 @@ import { burst, get, warm } from './support/client.js';
 import { FlushWatch } from './support/events.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 
+// Every service shares the test process's event loop: never judged too busy to make the call.
+const ALWAYS = { BATCHGATE_SOLE_CALL_MAX_BUSY: '1' };
+
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A bus that sees every FetchTask the coordinators send and every upstream.completed event. */
@@ -34,7 +37,7 @@ describe('a slot whose waiters are all on one ingress', () => {
     fleet = await TestFleet.start({
       ingresses: 1,
       workers: 0,
-      env: { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '200' },
+      env: { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '200', ...ALWAYS },
       originDelayMs: 20,
     });
     [watch, flushes] = await Promise.all([watchTasks(fleet.nats.url), FlushWatch.start(fleet.nats.url)]);

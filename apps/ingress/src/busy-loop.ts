@@ -27,7 +27,7 @@ export class BusyLoop {
   }
 
   get busy(): boolean {
-    return this.share > this.threshold;
+    return this.threshold < 1 && this.share > this.threshold;
   }
 
   stop(): void {

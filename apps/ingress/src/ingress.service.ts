@@ -34,7 +34,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
   private readonly liveRoutes: LiveConfig<RouteTable>;
   private readonly shedRequests: Counter<'reason'>;
   private gateway: Gateway | undefined;
-  private readonly loop = new BusyLoop();
+  private readonly loop: BusyLoop;
 
   constructor(
     @Inject(INGRESS_CONFIG) readonly config: IngressConfig,
@@ -49,6 +49,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       timeoutMs: config.upstreamTimeoutMs,
       maxBodyBytes: config.maxBodyBytes,
     });
+    this.loop = new BusyLoop(config.soleCallMaxBusy);
     this.log = new RequestLog(registry, events, `ingress/${config.instanceId}`);
     this.routes = config.routes;
     this.liveRoutes = new LiveConfig(
