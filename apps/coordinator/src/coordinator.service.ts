@@ -84,6 +84,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       source,
       coordinatorId: config.instanceId,
       leases: () => this.leases,
+      opened: () => this.loop.prompt(),
       onRedisError,
     });
     this.leases = new PartitionLeases(
