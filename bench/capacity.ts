@@ -33,7 +33,9 @@ const series = (metrics: string, name: string) =>
     .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 
-const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, originDelayMs: 20 });
+// BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every service (profiles stay out of git).
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, originDelayMs: 20, nodeArgs });
 const redis = new Redis(stack.env.REDIS_URL!);
 try {
   const gateway = stack.urls.ingresses[0]!;

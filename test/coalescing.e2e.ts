@@ -13,6 +13,8 @@ const PATIENT = {
   BATCHGATE_FALLBACK_STRATEGY: 'size_cap:size=100000',
   BATCHGATE_JOIN_TIMEOUT_MS: '250',
   BATCHGATE_BATCH_TIMEOUT_MS: '300',
+  // Through the worker (its Object Store path included); test/sole-member.e2e.ts covers the ingress's own call.
+  BATCHGATE_SOLE_MEMBER_CALLS: 'worker',
 };
 
 describe('coalescing through one ingress', () => {

@@ -19,7 +19,14 @@ describe('end-to-end tracing', () => {
 
   beforeAll(async () => {
     startTracing({ service: 'test', instanceId: 'test', otlpEndpoint: undefined, spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    fleet = await TestFleet.start({ env: { BATCHGATE_POLICY_STRATEGY: 'fixed_timer:window_ms=10', BATCHGATE_BATCH_TIMEOUT_MS: '100' } });
+    // Through a worker: with one ingress the slot's only member would call the origin itself (no worker span).
+    fleet = await TestFleet.start({
+      env: {
+        BATCHGATE_POLICY_STRATEGY: 'fixed_timer:window_ms=10',
+        BATCHGATE_BATCH_TIMEOUT_MS: '100',
+        BATCHGATE_SOLE_MEMBER_CALLS: 'worker',
+      },
+    });
   });
 
   afterAll(async () => {

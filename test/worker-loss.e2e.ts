@@ -13,6 +13,8 @@ import { ServiceProcess } from './support/service-process.js';
  */
 const LATENCY_BOUND_MS = 2000;
 
+const WORKER_CALLS = { BATCHGATE_SOLE_MEMBER_CALLS: 'worker' };
+
 // Workers as real processes from dist/ (`npm run build` first), so one can be
 // SIGKILLed mid-call: no shutdown hook, no drain, no goodbye to NATS.
 describe('a worker killed under load', () => {
@@ -20,7 +22,8 @@ describe('a worker killed under load', () => {
   const workers: ServiceProcess[] = [];
 
   beforeAll(async () => {
-    fleet = await TestFleet.start({ ingresses: 1, coordinators: 1, workers: 0, originDelayMs: 40 });
+    // Every call through a worker: with one ingress the sole-member shortcut would keep them all off the workers.
+    fleet = await TestFleet.start({ ingresses: 1, coordinators: 1, workers: 0, originDelayMs: 40, env: WORKER_CALLS });
     for (let i = 0; i < 2; i++) workers.push(await ServiceProcess.start('worker', fleet.env, `worker-proc-${i}`));
     await warm(fleet.ingressUrl(), 50);
     // Both workers have joined the queue group once each answered a few slots.
@@ -67,7 +70,7 @@ describe('a worker stopped gracefully with a call in flight', () => {
   let fleet: TestFleet;
 
   beforeAll(async () => {
-    fleet = await TestFleet.start({ ingresses: 1, workers: 1, originDelayMs: 800 });
+    fleet = await TestFleet.start({ ingresses: 1, workers: 1, originDelayMs: 800, env: WORKER_CALLS });
     await warm(fleet.ingressUrl(), 5);
   }, 60_000);
 

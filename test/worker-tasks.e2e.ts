@@ -18,7 +18,10 @@ describe('what a worker does with the FetchTask it receives', () => {
   const results = new Map<string, FetchResult>();
 
   beforeAll(async () => {
-    [fleet, elsewhere] = await Promise.all([TestFleet.start({ ingresses: 1, workers: 1 }), CountingOrigin.start()]);
+    [fleet, elsewhere] = await Promise.all([
+      TestFleet.start({ ingresses: 1, workers: 1, env: { BATCHGATE_SOLE_MEMBER_CALLS: 'worker' } }),
+      CountingOrigin.start(),
+    ]);
     rogue = await Bus.connect({ url: fleet.nats.url, name: 'rogue', logger: quiet });
     rogue.subscribe(SUBJECTS.result('rogue'), FetchResultSchema, (result) => void results.set(result.slotId, result));
     await new Promise((resolve) => setTimeout(resolve, 50));

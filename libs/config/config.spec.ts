@@ -177,6 +177,7 @@ describe('routes', () => {
     [{ routes: [{ name: 'x', match: '/', policy: 'fixed_timer:window_ms' }] }, /policy parameter "window_ms" is not key=number/],
     [{ rutes: [] }, /"routes" must be a list/],
     [{ routes: [{ name: 'x', match: '/', setCookie: 'shared' }] }, /routes\[0\] "x": setCookie must be one of own-call, strip, share/],
+    [{ routes: [{ name: 'x', match: '/', inflight: 'share' }] }, /routes\[0\] "x": inflight must be one of new-slot, join/],
   ])('rejects %j with a reason', (document, reason) => {
     expect(() => parseRouteTable(document, defaults)).toThrow(reason);
   });
@@ -194,6 +195,21 @@ describe('routes', () => {
     expect(table.routes.map((route) => route.setCookie)).toEqual(['strip', 'own-call', 'own-call']);
     const again = parsePolicyDocument(policyDocumentJson(table, undefined), defaults);
     expect(again.routes.routes.map((route) => route.setCookie)).toEqual(['strip', 'own-call', 'own-call']);
+  });
+
+  it('inflight defaults to new-slot and survives the policy document round trip', () => {
+    const table = parseRouteTable(
+      {
+        routes: [
+          { name: 'hot', match: '/hot', inflight: 'join' },
+          { name: 'other', match: '/o' },
+        ],
+      },
+      defaults,
+    );
+    expect(table.routes.map((route) => route.inflight)).toEqual(['join', 'new-slot', 'new-slot']);
+    const again = parsePolicyDocument(policyDocumentJson(table, undefined), defaults);
+    expect(again.routes.routes.map((route) => route.inflight)).toEqual(['join', 'new-slot', 'new-slot']);
   });
 
   it('loads YAML from BATCHGATE_ROUTES_FILE and names the file in errors', () => {

@@ -15,4 +15,4 @@ export {
   policyDocumentJson,
   RouteSchemaError,
 } from './routes.js';
-export type { PolicyDocument, Route, RouteTable, SetCookieSharing } from './routes.js';
+export type { InflightMode, PolicyDocument, Route, RouteTable, SetCookieSharing } from './routes.js';

@@ -14,6 +14,18 @@ export type SetCookieSharing = 'own-call' | 'strip' | 'share';
 
 const SET_COOKIE_SHARING: readonly SetCookieSharing[] = ['own-call', 'strip', 'share'];
 
+/**
+ * What an arrival does while its key's upstream call is in flight:
+ * `new-slot` (default) waits for a call that starts after it arrived, so it
+ * never gets an answer older than its request; `join` shares the call in
+ * flight (singleflight, as NGINX's proxy_cache_lock, Varnish and Pingora do),
+ * trading that freshness for fewer calls and no wait for a second call.
+ * Sharing rules (scope, Vary, Set-Cookie) hold for joiners as for waiters.
+ */
+export type InflightMode = 'new-slot' | 'join';
+
+const INFLIGHT_MODES: readonly InflightMode[] = ['new-slot', 'join'];
+
 /** Per-path behaviour: whether and how requests are coalesced, and which policy flushes them. */
 export interface Route {
   name: string;
@@ -26,6 +38,8 @@ export interface Route {
   vary: string[];
   /** What the other waiters of an answer with Set-Cookie get (default own-call). */
   setCookie: SetCookieSharing;
+  /** Arrivals during the slot's upstream call: a new slot (default) or join the call in flight. */
+  inflight: InflightMode;
   envelope: EnvelopeConfig;
   /** Strategy for this route; undefined = the policy service's default. */
   policy: StrategySpec | undefined;
@@ -52,7 +66,7 @@ export class RouteSchemaError extends Error {
 export const MAX_ROUTES = 256;
 export const MAX_PATTERN_LENGTH = 256;
 
-const ROUTE_KEYS = new Set(['name', 'match', 'coalesce', 'public', 'vary', 'setCookie', 'envelope', 'policy']);
+const ROUTE_KEYS = new Set(['name', 'match', 'coalesce', 'public', 'vary', 'setCookie', 'inflight', 'envelope', 'policy']);
 const DOCUMENT_KEYS = new Set(['routes', 'defaultPolicy']);
 
 function fail(where: string, reason: string): never {
@@ -78,7 +92,7 @@ function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Ro
   if (typeof raw.name === 'string') where = `routes[${index}] "${raw.name.slice(0, 64)}"`;
   const unknown = Object.keys(raw).filter((key) => !ROUTE_KEYS.has(key));
   if (unknown.length > 0) fail(where, `unknown field(s) ${unknown.join(', ')}`);
-  const { name, match, coalesce = true, public: isPublic = false, vary = [], setCookie = 'own-call', policy } = raw;
+  const { name, match, coalesce = true, public: isPublic = false, vary = [], setCookie = 'own-call', inflight = 'new-slot', policy } = raw;
   if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail(where, 'name must match [A-Za-z0-9_.-]{1,64}');
   if (typeof match !== 'string' || !(match.startsWith('/') || match.startsWith('^')))
     fail(where, 'match must be a path prefix starting with "/" or a regular expression starting with "^"');
@@ -97,6 +111,7 @@ function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Ro
   if (!Array.isArray(vary) || !vary.every((h) => typeof h === 'string' && /^[A-Za-z0-9-]+$/.test(h)))
     fail(where, 'vary must be a list of header names');
   if (!SET_COOKIE_SHARING.includes(setCookie as SetCookieSharing)) fail(where, `setCookie must be one of ${SET_COOKIE_SHARING.join(', ')}`);
+  if (!INFLIGHT_MODES.includes(inflight as InflightMode)) fail(where, `inflight must be one of ${INFLIGHT_MODES.join(', ')}`);
   let strategy: StrategySpec | undefined;
   if (policy !== undefined) {
     if (typeof policy !== 'string') fail(where, 'policy must be a string like "fixed_timer:window_ms=20"');
@@ -111,6 +126,7 @@ function parseRoute(value: unknown, index: number, defaults: EnvelopeConfig): Ro
     public: isPublic,
     vary: (vary as string[]).map((h) => h.toLowerCase()).sort(),
     setCookie: setCookie as SetCookieSharing,
+    inflight: inflight as InflightMode,
     envelope: parseEnvelope(raw.envelope, where, defaults),
     policy: strategy,
   };
@@ -169,6 +185,7 @@ export function policyDocumentJson(routes: RouteTable, defaultPolicy: StrategySp
       public: route.public,
       vary: route.vary,
       setCookie: route.setCookie,
+      inflight: route.inflight,
       envelope: route.envelope,
       ...(route.policy ? { policy: formatStrategySpec(route.policy) } : {}),
     })),
@@ -177,7 +194,17 @@ export function policyDocumentJson(routes: RouteTable, defaultPolicy: StrategySp
 }
 
 export function defaultRoute(envelope: EnvelopeConfig): Route {
-  return { name: 'default', match: '/', coalesce: true, public: false, vary: [], setCookie: 'own-call', envelope, policy: undefined };
+  return {
+    name: 'default',
+    match: '/',
+    coalesce: true,
+    public: false,
+    vary: [],
+    setCookie: 'own-call',
+    inflight: 'new-slot',
+    envelope,
+    policy: undefined,
+  };
 }
 
 /** Loads the routes file (YAML or JSON) or, without one, the single default route. */

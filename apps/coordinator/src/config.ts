@@ -27,6 +27,12 @@ export interface CoordinatorConfig extends CommonConfig, RedisConfig {
   fallbackStrategy: StrategySpec;
   /** Flow B: inference batching. */
   inference: InferenceConfig;
+  /**
+   * Who calls the origin for a slot whose waiters are all on one ingress:
+   * `ingress` (that ingress itself: no worker round trip, no result hop) or
+   * `worker` (every call through the worker pool, as before).
+   */
+  soleMemberCalls: 'ingress' | 'worker';
 }
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
@@ -44,6 +50,7 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     workerLostMs: r.int('BATCHGATE_WORKER_LOST_MS', 250, { min: 20, max: 60_000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
     ...inferenceSection(r),
+    soleMemberCalls: r.oneOf<'ingress' | 'worker'>('BATCHGATE_SOLE_MEMBER_CALLS', 'ingress', ['ingress', 'worker']),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   checkFallbackStrategySetting('BATCHGATE_INFERENCE_STRATEGY', config.inference.strategy);

@@ -80,6 +80,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       logger,
       source,
       dispatchTimeoutMs: config.dispatchTimeoutMs,
+      soleMemberCalls: config.soleMemberCalls,
       workerLostMs: config.workerLostMs,
       onRedisError,
     }));
@@ -95,6 +96,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       source,
       coordinatorId: config.instanceId,
       leases: () => this.leases,
+      opened: () => this.loop.prompt(),
       onRedisError,
     });
     const inference: InferCoordinator = (this.inference = new InferCoordinator({

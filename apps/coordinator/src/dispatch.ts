@@ -35,6 +35,8 @@ export interface DispatchDeps {
   logger: Logger;
   source: string;
   dispatchTimeoutMs: number;
+  /** `ingress`: a slot with one member ingress (that can make the call) is called by that ingress, not a worker. */
+  soleMemberCalls: 'ingress' | 'worker';
   /** Heartbeat silence after which a worker's accepted slots are dispatched again or released. */
   workerLostMs: number;
   onRedisError: (error: unknown) => void;
@@ -47,6 +49,8 @@ export interface DispatchDeps {
  */
 export class FlushDispatcher {
   private readonly closed = new Map<string, string[]>();
+  /** Per ingress: flushed slots it is the only member of, which it calls the origin for itself. */
+  private readonly soleCalls = new Map<string, string[]>();
   /** Recently flushed slot ids: a join that raced a flush must open a new slot instead. */
   readonly recentlyFlushed = new Set<string>();
   private readonly watch: WorkerWatch<Task>;
@@ -92,20 +96,36 @@ export class FlushDispatcher {
       members: slot.members.size,
     };
     events.publish('slot.flushed', SlotFlushedSchema, flushed);
-    for (const member of slot.members.keys()) {
-      const list = this.closed.get(member);
-      if (list) list.push(slot.id);
-      else this.closed.set(member, [slot.id]);
-    }
+    const sole = this.soleMember(slot);
+    if (sole !== undefined) return append(this.soleCalls, sole, slot.id);
+    for (const member of slot.members.keys()) append(this.closed, member, slot.id);
     this.dispatch(slot, reason, ageMs);
+  }
+
+  /**
+   * The ingress that makes the slot's call itself: the only member, when it
+   * opened the slot (its leader's request is the one replayed) and said it
+   * can. The worker round trip and the result hop back are skipped; a second
+   * member in the slot means a worker, whose answer goes to both.
+   */
+  private soleMember(slot: Slot): string | undefined {
+    if (this.deps.soleMemberCalls !== 'ingress' || slot.members.size !== 1 || !slot.opening.soleMemberCall) return undefined;
+    const [only] = slot.members.keys();
+    return only === slot.opening.ingressId ? only : undefined;
   }
 
   /** Sends the batched "closed" notices collected during a tick: one message per ingress. */
   sendNotices(): void {
     for (const [ingressId, slotIds] of this.closed) {
-      this.deps.bus.publish(SUBJECTS.closed(ingressId), SlotsClosedSchema, { slotIds });
+      const soleMemberSlotIds = this.soleCalls.get(ingressId) ?? [];
+      this.soleCalls.delete(ingressId);
+      this.deps.bus.publish(SUBJECTS.closed(ingressId), SlotsClosedSchema, { slotIds, soleMemberSlotIds });
+    }
+    for (const [ingressId, soleMemberSlotIds] of this.soleCalls) {
+      this.deps.bus.publish(SUBJECTS.closed(ingressId), SlotsClosedSchema, { soleMemberSlotIds });
     }
     this.closed.clear();
+    this.soleCalls.clear();
   }
 
   private dispatch(slot: Slot, reason: FlushReason, ageMs: number): void {
@@ -221,4 +241,10 @@ export class FlushDispatcher {
       if (oldest !== undefined) this.recentlyFlushed.delete(oldest);
     }
   }
+}
+
+function append(lists: Map<string, string[]>, member: string, slotId: string): void {
+  const list = lists.get(member);
+  if (list) list.push(slotId);
+  else lists.set(member, [slotId]);
 }

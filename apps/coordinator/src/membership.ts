@@ -33,6 +33,8 @@ export interface MembershipDeps {
   coordinatorId: string;
   source: string;
   leases: () => PartitionLeases;
+  /** A slot opened here (the decision loop asks about it without waiting for its next tick). */
+  opened?: () => void;
   onRedisError: (error: unknown) => void;
 }
 
@@ -171,6 +173,7 @@ export class SlotMembership implements PartitionListener {
         partition: request.partition,
         ingressId: request.ingressId,
       });
+      this.deps.opened?.();
     }
     table.join(slot, request.ingressId, request.count, now, ctx);
     if (!opening) slot.deadlineAtMs = laterDeadline(slot.deadlineAtMs, request.deadlineAtMs);

@@ -21,6 +21,7 @@ const ROUTE: Route = {
   public: false,
   vary: [],
   setCookie: 'own-call',
+  inflight: 'new-slot',
   envelope: { batchTimeoutMs: 50, maxBatchSize: 128 },
   policy: undefined,
 };

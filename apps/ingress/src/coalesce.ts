@@ -169,6 +169,16 @@ export class Coalescer implements FleetEvents {
     }
   }
 
+  /** Slots the coordinator flushed with this ingress as their only member: no worker has them, this ingress calls. */
+  soleCall(slotIds: readonly string[]): void {
+    for (const id of slotIds) {
+      const slot = this.bySlotId.get(id);
+      if (!slot) this.early.soleCall(id, performance.now());
+      if (slot?.phase !== 'open') continue;
+      this.callForFleet(slot, id);
+    }
+  }
+
   /** `sent`: the trace context the result travelled in (the worker's upstream call), linked from each waiter's span. */
   result(result: FetchResult, sent?: SpanContext): void {
     const slot = this.bySlotId.get(result.slotId);
@@ -220,6 +230,7 @@ export class Coalescer implements FleetEvents {
     const early = this.early.take(slotId, performance.now());
     if (!early) return;
     if (early.closed) this.closed([slotId]);
+    if (early.soleCall) this.soleCall([slotId]);
     if (early.result) this.result(early.result);
     else if (early.orphaned) this.orphaned([slotId]);
   }
@@ -253,7 +264,9 @@ export class Coalescer implements FleetEvents {
     this.local.add(slot);
   }
 
+  /** Flushed: later arrivals open a new slot, unless the route joins calls in flight (then only once it is settled). */
   private closeToNewWaiters(slot: LocalSlot): void {
+    if (slot.route.inflight === 'join' && slot.phase !== 'settled') return;
     if (this.byKey.get(slot.key) === slot) this.byKey.delete(slot.key);
   }
 
@@ -265,6 +278,22 @@ export class Coalescer implements FleetEvents {
     this.unreported.delete(slot);
     // slot.request carries the first waiter's headers.
     void this.deps.direct.answer(slot.request, slot.scope, slot.waiters[0]).then((answer) => this.settle(slot, answer, 'fallback'));
+  }
+
+  /**
+   * The fleet slot's one upstream call, made here: every waiter is ours, and
+   * the request replayed is our leader's (we opened the slot). Answered as
+   * coalesced; the sweep's result deadline still bounds it.
+   */
+  private callForFleet(slot: LocalSlot, slotId: string): void {
+    slot.phase = 'direct';
+    slot.phaseDeadlineMs = Infinity;
+    this.closeToNewWaiters(slot);
+    this.unreported.delete(slot);
+    const producer = slot.opened ? slot.waiters[0] : undefined;
+    void this.deps.direct
+      .answer(slot.request, slot.scope, producer, { slotId, context: slot.context })
+      .then((answer) => this.settle(slot, answer, 'coalesced'));
   }
 
   private settle(slot: LocalSlot, answer: Answer, path: AnswerPath): void {

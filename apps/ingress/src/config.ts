@@ -40,6 +40,8 @@ export interface IngressConfig extends CommonConfig, UpstreamConfig {
   reportIntervalMs: number;
   /** The embedded strategy for local-only coalescing when the fleet is unreachable. */
   fallbackStrategy: StrategySpec;
+  /** Event-loop busy share (0-1) above which sole-member calls are left to the workers (see busy-loop.ts); 1 = always call. */
+  soleCallMaxBusy: number;
   /** Bearer token of the admin API; unset disables it. */
   adminToken: string | undefined;
   /** Flow B: the /v1 inference endpoints. */
@@ -75,6 +77,7 @@ export function loadIngressConfig(env: NodeJS.ProcessEnv): IngressConfig {
     flushGraceMs: r.int('BATCHGATE_FLUSH_GRACE_MS', 2000, { min: 0, max: 60_000 }),
     reportIntervalMs: r.int('BATCHGATE_REPORT_INTERVAL_MS', 2, { min: 1, max: 1000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
+    soleCallMaxBusy: r.number('BATCHGATE_SOLE_CALL_MAX_BUSY', 0.75, { min: 0, max: 1 }),
     routesFile: r.optionalString('BATCHGATE_ROUTES_FILE'),
     adminToken: r.optionalString('BATCHGATE_ADMIN_TOKEN'),
     ...inferenceSection(r),

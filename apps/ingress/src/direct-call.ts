@@ -1,5 +1,8 @@
+import { UpstreamCompletedSchema } from '#libs/contracts';
+import type { EventPublisher } from '#libs/nats';
+import { eventMeta } from '#libs/nats';
 import type { HeaderList, ResultInit, OriginPool } from '#libs/upstream';
-import type { SpanContext } from '@opentelemetry/api';
+import type { Context, SpanContext } from '@opentelemetry/api';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { endHttpSpan, httpClientAttributes, tracerFor } from '#libs/tracing';
 import { answerFrom, UpstreamError, withTraceContext } from '#libs/upstream';
@@ -28,10 +31,19 @@ export function toAnswer(result: ResultInit, body: Uint8Array, producer: Waiter 
   };
 }
 
+/** A fleet slot's call made by this ingress as its only member: recorded as a worker's call is. */
+export interface FleetCall {
+  slotId: string;
+  /** The slot leader's trace context: the origin's parent, as the worker's span would be. */
+  context: Context;
+}
+
 /**
- * Calls the origin from the ingress itself: the degraded path (fleet
- * unreachable, or a flush or answer that never came) and the call of a waiter
- * that may not be served a shared answer. Same answer rules as the worker.
+ * Calls the origin from the ingress itself: the call of a fleet slot whose
+ * only member is this ingress (recorded with upstream.completed, like a
+ * worker's), the degraded path (fleet unreachable, or a flush or answer that
+ * never came) and the call of a waiter that may not be served a shared
+ * answer. Same answer rules as the worker.
  */
 export class DirectCall {
   private readonly origin: URL;
@@ -39,6 +51,8 @@ export class DirectCall {
   constructor(
     private readonly origins: OriginPool,
     private readonly upstream: string,
+    private readonly events?: EventPublisher,
+    private readonly source = 'ingress',
   ) {
     this.origin = new URL(upstream);
   }
@@ -46,9 +60,10 @@ export class DirectCall {
   /**
    * The origin's answer to `request`, which carries `producer`'s headers (and
    * `scope`, its auth scope). A client span under the producer's server span
-   * when it is recorded; the origin then hangs under that span.
+   * when it is recorded; the origin then hangs under that span (or, for a
+   * fleet slot's call without one, under the slot leader's context).
    */
-  async answer(request: SlotRequest, scope: string, producer: Waiter | undefined): Promise<Answer> {
+  async answer(request: SlotRequest, scope: string, producer: Waiter | undefined, fleet?: FleetCall): Promise<Answer> {
     const span = producer?.span.isRecording()
       ? tracer.startSpan(
           request.method,
@@ -56,16 +71,32 @@ export class DirectCall {
           trace.setSpan(ROOT_CONTEXT, producer.span),
         )
       : undefined;
-    const headers: HeaderList = span ? withTraceContext(request.headers, trace.setSpan(ROOT_CONTEXT, span)) : request.headers;
+    const headers: HeaderList = request.headers;
     let outcome;
     try {
-      outcome = await this.origins.fetchBuffered(this.upstream, request.method, request.target, headers);
+      const traced = span ? trace.setSpan(ROOT_CONTEXT, span) : fleet?.context;
+      const sent = traced ? withTraceContext(headers, traced) : headers;
+      outcome = await this.origins.fetchBuffered(this.upstream, request.method, request.target, sent);
     } catch (error) {
       outcome = error instanceof UpstreamError ? error : new UpstreamError('protocol', String(error));
     }
     if (span) endHttpSpan(span, outcome.status, 'client');
-    const result = answerFrom({ slotId: '', scope, requestHeaders: headers }, outcome);
+    const result = answerFrom({ slotId: fleet?.slotId ?? '', scope, requestHeaders: headers }, outcome);
+    if (fleet) this.record(fleet.slotId, result, outcome instanceof UpstreamError ? 0 : outcome.latencyMs);
     // The other waiters it answers link to this call, as to a worker's.
     return toAnswer(result, result.body ?? new Uint8Array(), producer, span?.spanContext());
+  }
+
+  /** The same upstream.completed a worker publishes (origin "" = the fleet's configured upstream). */
+  private record(slotId: string, result: ResultInit, latencyMs: number): void {
+    this.events?.publish('upstream.completed', UpstreamCompletedSchema, {
+      meta: eventMeta(this.source),
+      slotId,
+      status: result.status ?? 502,
+      latencyMs,
+      bytes: BigInt(result.body?.length ?? 0),
+      error: result.error ?? '',
+      origin: '',
+    });
   }
 }

@@ -4,6 +4,7 @@ import type { FetchResult } from '#libs/contracts';
 export interface EarlyNotice {
   closed: boolean;
   orphaned: boolean;
+  soleCall: boolean;
   result: FetchResult | undefined;
 }
 
@@ -37,6 +38,10 @@ export class EarlyNotices {
     this.entry(slotId, nowMs).orphaned = true;
   }
 
+  soleCall(slotId: string, nowMs: number): void {
+    this.entry(slotId, nowMs).soleCall = true;
+  }
+
   result(result: FetchResult, nowMs: number): void {
     this.entry(result.slotId, nowMs).result = result;
   }
@@ -61,7 +66,7 @@ export class EarlyNotices {
       if (this.entries.size < this.capacity && nowMs - old.atMs <= this.ttlMs) break;
       this.entries.delete(id);
     }
-    entry = { closed: false, orphaned: false, result: undefined, atMs: nowMs };
+    entry = { closed: false, orphaned: false, soleCall: false, result: undefined, atMs: nowMs };
     this.entries.set(slotId, entry);
     return entry;
   }

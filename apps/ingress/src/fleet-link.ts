@@ -20,6 +20,8 @@ export interface FleetEvents {
   lost(): void;
   closed(slotIds: readonly string[]): void;
   orphaned(slotIds: readonly string[]): void;
+  /** Flushed slots this ingress is the only member of: it calls the origin itself (no worker has them). */
+  soleCall(slotIds: readonly string[]): void;
   result(result: FetchResult, sent: SpanContext | undefined): void;
 }
 
@@ -47,6 +49,8 @@ export class FleetLink {
     private readonly bus: Bus,
     private readonly jetstream: JetStreamProvider,
     readonly ingressId: string,
+    /** Whether this ingress makes a sole member's call itself now (not while its event loop is saturated). */
+    private readonly soleCalls: () => boolean = () => true,
   ) {}
 
   get available(): boolean {
@@ -62,6 +66,7 @@ export class FleetLink {
       this.bus.subscribe(SUBJECTS.closed(this.ingressId), SlotsClosedSchema, (notice) => {
         if (notice.slotIds.length > 0) events.closed(notice.slotIds);
         if (notice.orphanedSlotIds.length > 0) events.orphaned(notice.orphanedSlotIds);
+        if (notice.soleMemberSlotIds.length > 0) events.soleCall(notice.soleMemberSlotIds);
       }),
     );
   }
@@ -92,6 +97,7 @@ export class FleetLink {
           scope: slot.scope,
           arrivedAtMs: slot.waiters[0]?.arrivedAtWallMs ?? Date.now(),
           deadlineAtMs: latestDeadline(slot.waiters),
+          soleMemberCall: this.soleCalls(),
         },
         JoinReplySchema,
         JOIN_REPLY_MS,

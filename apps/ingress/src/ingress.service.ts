@@ -13,6 +13,7 @@ import { Coalescer } from './coalesce.js';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
 import { DirectCall } from './direct-call.js';
+import { BusyLoop } from './busy-loop.js';
 import { FleetLink } from './fleet-link.js';
 import type { Gateway } from './gateway.js';
 import { RequestLog } from './request-log.js';
@@ -35,6 +36,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
   private gateway: Gateway | undefined;
   /** Called when a graceful stop begins, before the drain (the inference front answers new requests 503 from then on). */
   readonly onDrain: Array<() => void> = [];
+  private readonly loop: BusyLoop;
 
   constructor(
     @Inject(INGRESS_CONFIG) readonly config: IngressConfig,
@@ -49,6 +51,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       timeoutMs: config.upstreamTimeoutMs,
       maxBodyBytes: config.maxBodyBytes,
     });
+    this.loop = new BusyLoop(config.soleCallMaxBusy);
     this.log = new RequestLog(registry, events, `ingress/${config.instanceId}`);
     this.routes = config.routes;
     this.liveRoutes = new LiveConfig(
@@ -67,8 +70,8 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       registers: [registry],
     });
     this.coalescer = new Coalescer({
-      fleet: new FleetLink(bus, jetstream, config.instanceId),
-      direct: new DirectCall(this.origins, config.upstream),
+      fleet: new FleetLink(bus, jetstream, config.instanceId, () => !this.loop.busy),
+      direct: new DirectCall(this.origins, config.upstream, events, `ingress/${config.instanceId}`),
       log: this.log,
       fallback: createStrategy(config.fallbackStrategy),
       fallbacks,
@@ -162,6 +165,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     const busy = () => this.coalescer.pending > 0 || (this.gateway?.admission.requestsInFlight ?? 0) > 0;
     while (busy() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     this.coalescer.stop();
+    this.loop.stop();
     this.gateway?.closeAll();
     this.liveRoutes.close();
     this.log.flush();

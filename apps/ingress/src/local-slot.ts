@@ -43,7 +43,12 @@ export interface LocalSlot {
   context: Context;
 }
 
-/** Joinable phases: a new waiter of the key attaches instead of opening a new slot. */
+/**
+ * Joinable phases: a new waiter of the key attaches instead of opening a new
+ * slot. On an `inflight: join` route also while its upstream call is in
+ * flight (dispatched, or called here): the waiter shares that call.
+ */
 export function isJoinable(slot: LocalSlot): boolean {
-  return slot.phase === 'joining' || slot.phase === 'open' || slot.phase === 'local';
+  if (slot.phase === 'joining' || slot.phase === 'open' || slot.phase === 'local') return true;
+  return slot.route.inflight === 'join' && (slot.phase === 'dispatched' || slot.phase === 'direct');
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/coordinator.proto.
  */
 export const file_batchgate_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSL3AQoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAESFgoOZGVhZGxpbmVfYXRfbXMYCiABKAEiXgoJSm9pblJlcGx5EigKBnN0YXR1cxgBIAEoDjIYLmJhdGNoZ2F0ZS52MS5Kb2luU3RhdHVzEg8KB3Nsb3RfaWQYAiABKAkSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkiSgoLQ291bnRSZXBvcnQSEgoKaW5ncmVzc19pZBgBIAEoCRInCgZjb3VudHMYAiADKAsyFy5iYXRjaGdhdGUudjEuU2xvdENvdW50IkMKCVNsb3RDb3VudBIPCgdzbG90X2lkGAEgASgJEg0KBWRlbHRhGAIgASgNEhYKDmRlYWRsaW5lX2F0X21zGAMgASgBIjoKC1Nsb3RzQ2xvc2VkEhAKCHNsb3RfaWRzGAEgAygJEhkKEW9ycGhhbmVkX3Nsb3RfaWRzGAIgAygJKnQKCkpvaW5TdGF0dXMSGwoXSk9JTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJKT0lOX1NUQVRVU19PUEVORUQQARIWChJKT0lOX1NUQVRVU19KT0lORUQQAhIZChVKT0lOX1NUQVRVU19OT1RfT1dORVIQA2IGcHJvdG8z", [file_batchgate_v1_http]);
+  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSKRAgoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAESFgoOZGVhZGxpbmVfYXRfbXMYCiABKAESGAoQc29sZV9tZW1iZXJfY2FsbBgLIAEoCCJeCglKb2luUmVwbHkSKAoGc3RhdHVzGAEgASgOMhguYmF0Y2hnYXRlLnYxLkpvaW5TdGF0dXMSDwoHc2xvdF9pZBgCIAEoCRIWCg5jb29yZGluYXRvcl9pZBgDIAEoCSJKCgtDb3VudFJlcG9ydBISCgppbmdyZXNzX2lkGAEgASgJEicKBmNvdW50cxgCIAMoCzIXLmJhdGNoZ2F0ZS52MS5TbG90Q291bnQiQwoJU2xvdENvdW50Eg8KB3Nsb3RfaWQYASABKAkSDQoFZGVsdGEYAiABKA0SFgoOZGVhZGxpbmVfYXRfbXMYAyABKAEiWAoLU2xvdHNDbG9zZWQSEAoIc2xvdF9pZHMYASADKAkSGQoRb3JwaGFuZWRfc2xvdF9pZHMYAiADKAkSHAoUc29sZV9tZW1iZXJfc2xvdF9pZHMYAyADKAkqdAoKSm9pblN0YXR1cxIbChdKT0lOX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKEkpPSU5fU1RBVFVTX09QRU5FRBABEhYKEkpPSU5fU1RBVFVTX0pPSU5FRBACEhkKFUpPSU5fU1RBVFVTX05PVF9PV05FUhADYgZwcm90bzM", [file_batchgate_v1_http]);
 
 /**
  * ingress -> coordinator (coord.join.<partition>): the first local waiter of a
@@ -81,6 +81,15 @@ export type JoinRequest = Message<"batchgate.v1.JoinRequest"> & {
    * @generated from field: double deadline_at_ms = 10;
    */
   deadlineAtMs: number;
+
+  /**
+   * This ingress makes the upstream call itself when it is the slot's only
+   * member at the flush (SlotsClosed.sole_member_slot_ids). false (an older
+   * ingress): a worker always calls.
+   *
+   * @generated from field: bool sole_member_call = 11;
+   */
+  soleMemberCall: boolean;
 };
 
 /**
@@ -190,6 +199,15 @@ export type SlotsClosed = Message<"batchgate.v1.SlotsClosed"> & {
    * @generated from field: repeated string orphaned_slot_ids = 2;
    */
   orphanedSlotIds: string[];
+
+  /**
+   * Flushed, and this ingress is the only member (and asked for it in its
+   * join): no worker was sent the call; the ingress makes the one upstream
+   * call itself and answers its waiters with it (records upstream.completed).
+   *
+   * @generated from field: repeated string sole_member_slot_ids = 3;
+   */
+  soleMemberSlotIds: string[];
 };
 
 /**
