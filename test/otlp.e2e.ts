@@ -25,7 +25,13 @@ describe('OpenTelemetry over OTLP, by the semantic conventions', () => {
     startTracing({ service: 'fleet', instanceId: 'fleet-e2e-1', otlpEndpoint: receiver.endpoint });
     fleet = await TestFleet.start({
       originDelayMs: 150,
-      env: { BATCHGATE_POLICY_STRATEGY: 'fixed_timer:window_ms=20', BATCHGATE_BATCH_TIMEOUT_MS: '200' },
+      // Calls through the worker (with one ingress the slot's only member would call the origin itself):
+      // the worker path is the one with the NATS result hop this file follows.
+      env: {
+        BATCHGATE_POLICY_STRATEGY: 'fixed_timer:window_ms=20',
+        BATCHGATE_BATCH_TIMEOUT_MS: '200',
+        BATCHGATE_SOLE_MEMBER_CALLS: 'worker',
+      },
     });
   });
 
