@@ -48,7 +48,7 @@ try {
     for (const [name, url] of Object.entries(services)) {
       const metrics = await text(url);
       cpu[name] = series(metrics, 'process_cpu_seconds_total');
-      if (name === 'ingress') requests = series(metrics, 'ingress_requests_total');
+      if (name === 'ingress') requests = series(metrics, 'batchgate_ingress_requests_total');
     }
     const varz = JSON.parse(await text(`${stack.env.NATS_MONITOR_URL}/varz`)) as { in_msgs: number; in_bytes: number };
     const info = await redis.info('stats');

@@ -198,9 +198,9 @@ async function fallbackUnderLoad(prefix: readonly string[]): Promise<string[]> {
           .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
       return {
         rounds: sum('coordinator_decide_latency_seconds_count'),
-        fallbacks: sum('coordinator_policy_fallback_total'),
-        flushes: sum('coordinator_flush_total'),
-        fallbackFlushes: sum('coordinator_flush_total{reason="fallback"}'),
+        fallbacks: sum('batchgate_coordinator_policy_fallback_total'),
+        flushes: sum('batchgate_coordinator_flush_total'),
+        fallbackFlushes: sum('batchgate_coordinator_flush_total{reason="fallback"}'),
       };
     };
     await autocannon({ url: `${gateway}/api/warm`, connections: 20, duration: 2 });
@@ -232,7 +232,7 @@ async function fallbackUnderLoad(prefix: readonly string[]): Promise<string[]> {
       const cpuAfter = cpuTimes();
       const wakeup = await probe.stop();
       const busy = (cpuAfter.busy - cpuBefore.busy) / Math.max(1, cpuAfter.total - cpuBefore.total);
-      // Slots the embedded strategy planned (coordinator_policy_fallback_total counts slots since plans),
+      // Slots the embedded strategy planned (batchgate_coordinator_policy_fallback_total counts slots since plans),
       // and the share of flushes made on such plans: the issue's "fallback share of flushes".
       const rounds = after.rounds - before.rounds;
       const fallbacks = after.fallbacks - before.fallbacks;

@@ -60,7 +60,7 @@ async function measure(mode: string, env: Record<string, string>, sinkBytes: () 
   try {
     const gateway = stack.urls.ingresses[0]!;
     await autocannon({ url: `${gateway}/api/warm`, connections: 20, duration: 2 });
-    const eventsBefore = counter(await metricsOf(stack.urls.metrics!), 'telemetry_events_total');
+    const eventsBefore = counter(await metricsOf(stack.urls.metrics!), 'batchgate_telemetry_events_total');
     const bytesBefore = sinkBytes();
     const result = await autocannon({
       url: gateway,
@@ -70,7 +70,7 @@ async function measure(mode: string, env: Record<string, string>, sinkBytes: () 
     });
     // Give the last batches (request.completed, spans) a moment to land.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const events = counter(await metricsOf(stack.urls.metrics!), 'telemetry_events_total') - eventsBefore;
+    const events = counter(await metricsOf(stack.urls.metrics!), 'batchgate_telemetry_events_total') - eventsBefore;
     process.stdout.write(`  measured ${mode}\n`);
     return {
       mode,
@@ -93,7 +93,7 @@ async function flood(): Promise<{ publishPerS: number; appliedPerS: number }> {
   const bus = await Bus.connect({ url: stack.env.NATS_URL!, name: 'bench-flood', logger });
   try {
     const js = jetstream(bus.connection!);
-    const before = counter(await metricsOf(stack.urls.metrics!), 'telemetry_events_total');
+    const before = counter(await metricsOf(stack.urls.metrics!), 'batchgate_telemetry_events_total');
     const record = {
       key: 'k',
       route: 'default',
@@ -118,7 +118,7 @@ async function flood(): Promise<{ publishPerS: number; appliedPerS: number }> {
     await Promise.all(Array.from({ length: 256 }, lane));
     const published = performance.now();
     for (;;) {
-      if (counter(await metricsOf(stack.urls.metrics!), 'telemetry_events_total') - before >= FLOOD_EVENTS) break;
+      if (counter(await metricsOf(stack.urls.metrics!), 'batchgate_telemetry_events_total') - before >= FLOOD_EVENTS) break;
       if (performance.now() - started > 120_000) throw new Error('the recorder did not apply the flood within 2 minutes');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -32,7 +32,7 @@ describe('the gateway port proxies every path', () => {
   it('health, readiness and metrics are on the operator port', async () => {
     expect((await get(`${fleet.ingressOpsUrl()}/healthz`)).status).toBe(200);
     expect((await get(`${fleet.ingressOpsUrl()}/readyz`)).status).toBe(200);
-    expect((await get(`${fleet.ingressOpsUrl()}/metrics`)).body).toMatch(/^# TYPE ingress_requests_total counter/m);
+    expect((await get(`${fleet.ingressOpsUrl()}/metrics`)).body).toMatch(/^# TYPE batchgate_ingress_requests_total counter/m);
   });
 });
 

@@ -83,7 +83,7 @@ describe('policy fallback', () => {
     afterAll(() => fleet.startPolicy());
 
     it('the embedded strategy decides (reason fallback) and requests are still served', async () => {
-      const before = counter(await coordinatorMetrics(fleet), 'coordinator_policy_fallback_total{reason="unavailable"}');
+      const before = counter(await coordinatorMetrics(fleet), 'batchgate_coordinator_policy_fallback_total{reason="unavailable"}');
       const replies = await Promise.all(Array.from({ length: 5 }, (_, k) => get(`${fleet.ingressUrl()}/envelope/fallback/${k}`)));
       expect(replies.every((r) => r.status === 200 && r.headers['x-batchgate'] === 'coalesced')).toBe(true);
       const flushed = await watch.waitFor(5);
@@ -91,7 +91,7 @@ describe('policy fallback', () => {
       // The embedded fixed_timer (20 ms) acted, well before the 50 ms envelope would have.
       for (const f of flushed) expect(f.ageMs).toBeGreaterThanOrEqual(20);
       for (const f of flushed) expect(f.ageMs).toBeLessThan(40);
-      const after = counter(await coordinatorMetrics(fleet), 'coordinator_policy_fallback_total{reason="unavailable"}');
+      const after = counter(await coordinatorMetrics(fleet), 'batchgate_coordinator_policy_fallback_total{reason="unavailable"}');
       expect(after).toBeGreaterThan(before);
     });
 
@@ -111,12 +111,12 @@ describe('policy fallback', () => {
       await slowPolicy.connection?.flush();
       await new Promise((resolve) => setTimeout(resolve, 150)); // outlive the coordinator's back-off
       try {
-        const before = counter(await coordinatorMetrics(fleet), 'coordinator_policy_fallback_total{reason="timeout"}');
+        const before = counter(await coordinatorMetrics(fleet), 'batchgate_coordinator_policy_fallback_total{reason="timeout"}');
         await Promise.all(Array.from({ length: 3 }, (_, k) => get(`${fleet.ingressUrl()}/envelope/slow/${k}`)));
         const flushed = await watch.waitFor(3);
         expect(flushed.map((f) => f.reason)).toEqual(Array(3).fill('fallback'));
         for (const f of flushed) expect(f.ageMs).toBeLessThan(30);
-        const after = counter(await coordinatorMetrics(fleet), 'coordinator_policy_fallback_total{reason="timeout"}');
+        const after = counter(await coordinatorMetrics(fleet), 'batchgate_coordinator_policy_fallback_total{reason="timeout"}');
         expect(after).toBeGreaterThan(before);
       } finally {
         await slowPolicy.close();
@@ -126,7 +126,7 @@ describe('policy fallback', () => {
 
   it('once the policy service is back, decisions come from it again', async () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
-    const decided = () => metricsOf(fleet.policyUrl()).then((m) => total(m, 'policy_decisions_total'));
+    const decided = () => metricsOf(fleet.policyUrl()).then((m) => total(m, 'batchgate_policy_decisions_total'));
     const before = await decided();
     await Promise.all(Array.from({ length: 5 }, (_, k) => get(`${fleet.ingressUrl()}/envelope/after-policy/${k}`)));
     expect(await decided()).toBeGreaterThan(before);

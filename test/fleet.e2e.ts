@@ -46,7 +46,7 @@ describe('coalescing across replicas', () => {
     for (const path of keys) expect(fleet.origin.calls.filter((call) => call.url === path)).toHaveLength(1);
     for (let c = 0; c < 2; c++) {
       const joins = await get(`http://127.0.0.1:${(fleet.coordinators[c]!.getHttpServer().address() as { port: number }).port}/metrics`);
-      if (/coordinator_joins_total\{status="opened"\} [1-9]/.test(joins.body)) owners.add(c);
+      if (/batchgate_coordinator_joins_total\{status="opened"\} [1-9]/.test(joins.body)) owners.add(c);
     }
     expect(owners.size).toBe(2);
   });

@@ -69,7 +69,7 @@ describe('fleet-wide seed metrics', () => {
     const ready = await get(`${fleet.ingressOpsUrl()}/readyz`);
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'ready', nats: true, mode: 'fleet' });
     const ingressMetrics = (await get(`${fleet.ingressOpsUrl()}/metrics`)).body;
-    expect(sample(ingressMetrics, 'ingress_requests_total{path="coalesced",status="2xx"}')).toBe(30);
+    expect(sample(ingressMetrics, 'batchgate_ingress_requests_total{path="coalesced",status="2xx"}')).toBe(30);
   });
 });
 

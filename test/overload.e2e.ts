@@ -77,7 +77,7 @@ describe('overload', () => {
       const metrics = (await get(`${fleet.ingressOpsUrl(index)}/metrics`)).body;
       expect(metrics).toMatch(/^batchgate_ingress_shed_requests_total\{reason="inflight"\} 10$/m);
       // Recorded like every other request (path shed), so the fleet's view and the status page count them.
-      expect(metrics).toMatch(/^ingress_requests_total\{path="shed",status="5xx"\} 10$/m);
+      expect(metrics).toMatch(/^batchgate_ingress_requests_total\{path="shed",status="5xx"\} 10$/m);
       // Once the admitted requests are done there is room again.
       expect((await attempt(`${fleet.ingressUrl(index)}/after`, agent)).status).toBe(200);
     } finally {

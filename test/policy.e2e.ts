@@ -27,7 +27,7 @@ const stores = (fleet: TestFleet) => fleet.policies[0]!.get(JetStreamProvider).w
 
 /** Decision rounds the coordinator answered with its embedded strategy (no, late or failed policy answer). */
 const fallbacks = async (fleet: TestFleet, reason?: string) =>
-  total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_policy_fallback_total', reason ? { reason } : {});
+  total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_policy_fallback_total', reason ? { reason } : {});
 
 const from = (policy: ServiceProcess | undefined) => (e: DecidedRequest) => e.source === policy?.source;
 
@@ -112,9 +112,9 @@ describe('policy service: learned models, hot reload, fallback', () => {
       await publishPolicyModel(await stores(fleet), new Uint8Array([1, 2, 3, 4, 5]), 'v3', false);
       const rejected = await eventually(
         () => metricsOf(fleet.policyUrl()),
-        (m) => total(m, 'policy_model_failures_total') >= 1,
+        (m) => total(m, 'batchgate_policy_model_failures_total') >= 1,
       );
-      expect(total(rejected, 'policy_model_failures_total', { reason: 'invalid' })).toBe(1);
+      expect(total(rejected, 'batchgate_policy_model_failures_total', { reason: 'invalid' })).toBe(1);
       expect(sample(rejected, 'batchgate_policy_model_info{version="v2"}')).toBe(1);
       mark.rejected = watch.decided.length;
       await watch.waitUntil((d) => d.length >= mark.rejected + 30);
@@ -141,7 +141,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
     // was published; v2 always says FLUSH, so the exported agreement is v1's flush share over them.
     const runs = shadowRuns(byV1, SHADOW_DECISIONS).filter((run) => run.start >= mark.published);
     expect(runs.length).toBeGreaterThan(0);
-    const agreement = sample(await metricsOf(fleet.policyUrl()), 'policy_model_shadow_agreement');
+    const agreement = sample(await metricsOf(fleet.policyUrl()), 'batchgate_policy_model_shadow_agreement');
     // (A defined value equal to one run's share shows the shadow compared those decisions. With plans it is
     // often 0: v1 answers a young slot "flush at age 30" and the coordinator carries that out itself, so v1 is
     // rarely asked about a slot old enough for its verdict now to be FLUSH.)
@@ -153,7 +153,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
     expect(traffic.replies.length).toBeGreaterThan(50);
     expect(traffic.replies.filter((r) => r.status !== 200 || r.headers['x-batchgate'] !== 'coalesced')).toEqual([]);
     expect(await fallbacks(fleet)).toBe(fallbacksBefore);
-    expect(total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason: 'policy' })).toBeGreaterThan(0);
+    expect(total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_flush_total', { reason: 'policy' })).toBeGreaterThan(0);
   });
 
   it('policy service closed under load (graceful drain): the coordinator falls back, no request fails; restarted, decisions resume', async () => {
@@ -162,16 +162,16 @@ describe('policy service: learned models, hot reload, fallback', () => {
     let during: number;
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      before = total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason: 'fallback' });
+      before = total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_flush_total', { reason: 'fallback' });
       await fleet.stopPolicy();
       // Bounded by a count, not a pause: a decide request lost in the drain holds the next round back for
       // up to the 1 s decision timeout before the coordinator falls back.
       during = total(
         await eventually(
           () => metricsOf(fleet.coordinatorUrl()),
-          (m) => total(m, 'coordinator_flush_total', { reason: 'fallback' }) > before,
+          (m) => total(m, 'batchgate_coordinator_flush_total', { reason: 'fallback' }) > before,
         ),
-        'coordinator_flush_total',
+        'batchgate_coordinator_flush_total',
         { reason: 'fallback' },
       );
       await fleet.startPolicy();
@@ -182,7 +182,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
       );
       await eventually(
         () => metricsOf(fleet.policyUrl()),
-        (m) => total(m, 'policy_decisions_total') > 0,
+        (m) => total(m, 'batchgate_policy_decisions_total') > 0,
       );
     } finally {
       await traffic.stop();
@@ -268,7 +268,7 @@ describe('policy service as a process, SIGKILLed under load', () => {
     const watch = await DecisionWatch.start(fleet.nats.url);
     const first = await startProcess('policy-a');
     const traffic = load(fleet, 12);
-    const flushes = async (reason: string) => total(await metricsOf(fleet.coordinatorUrl()), 'coordinator_flush_total', { reason });
+    const flushes = async (reason: string) => total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_flush_total', { reason });
     let frozen = { timeouts: 0, unavailable: 0 };
     let killed = { replies: 0, unavailable: 0, fallbackFlushes: 0 };
     let outage = { fallbackFlushes: 0, policyFlushes: 0 };
@@ -399,7 +399,7 @@ describe('policy admin API', () => {
     for (const i of [0, 1])
       await eventually(
         () => metricsOf(fleet.policyUrl(i)),
-        (m) => sample(m, 'policy_config_revision') === revision,
+        (m) => sample(m, 'batchgate_policy_config_revision') === revision,
       );
     // The ingress applies the same document: /direct/ is no longer coalesced.
     await eventually(
@@ -413,7 +413,7 @@ describe('policy admin API', () => {
     for (const i of [0, 1])
       await eventually(
         () => metricsOf(fleet.policyUrl(i)),
-        (m) => sample(m, 'policy_config_revision') === strategy.body.revision,
+        (m) => sample(m, 'batchgate_policy_config_revision') === strategy.body.revision,
       );
     const current = await admin('GET', '/admin/policy/routes');
     expect(current.body.revision).toBe(strategy.body.revision);
@@ -427,7 +427,7 @@ describe('policy admin API', () => {
     for (const i of [0, 1])
       await eventually(
         () => metricsOf(fleet.policyUrl(i)),
-        (m) => sample(m, 'policy_config_revision') === good.body.revision,
+        (m) => sample(m, 'batchgate_policy_config_revision') === good.body.revision,
       );
     const before = await admin('GET', '/admin/policy/routes');
 
@@ -460,9 +460,9 @@ describe('policy admin API', () => {
     for (const i of [0, 1]) {
       const metrics = await eventually(
         () => metricsOf(fleet.policyUrl(i)),
-        (m) => sample(m, 'policy_config_revision') === next.body.revision,
+        (m) => sample(m, 'batchgate_policy_config_revision') === next.body.revision,
       );
-      expect(total(metrics, 'policy_config_rejected_total')).toBe(0);
+      expect(total(metrics, 'batchgate_policy_config_rejected_total')).toBe(0);
     }
   });
 });

@@ -63,7 +63,7 @@ describe('a slot whose waiters are all on one ingress', () => {
     expect(completed).toHaveLength(1);
     expect(completed[0]).toMatchObject({ status: 200, origin: '' });
     expect(completed[0]!.meta?.source).toMatch(/^ingress\//);
-    expect(await metric(fleet.ingressOpsUrl(), /ingress_fallback_total\{reason="orphaned"\} (\d+)/)).toBe(0);
+    expect(await metric(fleet.ingressOpsUrl(), /batchgate_ingress_fallback_total\{reason="orphaned"\} (\d+)/)).toBe(0);
   });
 
   it('makes one call per slot for many keys, none through a worker', async () => {

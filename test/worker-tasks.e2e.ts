@@ -58,7 +58,7 @@ describe('what a worker does with the FetchTask it receives', () => {
     expect(elsewhere.calls).toHaveLength(0);
     expect(fleet.origin.callsTo('/unknown-id')).toHaveLength(0);
     const metrics = await get(`http://127.0.0.1:${(fleet.workers[0]!.getHttpServer().address() as { port: number }).port}/metrics`);
-    expect(metrics.body).toMatch(/worker_tasks_refused_total\{reason="unknown_origin"\} 1/);
+    expect(metrics.body).toMatch(/batchgate_worker_tasks_refused_total\{reason="unknown_origin"\} 1/);
   });
 
   it('the default origin id is BATCHGATE_UPSTREAM', async () => {

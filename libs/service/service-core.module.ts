@@ -28,7 +28,7 @@ class BusLifecycle implements OnApplicationShutdown {
 
 function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void {
   new Gauge({
-    name: 'nats_connected',
+    name: 'batchgate_nats_connected',
     help: '1 while the NATS connection is up',
     registers: [registry],
     collect() {
@@ -37,7 +37,7 @@ function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void 
   });
   // Counters mirrored from the publisher's own tallies at scrape time.
   new Counter({
-    name: 'events_published_total',
+    name: 'batchgate_events_published_total',
     help: 'Events handed to the events stream (request.completed and upstream.completed acknowledged and retried, the rest best-effort)',
     registers: [registry],
     collect() {
@@ -46,7 +46,7 @@ function busMetrics(registry: Registry, bus: Bus, events: EventPublisher): void 
     },
   });
   new Counter({
-    name: 'events_dropped_total',
+    name: 'batchgate_events_dropped_total',
     help: 'Events not published (NATS down, publisher saturated or publish failed)',
     registers: [registry],
     collect() {

@@ -64,7 +64,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       logger,
     );
     const fallbacks = new Counter({
-      name: 'ingress_fallback_total',
+      name: 'batchgate_ingress_fallback_total',
       help: 'Slots served without the fleet, by cause (nats_down, join_*, flush_deadline, result_deadline, orphaned)',
       labelNames: ['reason'],
       registers: [registry],
@@ -108,7 +108,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     });
     const coalescer = this.coalescer;
     new Gauge({
-      name: 'ingress_waiters',
+      name: 'batchgate_ingress_waiters',
       help: 'Client requests parked in local slots',
       registers: [registry],
       collect() {
@@ -116,7 +116,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       },
     });
     new Gauge({
-      name: 'ingress_open_slots',
+      name: 'batchgate_ingress_open_slots',
       help: 'Local slots with waiters still to answer',
       registers: [registry],
       collect() {

@@ -44,13 +44,13 @@ export class RequestLog {
     private readonly source: string,
   ) {
     this.total = new Counter({
-      name: 'ingress_requests_total',
+      name: 'batchgate_ingress_requests_total',
       help: 'Client requests by path taken and status class',
       labelNames: ['path', 'status'],
       registers: [registry],
     });
     this.latency = new Histogram({
-      name: 'ingress_request_duration_seconds',
+      name: 'batchgate_ingress_request_duration_seconds',
       help: 'Client latency by path taken',
       labelNames: ['path'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],

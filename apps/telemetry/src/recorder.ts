@@ -37,7 +37,7 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.projection = new FleetProjection(registry, config.arrivalsKept, config.envelope);
     this.applied = new Counter({
-      name: 'telemetry_events_total',
+      name: 'batchgate_telemetry_events_total',
       help: 'Events applied to projections, by type',
       labelNames: ['type'],
       registers: [registry],

@@ -55,19 +55,19 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       maxBodyBytes: config.maxBodyBytes,
     });
     this.calls = new Counter({
-      name: 'worker_upstream_calls_total',
+      name: 'batchgate_worker_upstream_calls_total',
       help: 'Upstream calls by status class',
       labelNames: ['status'],
       registers: [registry],
     });
     this.refused = new Counter({
-      name: 'worker_tasks_refused_total',
+      name: 'batchgate_worker_tasks_refused_total',
       help: 'Tasks answered with an error and no origin call: expired (deadline passed) or unknown_origin',
       labelNames: ['reason'],
       registers: [registry],
     });
     this.latency = new Histogram({
-      name: 'worker_upstream_latency_seconds',
+      name: 'batchgate_worker_upstream_latency_seconds',
       help: 'Upstream call latency',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
