@@ -12,3 +12,4 @@ export type { ReadinessState } from './readiness.js';
 export { errorMessage } from './errors.js';
 export { runMain } from './run-main.js';
 export { createServiceApp } from './create-app.js';
+export { authorizeAdmin } from './admin-auth.js';

@@ -1,23 +1,9 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  ForbiddenException,
-  Get,
-  Headers,
-  HttpCode,
-  Inject,
-  Param,
-  Post,
-  Put,
-  UnauthorizedException,
-} from '@nestjs/common';
-import { timingSafeEqual } from 'node:crypto';
+import { BadRequestException, Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
 import type { PolicyDocument, StrategySpec } from '#libs/config';
 import { formatStrategySpec, parsePolicyDocument, policyDocumentJson } from '#libs/config';
 import { CONFIG_KEYS } from '#libs/nats';
 import { checkStrategySetting } from '#libs/policy';
-import { JetStreamProvider } from '#libs/service';
+import { authorizeAdmin, JetStreamProvider } from '#libs/service';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
 import { IngressService } from './ingress.service.js';
@@ -80,15 +66,7 @@ export class AdminController {
   }
 
   private authorize(header: string | undefined): void {
-    const token = this.config.adminToken;
-    if (!token) throw new ForbiddenException({ error: 'admin_disabled', reason: 'set BATCHGATE_ADMIN_TOKEN to enable the admin API' });
-    // Only the documented scheme: a bare token (no "Bearer ") is refused like a wrong one. The scheme is case-insensitive (RFC 9110 §11.1).
-    const bearer = /^Bearer +(\S+) *$/i.exec(header ?? '');
-    const given = Buffer.from(bearer?.[1] ?? '');
-    const expected = Buffer.from(token);
-    if (!bearer || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new UnauthorizedException({ error: 'unauthorized', reason: 'a valid "Authorization: Bearer <token>" header is required' });
-    }
+    authorizeAdmin(this.config.adminToken, header);
   }
 
   private validate(body: unknown): PolicyDocument {

@@ -1,19 +1,6 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  ForbiddenException,
-  Get,
-  Headers,
-  HttpCode,
-  Inject,
-  Param,
-  Post,
-  Query,
-  UnauthorizedException,
-} from '@nestjs/common';
-import { timingSafeEqual } from 'node:crypto';
+import { BadRequestException, Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { StrategyConfigError } from '#libs/policy';
+import { authorizeAdmin } from '#libs/service';
 import type { CoordinatorConfig } from '../config.js';
 import { COORDINATOR_CONFIG } from '../config.js';
 import { CoordinatorService } from '../coordinator.service.js';
@@ -59,13 +46,6 @@ export class InferAdminController {
   }
 
   private authorize(header: string | undefined): void {
-    const token = this.config.inference.adminToken;
-    if (!token) throw new ForbiddenException({ error: 'admin_disabled', message: 'set BATCHGATE_ADMIN_TOKEN to enable the admin API' });
-    const bearer = /^Bearer +(\S+) *$/i.exec(header ?? '');
-    const given = Buffer.from(bearer?.[1] ?? '');
-    const expected = Buffer.from(token);
-    if (!bearer || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new UnauthorizedException({ error: 'unauthorized', message: 'a valid "Authorization: Bearer <token>" header is required' });
-    }
+    authorizeAdmin(this.config.inference.adminToken, header);
   }
 }
