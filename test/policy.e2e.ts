@@ -268,7 +268,8 @@ describe('policy service as a process, SIGKILLed under load', () => {
     const watch = await DecisionWatch.start(fleet.nats.url);
     const first = await startProcess('policy-a');
     const traffic = load(fleet, 12);
-    const flushes = async (reason: string) => total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_flush_total', { reason });
+    const flushes = async (reason: string) =>
+      total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_flush_total', { reason });
     let frozen = { timeouts: 0, unavailable: 0 };
     let killed = { replies: 0, unavailable: 0, fallbackFlushes: 0 };
     let outage = { fallbackFlushes: 0, policyFlushes: 0 };

@@ -17,8 +17,18 @@ export class CoordinatorMetrics {
 
   constructor(registry: Registry, state: { openSlots: () => number; partitions: () => number; redisUp: () => boolean }) {
     const registers = [registry];
-    this.flushes = new Counter({ name: 'batchgate_coordinator_flush_total', help: 'Flushes by this replica', labelNames: ['reason'], registers });
-    this.joins = new Counter({ name: 'batchgate_coordinator_joins_total', help: 'Join requests by outcome', labelNames: ['status'], registers });
+    this.flushes = new Counter({
+      name: 'batchgate_coordinator_flush_total',
+      help: 'Flushes by this replica',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.joins = new Counter({
+      name: 'batchgate_coordinator_joins_total',
+      help: 'Join requests by outcome',
+      labelNames: ['status'],
+      registers,
+    });
     this.decideLatency = new Histogram({
       name: 'batchgate_coordinator_decide_latency_seconds',
       help: 'Round trip of one batched policy.decide request',
@@ -31,7 +41,11 @@ export class CoordinatorMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.orphaned = new Counter({ name: 'batchgate_coordinator_orphaned_total', help: 'Flushed slots with no worker listening', registers });
+    this.orphaned = new Counter({
+      name: 'batchgate_coordinator_orphaned_total',
+      help: 'Flushed slots with no worker listening',
+      registers,
+    });
     this.dispatchTimeouts = new Counter({
       name: 'batchgate_coordinator_dispatch_slow_total',
       help: 'Flushes a worker took longer than the dispatch timeout to accept',

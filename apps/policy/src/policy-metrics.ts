@@ -65,7 +65,11 @@ export class PolicyMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.configRejected = new Counter({ name: 'batchgate_policy_config_rejected_total', help: 'Config revisions ignored as invalid', registers });
+    this.configRejected = new Counter({
+      name: 'batchgate_policy_config_rejected_total',
+      help: 'Config revisions ignored as invalid',
+      registers,
+    });
     this.configRevision = new Gauge({
       name: 'batchgate_policy_config_revision',
       help: 'KV revision of the route document in force (0 = routes file)',
