@@ -197,7 +197,7 @@ async function fallbackUnderLoad(prefix: readonly string[]): Promise<string[]> {
           .filter((l) => l.startsWith(metric))
           .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
       return {
-        rounds: sum('coordinator_decide_latency_seconds_count'),
+        rounds: sum('batchgate_coordinator_decide_latency_seconds_count'),
         fallbacks: sum('batchgate_coordinator_policy_fallback_total'),
         flushes: sum('batchgate_coordinator_flush_total'),
         fallbackFlushes: sum('batchgate_coordinator_flush_total{reason="fallback"}'),

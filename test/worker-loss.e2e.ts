@@ -52,7 +52,7 @@ describe('a worker killed under load', () => {
     const done = await Promise.all(replies);
     const slowest = Math.max(...done.map((reply) => reply.ms));
     const metrics = (await get(`${fleet.coordinatorUrl()}/metrics`)).body;
-    const silence = /coordinator_lost_worker_silence_seconds_sum ([\d.e-]+)\n.*_count (\d+)/.exec(metrics);
+    const silence = /batchgate_coordinator_lost_worker_silence_seconds_sum ([\d.e-]+)\n.*_count (\d+)/.exec(metrics);
     // Printed for the record (not asserted: timing is noisy here): how long the dead worker was silent when noticed.
     console.log(
       `worker loss: ${done.length} requests, slowest ${slowest.toFixed(0)} ms; lost slots ${silence?.[2] ?? 0},` +
