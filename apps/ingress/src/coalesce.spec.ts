@@ -1,5 +1,6 @@
 import { create, FetchResultSchema, JoinReplySchema, JoinStatus } from '#libs/contracts';
 import type { Route } from '#libs/config';
+import { defaultRoute } from '#libs/config';
 import type { Counter } from '#libs/metrics';
 import { createStrategy } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
@@ -14,17 +15,7 @@ import type { FleetLink, JoinOutcome } from './fleet-link.js';
 import type { RequestLog } from './request-log.js';
 import type { Waiter } from './waiter.js';
 
-const ROUTE: Route = {
-  name: 'default',
-  match: '/',
-  coalesce: true,
-  public: false,
-  vary: [],
-  setCookie: 'own-call',
-  inflight: 'new-slot',
-  envelope: { batchTimeoutMs: 50, maxBatchSize: 128 },
-  policy: undefined,
-};
+const ROUTE: Route = defaultRoute({ batchTimeoutMs: 50, maxBatchSize: 128 });
 
 /** A response that records what was written. */
 interface Recorded {
