@@ -1,16 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { freePort } from '#infra';
+import type { BackendStats as Counted } from '../../tools/inference-backend/server.js';
 
-export interface BackendStats {
-  calls: number;
-  items: number;
-  tokens: number;
-  failed: number;
-  aborted: number;
-  in_flight: number;
-  queued: number;
-}
+/** GET /stats: the counters, plus calls being served and waiting for a slot right now. */
+export type BackendStats = Counted & { in_flight: number; queued: number };
 
 /**
  * The simulated inference backend (dist/tools/inference-backend/main.js, `npm
