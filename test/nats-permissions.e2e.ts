@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
-import { SUBJECTS } from '#libs/nats';
+import { inboxPrefixOf, SUBJECTS } from '#libs/nats';
 import { burst, get, warm } from './support/client.js';
 import type { ServiceName } from './support/fleet.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
@@ -112,5 +112,23 @@ describe('the shipped NATS config: a user per service, each limited to its own s
     const lines = violations();
     expect(lines.some((line) => line.includes('Subscription Violation') && line.includes(SUBJECTS.join(0)))).toBe(true);
     expect(lines.some((line) => line.includes('Publish Violation') && line.includes(SUBJECTS.closed('ingress-0')))).toBe(true);
+  });
+
+  it("no service user may read another's replies: each subscribes to its own inbox prefix only", async () => {
+    const worker = await login('worker');
+    // The ingress's joins are answered on _INBOX_ingress.*; the client default _INBOX.> is the admin's only.
+    const stolen: string[] = [];
+    for (const subject of [`${inboxPrefixOf('ingress')}.>`, '_INBOX.>']) {
+      worker.subscribe(subject, { callback: (error, msg) => void (error ? undefined : stolen.push(msg.subject)) });
+    }
+    await worker.flush().catch(() => undefined);
+    // Traffic that makes the ingress send requests (joins) and get their replies.
+    const replies = await burst(`${fleet.ingressUrl()}/perm/inbox`, 10);
+    expect(replies.every((reply) => reply.status === 200)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const lines = violations().filter((line) => line.includes('Subscription Violation'));
+    expect(lines.some((line) => line.includes(`"${inboxPrefixOf('ingress')}.>"`))).toBe(true);
+    expect(lines.some((line) => line.includes('"_INBOX.>"'))).toBe(true);
+    expect(stolen).toEqual([]);
   });
 });

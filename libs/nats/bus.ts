@@ -68,6 +68,12 @@ export interface BusOptions {
   logger: BusLogger;
   /** First connection attempt's timeout; after that the bus keeps retrying in the background. */
   connectTimeoutMs?: number;
+  /**
+   * Subject prefix of this connection's reply inboxes (requests, JetStream acks and API replies, KV and Object
+   * Store deliveries); nats.js's default is "_INBOX". Each service has its own ("_INBOX_ingress", ...), so the
+   * shipped deploy/nats/nats.conf lets a service user subscribe to its own replies only.
+   */
+  inboxPrefix?: string;
 }
 
 /**
@@ -84,7 +90,7 @@ export class Bus {
   private readonly listeners = new Set<(connected: boolean) => void>();
   /** Messages dropped because NATS was down, for the metrics. */
   droppedPublishes = 0;
-  private readonly requests = new RequestMux();
+  private readonly requests: RequestMux;
   /** Servers and credentials, parsed once: mixed credentials throw from connect() instead of retrying forever. */
   private readonly server: NatsConnectOptions;
   /** The URL for logs, with passwords and tokens redacted. */
@@ -92,6 +98,7 @@ export class Bus {
 
   private constructor(private readonly options: BusOptions) {
     this.server = natsConnectOptions(options.url);
+    this.requests = new RequestMux(options.inboxPrefix);
     this.shownUrl = redactNatsUrl(options.url);
   }
 
@@ -271,6 +278,7 @@ export class Bus {
       // the credentials come out of them as user/pass or token.
       ...this.server,
       name: this.options.name,
+      ...(this.options.inboxPrefix ? { inboxPrefix: this.options.inboxPrefix } : {}),
       timeout: timeoutMs,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

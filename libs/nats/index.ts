@@ -6,6 +6,6 @@ export type { BusLogger, BusOptions, DecodedHandler, Decoder, Handler, Incoming,
 export { EVENT_SCHEMA_HEADER, EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
 export { ACKED_EVENT_TYPES, AckedEvents, retryDelayMs } from './acked-events.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';
-export { CONFIG_KEYS, EVENT_TYPES, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';
+export { CONFIG_KEYS, EVENT_TYPES, inboxPrefixOf, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';
 export type { EventType } from './subjects.js';
 export { contextFromHeaders, traceHeaders } from './trace-headers.js';

@@ -34,9 +34,12 @@ export class RequestMux {
   private readonly pending = new Map<string, PendingRequest>();
   private nextToken = 0;
 
+  /** The connection's inbox prefix (BusOptions.inboxPrefix); undefined is nats.js's "_INBOX". */
+  constructor(private readonly inboxPrefix?: string) {}
+
   send(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number, headers: MsgHdrs | undefined): Promise<Msg> {
     if (!this.inbox) {
-      const inbox = createInbox();
+      const inbox = createInbox(this.inboxPrefix);
       nc.subscribe(`${inbox}.*`, { callback: (_error, msg) => this.settle(msg) });
       this.inbox = inbox;
     }

@@ -72,3 +72,13 @@ export const JETSTREAM = {
   bodiesBucket: 'batchgate_bodies',
   modelsBucket: 'batchgate_models',
 } as const;
+
+/**
+ * A service's reply-inbox prefix ("_INBOX_ingress"): replies to its requests, JetStream acks and API replies,
+ * KV and Object Store deliveries all arrive under it, so deploy/nats/nats.conf lets each service user subscribe
+ * to `_INBOX_<service>.>` only and no service can read another's replies. Tools keep nats.js's "_INBOX".
+ */
+export function inboxPrefixOf(service: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(service)) throw new Error(`service name "${service}" cannot name an inbox prefix`);
+  return `_INBOX_${service}`;
+}

@@ -2,7 +2,7 @@ import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import { Inject, Injectable, Module } from '@nestjs/common';
 import type { CommonConfig } from '#libs/config';
 import { createRegistry, Registry } from '#libs/metrics';
-import { Bus, EventPublisher } from '#libs/nats';
+import { Bus, EventPublisher, inboxPrefixOf } from '#libs/nats';
 import type { Logger } from '#libs/tracing';
 import { createLogger } from '#libs/tracing';
 import { Counter, Gauge } from 'prom-client';
@@ -91,7 +91,8 @@ export class ServiceCoreModule {
         {
           provide: Bus,
           inject: [LOGGER],
-          useFactory: (logger: Logger) => Bus.connect({ url: common.natsUrl, name: `${service}/${common.instanceId}`, logger }),
+          useFactory: (logger: Logger) =>
+            Bus.connect({ url: common.natsUrl, name: `${service}/${common.instanceId}`, logger, inboxPrefix: inboxPrefixOf(service) }),
         },
         {
           provide: EventPublisher,
