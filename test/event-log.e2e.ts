@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { RequestsCompletedSchema, SlotFlushedSchema, fromBinary } from '#libs/contracts';
-import { Bus, JETSTREAM } from '#libs/nats';
+import { RequestsCompletedSchema, SlotFlushedSchema, UpstreamCompletedSchema, create, fromBinary, toBinary } from '#libs/contracts';
+import { Bus, JETSTREAM, SUBJECTS, eventMeta } from '#libs/nats';
 import { parseEpisodesJsonl } from '#libs/sim';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,5 +166,19 @@ describe('the event log is the source of truth', () => {
     const events = await eventLog(bus);
     expect(requestRecords(events).length - before).toBe(sent);
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+  });
+
+  it("a latency event published again with its id (a retry after a lost ack): the stream keeps one, the coordinator's features count one", async () => {
+    const duplicates = async () => total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_duplicate_events_total');
+    const before = await duplicates();
+    const meta = eventMeta('test/retry');
+    const data = toBinary(UpstreamCompletedSchema, create(UpstreamCompletedSchema, { meta, slotId: 'retried', status: 200, latencyMs: 5 }));
+    const js = jetstream(bus.connection!);
+    const acks = [];
+    for (let attempt = 0; attempt < 2; attempt++)
+      acks.push(await js.publish(SUBJECTS.event('upstream.completed'), data, { msgID: meta.id }));
+    expect(acks.map((ack) => ack.duplicate)).toEqual([false, true]);
+    await eventually(duplicates, (n) => n === before + 1);
+    expect((await eventLog(bus)).filter((e) => e.id === meta.id)).toHaveLength(1);
   });
 });

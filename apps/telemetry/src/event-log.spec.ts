@@ -2,7 +2,7 @@ import { create, SlotFlushedSchema, toBinary } from '#libs/contracts';
 import { Registry } from '#libs/metrics';
 import { describe, expect, it } from 'vitest';
 import { EpisodeBook } from './episodes.js';
-import { EPISODE_STEPS, EventLogReader, FLEET_STEPS, RecentIds } from './event-log.js';
+import { EPISODE_STEPS, EventLogReader, FLEET_STEPS } from './event-log.js';
 import { FleetProjection } from './projections.js';
 
 const flushed = toBinary(SlotFlushedSchema, create(SlotFlushedSchema, { slotId: 's1', reason: 'timeout', size: 3, ageMs: 50 }));
@@ -33,12 +33,5 @@ describe('reading the event log', () => {
     expect([reader.read(event), reader.read(event)]).toEqual(['applied', 'duplicate']);
     expect(reader.read({ subject: 'events.request.completed', id: 'e2', schema: undefined, data: flushed })).toBe('not_projected');
     expect(book.episodes().map((e) => e.slot_id)).toEqual(['s1']);
-  });
-
-  it('remembers the last `capacity` ids', () => {
-    const ids = new RecentIds(2);
-    expect([ids.firstTime('a'), ids.firstTime('b'), ids.firstTime('a')]).toEqual([true, true, false]);
-    ids.firstTime('c');
-    expect(ids.firstTime('a')).toBe(true);
   });
 });

@@ -8,7 +8,7 @@ import {
   UpstreamCompletedSchema,
 } from '#libs/contracts';
 import type { EventType } from '#libs/nats';
-import { EVENT_SCHEMA_HEADER } from '#libs/nats';
+import { EVENT_SCHEMA_HEADER, RecentIds } from '#libs/nats';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { EpisodeBook } from './episodes.js';
 import type { FleetProjection } from './projections.js';
@@ -65,31 +65,10 @@ export function loggedEvent(message: JsMsg): LoggedEvent {
 export type Outcome = 'applied' | 'duplicate' | 'not_projected' | 'unknown_schema' | 'undecodable';
 
 /**
- * Event ids seen lately: at-least-once publishing may store an event twice
- * when a retry comes after the stream's 2-minute duplicate window; the reader
- * counts each id once. 200,000 ids (~25 MB) is hours of a busy fleet's
+ * Ids kept per reader: 200,000 (~25 MB) is hours of a busy fleet's
  * decision-relevant events (request.completed are batched per 100 requests).
  */
-export class RecentIds {
-  private readonly ring: Array<string | undefined>;
-  private readonly seen = new Set<string>();
-  private next = 0;
-
-  constructor(private readonly capacity = 200_000) {
-    this.ring = new Array<string | undefined>(capacity);
-  }
-
-  /** True the first time `id` is offered (within the last `capacity` ids). */
-  firstTime(id: string): boolean {
-    if (this.seen.has(id)) return false;
-    const evicted = this.ring[this.next];
-    if (evicted !== undefined) this.seen.delete(evicted);
-    this.ring[this.next] = id;
-    this.next = (this.next + 1) % this.capacity;
-    this.seen.add(id);
-    return true;
-  }
-}
+const IDS_KEPT = 200_000;
 
 /**
  * Applies the event log to a projection through its steps, once per event
@@ -98,7 +77,7 @@ export class RecentIds {
  * projection equals the live one.
  */
 export class EventLogReader<P> {
-  private readonly ids = new RecentIds();
+  private readonly ids = new RecentIds(IDS_KEPT);
 
   constructor(
     private readonly projection: P,
