@@ -20,7 +20,6 @@ import { EPISODE_STEPS, EventLogReader, loggedEvent } from './event-log.js';
 @Injectable()
 export class EpisodeRecorder implements OnModuleInit, OnApplicationShutdown {
   readonly book: EpisodeBook;
-  private readonly reader: EventLogReader<EpisodeBook>;
   private messages: ConsumerMessages | undefined;
   private stopped = false;
 
@@ -30,7 +29,6 @@ export class EpisodeRecorder implements OnModuleInit, OnApplicationShutdown {
     private readonly jetstream: JetStreamProvider,
   ) {
     this.book = new EpisodeBook(config.episodesKept);
-    this.reader = new EventLogReader(this.book, EPISODE_STEPS);
   }
 
   onModuleInit(): void {
@@ -48,8 +46,9 @@ export class EpisodeRecorder implements OnModuleInit, OnApplicationShutdown {
     // Every event, not filter_subjects: multiple filters need nats-server 2.10, and the deploy's may be older.
     const consumer = await js.consumers.get(JETSTREAM.eventsStream, { deliver_policy: DeliverPolicy.All });
     this.messages = await consumer.consume();
+    const reader = new EventLogReader(this.book, EPISODE_STEPS);
     for await (const message of this.messages) {
-      const outcome = this.reader.read(loggedEvent(message));
+      const outcome = reader.read(loggedEvent(message));
       // Duplicates are counted by the Recorder (batchgate_telemetry_events_skipped_total), which reads the same ids.
       if (outcome === 'unknown_schema' || outcome === 'undecodable')
         this.logger.warn({ subject: message.subject, reason: outcome }, 'skipping an event (episodes)');
