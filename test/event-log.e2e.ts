@@ -1,9 +1,21 @@
-import { RequestsCompletedSchema, fromBinary } from '#libs/contracts';
-import { Bus, JETSTREAM } from '#libs/nats';
+import { spawnSync } from 'node:child_process';
+import {
+  RequestPath,
+  RequestsCompletedSchema,
+  SlotFlushedSchema,
+  UpstreamCompletedSchema,
+  create,
+  fromBinary,
+  toBinary,
+} from '#libs/contracts';
+import { Bus, JETSTREAM, SUBJECTS, eventMeta } from '#libs/nats';
+import { parseEpisodesJsonl } from '#libs/sim';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTelemetryConfig } from '../apps/telemetry/src/config.js';
-import { projectionDiff, rebuildProjection } from '../apps/telemetry/src/rebuild.js';
+import { episodesJsonl } from '../apps/telemetry/src/episodes.js';
+import { arrivalsJsonl } from '../apps/telemetry/src/projections.js';
+import { exportDiff, projectionDiff, rebuildProjection } from '../apps/telemetry/src/rebuild.js';
 import { get, warm } from './support/client.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 import { eventually, metricsOf, total } from './support/metrics.js';
@@ -100,14 +112,39 @@ describe('the event log is the source of truth', () => {
     expect(total(live, 'batchgate_upstream_calls_total')).toBe(upstreamCalls);
     expect(total(live, 'batchgate_telemetry_events_skipped_total', { reason: 'duplicate' })).toBe(0);
 
-    // npm run telemetry:rebuild's replay into fresh projections equals the live one, metrics and arrival traces.
+    // The restarted recorder's episodes: one per flushed slot, none twice (its own consumer, so waited for on its own).
+    const flushedSlots = events.filter((e) => e.subject === 'events.slot.flushed').map((e) => fromBinary(SlotFlushedSchema, e.data).slotId);
+    const liveEpisodes = await eventually(
+      async () => parseEpisodesJsonl((await get(`${recorder.url}/export/episodes.jsonl`)).body),
+      (episodes) => episodes.length === flushedSlots.length,
+    );
+    expect(liveEpisodes.map((e) => e.slot_id).sort()).toEqual([...flushedSlots].sort());
+    expect(liveEpisodes.some((e) => e.decisions.length > 0 && e.upstream !== undefined)).toBe(true);
+
+    // npm run telemetry:rebuild's replay into fresh projections equals the live ones: metrics, arrival traces, episodes.
     const config = loadTelemetryConfig(fleet.envOf('telemetry'));
-    const rebuilt = await rebuildProjection(bus.connection!, { arrivalsKept: config.arrivalsKept, envelope: config.envelope });
+    const rebuilt = await rebuildProjection(bus.connection!, {
+      arrivalsKept: config.arrivalsKept,
+      envelope: config.envelope,
+      episodesKept: config.episodesKept,
+    });
     expect(rebuilt.outcomes.duplicate).toBe(0);
     expect(projectionDiff(live, await rebuilt.registry.metrics())).toEqual([]);
-    const liveArrivals = (await get(`${recorder.url}/export/arrivals.jsonl`)).body.trim().split('\n').filter(Boolean);
-    expect(liveArrivals.length).toBeGreaterThan(0);
-    expect(rebuilt.projection.orderedArrivals().map((a) => JSON.stringify(a))).toEqual(liveArrivals);
+    // One arrival per request that took a slot (not passed through or shed), none lost or doubled by the restart.
+    const liveArrivals = (await get(`${recorder.url}/export/arrivals.jsonl`)).body;
+    const slotted = requestRecords(events).filter((r) => r.path !== RequestPath.PASSTHROUGH && r.path !== RequestPath.SHED);
+    expect(slotted.length).toBeGreaterThan(0);
+    expect(liveArrivals.split('\n').filter(Boolean)).toHaveLength(Math.min(slotted.length, config.arrivalsKept));
+    expect(exportDiff('arrivals', liveArrivals, arrivalsJsonl(rebuilt.projection))).toEqual([]);
+    expect(exportDiff('episodes', (await get(`${recorder.url}/export/episodes.jsonl`)).body, episodesJsonl(rebuilt.episodes))).toEqual([]);
+
+    // And the command itself: --compare checks all three against the live recorder and exits 0.
+    const run = spawnSync(process.execPath, ['dist/tools/telemetry/main.js', '--quiet', '--compare', recorder.url], {
+      encoding: 'utf8',
+      env: { ...process.env, ...fleet.envOf('telemetry') },
+    });
+    expect(run.stderr).toContain('equal');
+    expect(run.status).toBe(0);
   });
 
   it('NATS restarted mid-burst: the requests answered while it was down still reach the log, once each', async () => {
@@ -140,5 +177,19 @@ describe('the event log is the source of truth', () => {
     const events = await eventLog(bus);
     expect(requestRecords(events).length - before).toBe(sent);
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+  });
+
+  it("a latency event published again with its id (a retry after a lost ack): the stream keeps one, the coordinator's features count one", async () => {
+    const duplicates = async () => total(await metricsOf(fleet.coordinatorUrl()), 'batchgate_coordinator_duplicate_events_total');
+    const before = await duplicates();
+    const meta = eventMeta('test/retry');
+    const data = toBinary(UpstreamCompletedSchema, create(UpstreamCompletedSchema, { meta, slotId: 'retried', status: 200, latencyMs: 5 }));
+    const js = jetstream(bus.connection!);
+    const acks = [];
+    for (let attempt = 0; attempt < 2; attempt++)
+      acks.push(await js.publish(SUBJECTS.event('upstream.completed'), data, { msgID: meta.id }));
+    expect(acks.map((ack) => ack.duplicate)).toEqual([false, true]);
+    await eventually(duplicates, (n) => n === before + 1);
+    expect((await eventLog(bus)).filter((e) => e.id === meta.id)).toHaveLength(1);
   });
 });

@@ -5,6 +5,7 @@ export { Bus, BusUnavailableError, NoRespondersError, RequestTimeoutError, reque
 export type { BusLogger, BusOptions, DecodedHandler, Decoder, Handler, Incoming, RequestFailure } from './bus.js';
 export { EVENT_SCHEMA_HEADER, EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
 export { ACKED_EVENT_TYPES, AckedEvents, retryDelayMs } from './acked-events.js';
+export { RecentIds } from './recent-ids.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';
 export { CONFIG_KEYS, EVENT_TYPES, inboxPrefixOf, JETSTREAM, QUEUES, SUBJECTS } from './subjects.js';
 export type { EventType } from './subjects.js';

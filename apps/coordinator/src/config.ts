@@ -33,6 +33,13 @@ export interface CoordinatorConfig extends CommonConfig, RedisConfig {
    * `worker` (every call through the worker pool, as before).
    */
   soleMemberCalls: 'ingress' | 'worker';
+  /**
+   * Event ids the live signals remember to count a retried latency event once
+   * (live-signals.ts). A retry comes at least the 2 s ack timeout after its
+   * original, longer across a NATS outage: 100,000 ids (~12 MB) is over a
+   * minute at 1,500 upstream.completed and request.completed events per second.
+   */
+  liveSignalIdsKept: number;
 }
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
@@ -50,6 +57,7 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     workerLostMs: r.int('BATCHGATE_WORKER_LOST_MS', 250, { min: 20, max: 60_000 }),
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
     ...inferenceSection(r),
+    liveSignalIdsKept: r.int('BATCHGATE_LIVE_SIGNAL_IDS', 100_000, { min: 1, max: 10_000_000 }),
     soleMemberCalls: r.oneOf<'ingress' | 'worker'>('BATCHGATE_SOLE_MEMBER_CALLS', 'ingress', ['ingress', 'worker']),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);

@@ -13,7 +13,7 @@ import { DecisionLoop } from './decision-loop.js';
 import { FlushDispatcher } from './dispatch.js';
 import { InferCoordinator } from './inference/infer-coordinator.js';
 import { InferMetrics } from './inference/infer-metrics.js';
-import { followLiveSignals } from './live-signals.js';
+import { followLiveSignals, LiveSignals } from './live-signals.js';
 import { SlotMembership } from './membership.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { PartitionLeases } from './partitions.js';
@@ -141,7 +141,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       tickMs: config.tickMs,
       decisionTimeoutMs: config.decisionTimeoutMs,
     });
-    this.stops.push(...followLiveSignals(bus, this.features));
+    this.stops.push(...followLiveSignals(bus, new LiveSignals(this.features, config.liveSignalIdsKept, metrics.duplicateEvents)));
     // PUT /admin/policy/routes (ingress) reaches Flow B here: a route matching /v1/embeddings etc. sets that kind's strategy.
     const routes = new LiveConfig(
       this.jetstream,

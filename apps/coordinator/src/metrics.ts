@@ -14,6 +14,7 @@ export class CoordinatorMetrics {
   readonly openSlots: Gauge;
   readonly partitions: Gauge;
   readonly redisUp: Gauge;
+  readonly duplicateEvents: Counter;
 
   constructor(registry: Registry, state: { openSlots: () => number; partitions: () => number; redisUp: () => boolean }) {
     const registers = [registry];
@@ -61,6 +62,11 @@ export class CoordinatorMetrics {
       name: 'batchgate_coordinator_lost_worker_silence_seconds',
       help: 'Heartbeat silence of a worker when its slot was declared lost (the detection time)',
       buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5],
+      registers,
+    });
+    this.duplicateEvents = new Counter({
+      name: 'batchgate_coordinator_duplicate_events_total',
+      help: 'Latency events seen again (a retried at-least-once publish) and not counted twice in the features',
       registers,
     });
     this.openSlots = new Gauge({

@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Query } from '@nestjs/common';
 import { EpisodeRecorder } from './episode-recorder.js';
+import { episodesJsonl } from './episodes.js';
 
 /**
  * Recorded decision episodes for `policy:learn` and `sim replay --episodes`:
@@ -12,10 +13,6 @@ export class EpisodesController {
   @Get('episodes.jsonl')
   @Header('Content-Type', 'application/x-ndjson')
   episodes(@Query('route') route?: string): string {
-    return this.recorder.book
-      .episodes()
-      .filter((episode) => !route || episode.route === route)
-      .map((episode) => JSON.stringify(episode))
-      .join('\n');
+    return episodesJsonl(this.recorder.book, route);
   }
 }

@@ -87,3 +87,12 @@ export class EpisodeBook {
     return this.done.length < this.kept ? [...this.done] : [...this.done.slice(this.next), ...this.done.slice(0, this.next)];
   }
 }
+
+/** The export format (GET /export/episodes.jsonl): one episode per line, oldest flush first, optionally one route's. */
+export function episodesJsonl(book: EpisodeBook, route?: string): string {
+  return book
+    .episodes()
+    .filter((episode) => !route || episode.route === route)
+    .map((episode) => JSON.stringify(episode))
+    .join('\n');
+}

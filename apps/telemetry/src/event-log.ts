@@ -8,25 +8,38 @@ import {
   UpstreamCompletedSchema,
 } from '#libs/contracts';
 import type { EventType } from '#libs/nats';
+import { EVENT_SCHEMA_HEADER, RecentIds } from '#libs/nats';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { EpisodeBook } from './episodes.js';
 import type { FleetProjection } from './projections.js';
 
-interface Step {
+interface Step<P> {
   /** The payload type this reader understands (Bg-Event-Schema), version included. */
   schema: string;
-  apply: (projection: FleetProjection, data: Uint8Array) => void;
-}
-
-function on<S extends DescMessage>(schema: S, apply: (projection: FleetProjection, event: MessageShape<S>) => void): Step {
-  return { schema: schema.typeName, apply: (projection, data) => apply(projection, fromBinary(schema, data)) };
+  apply: (projection: P, data: Uint8Array) => void;
 }
 
 /** Which projection step each event type feeds; types not listed are recorded but not projected. */
-const STEPS: Partial<Record<EventType, Step>> = {
-  'slot.opened': on(SlotOpenedSchema, (p, e) => p.slotOpened(e)),
-  'slot.flushed': on(SlotFlushedSchema, (p, e) => p.slotFlushed(e)),
-  'slot.decided': on(SlotsDecidedSchema, (p, e) => p.slotsDecided(e)),
-  'upstream.completed': on(UpstreamCompletedSchema, (p, e) => p.upstreamCompleted(e)),
-  'request.completed': on(RequestsCompletedSchema, (p, e) => p.requestsCompleted(e)),
+export type Steps<P> = Partial<Record<EventType, Step<P>>>;
+
+function on<P, S extends DescMessage>(schema: S, apply: (projection: P, event: MessageShape<S>) => void): Step<P> {
+  return { schema: schema.typeName, apply: (projection, data) => apply(projection, fromBinary(schema, data)) };
+}
+
+/** The fleet projection (metrics counters, arrival traces, the status page's view). */
+export const FLEET_STEPS: Steps<FleetProjection> = {
+  'slot.opened': on(SlotOpenedSchema, (p: FleetProjection, e) => p.slotOpened(e)),
+  'slot.flushed': on(SlotFlushedSchema, (p: FleetProjection, e) => p.slotFlushed(e)),
+  'slot.decided': on(SlotsDecidedSchema, (p: FleetProjection, e) => p.slotsDecided(e)),
+  'upstream.completed': on(UpstreamCompletedSchema, (p: FleetProjection, e) => p.upstreamCompleted(e)),
+  'request.completed': on(RequestsCompletedSchema, (p: FleetProjection, e) => p.requestsCompleted(e)),
+};
+
+/** The decision episodes (episodes.ts): a slot's decisions, its flush and its upstream call. */
+export const EPISODE_STEPS: Steps<EpisodeBook> = {
+  'slot.decided': on(SlotsDecidedSchema, (b: EpisodeBook, e) => b.decided(e)),
+  'slot.flushed': on(SlotFlushedSchema, (b: EpisodeBook, e) => b.flushed(e)),
+  'upstream.completed': on(UpstreamCompletedSchema, (b: EpisodeBook, e) => b.upstreamCompleted(e)),
 };
 
 /** One message of the events stream as the reader sees it. */
@@ -39,48 +52,41 @@ export interface LoggedEvent {
   data: Uint8Array;
 }
 
+/** A JetStream message of the events stream, as the reader sees it. */
+export function loggedEvent(message: JsMsg): LoggedEvent {
+  return {
+    subject: message.subject,
+    id: message.headers?.get('Nats-Msg-Id') || undefined,
+    schema: message.headers?.get(EVENT_SCHEMA_HEADER) || undefined,
+    data: message.data,
+  };
+}
+
 export type Outcome = 'applied' | 'duplicate' | 'not_projected' | 'unknown_schema' | 'undecodable';
 
 /**
- * Event ids seen lately: at-least-once publishing may store an event twice
- * when a retry comes after the stream's 2-minute duplicate window; the reader
- * counts each id once. 200,000 ids (~25 MB) is hours of a busy fleet's
+ * Ids kept per reader: 200,000 (~25 MB) is hours of a busy fleet's
  * decision-relevant events (request.completed are batched per 100 requests).
  */
-export class RecentIds {
-  private readonly ring: Array<string | undefined>;
-  private readonly seen = new Set<string>();
-  private next = 0;
-
-  constructor(private readonly capacity = 200_000) {
-    this.ring = new Array<string | undefined>(capacity);
-  }
-
-  /** True the first time `id` is offered (within the last `capacity` ids). */
-  firstTime(id: string): boolean {
-    if (this.seen.has(id)) return false;
-    const evicted = this.ring[this.next];
-    if (evicted !== undefined) this.seen.delete(evicted);
-    this.ring[this.next] = id;
-    this.next = (this.next + 1) % this.capacity;
-    this.seen.add(id);
-    return true;
-  }
-}
+const IDS_KEPT = 200_000;
 
 /**
- * Applies the event log to a projection, once per event id. The live
- * recorder and `npm run telemetry:rebuild` both read the stream through
- * this, so a rebuilt projection equals the live one.
+ * Applies the event log to a projection through its steps, once per event
+ * id. The live recorders (Recorder, EpisodeRecorder) and
+ * `npm run telemetry:rebuild` all read the stream through this, so a rebuilt
+ * projection equals the live one.
  */
-export class EventLogReader {
-  private readonly ids = new RecentIds();
+export class EventLogReader<P> {
+  private readonly ids = new RecentIds(IDS_KEPT);
 
-  constructor(private readonly projection: FleetProjection) {}
+  constructor(
+    private readonly projection: P,
+    private readonly steps: Steps<P>,
+  ) {}
 
   read(event: LoggedEvent): Outcome {
     const type = event.subject.slice('events.'.length) as EventType;
-    const step = STEPS[type];
+    const step = this.steps[type];
     if (!step) return 'not_projected';
     if (event.schema !== undefined && event.schema !== step.schema) return 'unknown_schema';
     if (event.id !== undefined && !this.ids.firstTime(event.id)) return 'duplicate';

@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Inject, Query } from '@nestjs/common';
+import { arrivalsJsonl } from './projections.js';
 import { Recorder } from './recorder.js';
 
 /**
@@ -12,10 +13,6 @@ export class ExportController {
   @Get('arrivals.jsonl')
   @Header('Content-Type', 'application/x-ndjson')
   arrivals(@Query('route') route?: string): string {
-    return this.recorder.projection
-      .orderedArrivals()
-      .filter((arrival) => !route || arrival.route === route)
-      .map((arrival) => JSON.stringify(arrival))
-      .join('\n');
+    return arrivalsJsonl(this.recorder.projection, route);
   }
 }

@@ -196,3 +196,12 @@ export class FleetProjection {
     this.flush.activeSlots.set(this.open.size);
   }
 }
+
+/** The export format (GET /export/arrivals.jsonl): one arrival per line, oldest first, optionally one route's. */
+export function arrivalsJsonl(projection: FleetProjection, route?: string): string {
+  return projection
+    .orderedArrivals()
+    .filter((arrival) => !route || arrival.route === route)
+    .map((arrival) => JSON.stringify(arrival))
+    .join('\n');
+}

@@ -1,7 +1,7 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Registry } from '#libs/metrics';
-import { EVENT_SCHEMA_HEADER, JETSTREAM } from '#libs/nats';
+import { JETSTREAM } from '#libs/nats';
 import { JetStreamProvider, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import type { ConsumerMessages } from '@nats-io/jetstream';
@@ -9,7 +9,7 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import type { TelemetryConfig } from './config.js';
 import { TELEMETRY_CONFIG } from './config.js';
 import type { Outcome } from './event-log.js';
-import { EventLogReader } from './event-log.js';
+import { EventLogReader, FLEET_STEPS, loggedEvent } from './event-log.js';
 import type { StatusSnapshot } from './live-view.js';
 import { FleetProjection } from './projections.js';
 
@@ -23,7 +23,7 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
   readonly projection: FleetProjection;
   private readonly applied: Counter<'type'>;
   private readonly skipped: Counter<'type' | 'reason'>;
-  private readonly reader: EventLogReader;
+  private readonly reader: EventLogReader<FleetProjection>;
   private messages: ConsumerMessages | undefined;
   private stopped = false;
   /** Whether the consumer is attached to the event stream (readiness). */
@@ -48,7 +48,7 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
       labelNames: ['type', 'reason'],
       registers: [registry],
     });
-    this.reader = new EventLogReader(this.projection);
+    this.reader = new EventLogReader(this.projection, FLEET_STEPS);
   }
 
   onModuleInit(): void {
@@ -81,12 +81,7 @@ export class Recorder implements OnModuleInit, OnApplicationShutdown {
     this.messages = await consumer.consume();
     this.following = true;
     for await (const message of this.messages) {
-      const outcome = this.reader.read({
-        subject: message.subject,
-        id: message.headers?.get('Nats-Msg-Id') || undefined,
-        schema: message.headers?.get(EVENT_SCHEMA_HEADER) || undefined,
-        data: message.data,
-      });
+      const outcome = this.reader.read(loggedEvent(message));
       this.count(outcome, message.subject);
     }
     this.following = false;
