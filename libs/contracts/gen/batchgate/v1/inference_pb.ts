@@ -343,6 +343,9 @@ export type InferBatch = Message<"batchgate.v1.InferBatch"> & {
   reason: string;
 
   /**
+   * Not set: the batch's own trace context travels in the message's NATS
+   * headers, like every hop's; request_traceparents names its clients.
+   *
    * @generated from field: string traceparent = 13;
    */
   traceparent: string;
