@@ -11,9 +11,12 @@ export {
   httpServerAttributes,
   messagingAttributes,
   nameServerSpan,
+  nameServerSpanAfter,
   routeTemplate,
   splitTarget,
+  startServerSpan,
 } from './semconv.js';
+export { contextOf, linksTo, MAX_SPAN_LINKS, spanContextOf, traceparentOf } from './traceparent.js';
 export type { MessagingOperation, ServerRequest } from './semconv.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';

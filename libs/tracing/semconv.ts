@@ -1,5 +1,5 @@
-import type { Attributes, Span } from '@opentelemetry/api';
-import { SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -20,6 +20,7 @@ import {
   MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
   MESSAGING_OPERATION_TYPE_VALUE_SEND,
 } from '@opentelemetry/semantic-conventions/incubating';
+import { tracingRecords } from './tracing.js';
 
 /** The conventions list no value for NATS; "nats" is what other instrumentations use. */
 export const MESSAGING_SYSTEM_NATS = 'nats';
@@ -71,9 +72,27 @@ export function httpServerAttributes(request: ServerRequest): Attributes {
   return attributes;
 }
 
+/**
+ * The SERVER span of a request arriving at the gateway, child of `parent`
+ * (the client's trace context, or ROOT). Named after the method alone until
+ * the route is known (see nameServerSpan); attributes are built only for a
+ * recorded span, so with tracing off nothing per request is.
+ */
+export function startServerSpan(tracer: Tracer, request: ServerRequest, parent: Context): Span {
+  return tracer.startSpan(
+    request.method,
+    { kind: SpanKind.SERVER, attributes: tracingRecords() ? httpServerAttributes(request) : undefined },
+    parent,
+  );
+}
+
 /** Names the server span after its route ("GET /api/*"), as the conventions ask once the route is known. */
 export function nameServerSpan(span: Span, method: string, match: string): void {
-  const route = routeTemplate(match);
+  nameServerSpanAfter(span, method, routeTemplate(match));
+}
+
+/** nameServerSpan for a route that is a template already ("/v1/embeddings"). */
+export function nameServerSpanAfter(span: Span, method: string, route: string): void {
   span.setAttribute(ATTR_HTTP_ROUTE, route);
   span.updateName(`${method} ${route}`);
 }

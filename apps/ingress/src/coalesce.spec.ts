@@ -4,6 +4,7 @@ import { defaultRoute } from '#libs/config';
 import type { Counter } from '#libs/metrics';
 import { createStrategy } from '#libs/policy';
 import type { Logger } from '#libs/tracing';
+import type { Link, Span, SpanContext } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
@@ -92,6 +93,21 @@ function waiterFor(res: ServerResponse): Waiter {
   };
 }
 
+/** A recording server span that keeps the links added to it (the waiter's span as the ingress ends it). */
+function linkRecordingSpan(): Span & { links: Link[] } {
+  const links: Link[] = [];
+  const span = {
+    links,
+    isRecording: () => true,
+    spanContext: () => ({ traceId: '1'.repeat(32), spanId: '1'.repeat(16), traceFlags: 1 }),
+    addLink: (link: Link) => void links.push(link),
+    setAttribute: () => span,
+    setStatus: () => span,
+    end: () => undefined,
+  };
+  return span as unknown as Span & { links: Link[] };
+}
+
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Coalescer', () => {
@@ -121,6 +137,21 @@ describe('Coalescer', () => {
     answerJoin({ ok: true, reply: create(JoinReplySchema, { slotId: 'slot-2', status: JoinStatus.OPENED }) });
     await settle();
     expect(directCalls).toEqual(['/y']);
+    coalescer.stop();
+  });
+
+  it("a result read before the join reply keeps the trace context it travelled in: the waiter's span links to the upstream call", async () => {
+    const { coalescer, answerJoin } = coalescerWithPendingJoin();
+    const res = recordingResponse();
+    const span = linkRecordingSpan();
+    const key = coalescingKey({ url: '/z', method: 'GET', headers: [], vary: [], isPublic: false, partitions: 64 });
+    coalescer.admit({ ...waiterFor(res), span }, key, ROUTE, { method: 'GET', target: key.target, headers: [] });
+    const upstream: SpanContext = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 };
+    coalescer.result(create(FetchResultSchema, { slotId: 'slot-3', status: 200, body: Buffer.from('early answer') }), upstream);
+    answerJoin({ ok: true, reply: create(JoinReplySchema, { slotId: 'slot-3', status: JoinStatus.OPENED }) });
+    await settle();
+    expect(res.sent?.toString()).toBe('early answer');
+    expect(span.links.map((link) => link.context)).toEqual([upstream]);
     coalescer.stop();
   });
 });

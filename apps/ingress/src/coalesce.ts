@@ -182,7 +182,7 @@ export class Coalescer implements FleetEvents {
   /** `sent`: the trace context the result travelled in (the worker's upstream call), linked from each waiter's span. */
   result(result: FetchResult, sent?: SpanContext): void {
     const slot = this.bySlotId.get(result.slotId);
-    if (!slot) this.early.result(result, performance.now());
+    if (!slot) this.early.result(result, sent, performance.now());
     if (!slot || slot.phase === 'settled') return;
     this.closeToNewWaiters(slot);
     // The worker replayed the opening join's request: our first waiter's, if that join was ours.
@@ -231,7 +231,7 @@ export class Coalescer implements FleetEvents {
     if (!early) return;
     if (early.closed) this.closed([slotId]);
     if (early.soleCall) this.soleCall([slotId]);
-    if (early.result) this.result(early.result);
+    if (early.result) this.result(early.result, early.sent);
     else if (early.orphaned) this.orphaned([slotId]);
   }
 

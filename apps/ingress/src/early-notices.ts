@@ -1,4 +1,5 @@
 import type { FetchResult } from '#libs/contracts';
+import type { SpanContext } from '@opentelemetry/api';
 
 /** What arrived for a slot id before this ingress knew the id. */
 export interface EarlyNotice {
@@ -6,6 +7,8 @@ export interface EarlyNotice {
   orphaned: boolean;
   soleCall: boolean;
   result: FetchResult | undefined;
+  /** The trace context the result travelled in (the worker's upstream call): its waiters' spans link to it. */
+  sent: SpanContext | undefined;
 }
 
 interface Entry extends EarlyNotice {
@@ -42,8 +45,10 @@ export class EarlyNotices {
     this.entry(slotId, nowMs).soleCall = true;
   }
 
-  result(result: FetchResult, nowMs: number): void {
-    this.entry(result.slotId, nowMs).result = result;
+  result(result: FetchResult, sent: SpanContext | undefined, nowMs: number): void {
+    const entry = this.entry(result.slotId, nowMs);
+    entry.result = result;
+    entry.sent = sent;
   }
 
   /** What came early for `slotId` (removed), if it is still fresh. */
@@ -66,7 +71,7 @@ export class EarlyNotices {
       if (this.entries.size < this.capacity && nowMs - old.atMs <= this.ttlMs) break;
       this.entries.delete(id);
     }
-    entry = { closed: false, orphaned: false, soleCall: false, result: undefined, atMs: nowMs };
+    entry = { closed: false, orphaned: false, soleCall: false, result: undefined, sent: undefined, atMs: nowMs };
     this.entries.set(slotId, entry);
     return entry;
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { endHttpSpan, httpClientAttributes, httpServerAttributes, nameServerSpan, tracerFor, tracingRecords } from '#libs/tracing';
+import { endHttpSpan, httpClientAttributes, nameServerSpan, startServerSpan, tracerFor } from '#libs/tracing';
 import type { HeaderList } from '#libs/upstream';
 import { forwardedRequestHeaders } from '#libs/upstream';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
@@ -23,7 +23,8 @@ export function headerList(req: IncomingMessage): HeaderList {
   return list;
 }
 
-function hopOf(req: IncomingMessage) {
+/** The hop a request came over: the client's address, the scheme and the Host it named. */
+export function hopOf(req: IncomingMessage) {
   return {
     remoteAddress: req.socket.remoteAddress ?? 'unknown',
     protocol: 'encrypted' in req.socket ? 'https' : 'http',
@@ -60,15 +61,7 @@ export function proxyHandlers(ingress: IngressService): GatewayHandlers {
     const parent = propagation.extract(ROOT_CONTEXT, raw.headers);
     const hop = hopOf(raw);
     // Named "GET /api/*" below once the route is known (semantic conventions: {method} {http.route}).
-    const span = tracer.startSpan(
-      method,
-      // Attributes only for a recorded span: with tracing off nothing per request is built for it.
-      {
-        kind: SpanKind.SERVER,
-        attributes: tracingRecords() ? httpServerAttributes({ method, target: url, scheme: hop.protocol, host: hop.host }) : undefined,
-      },
-      parent,
-    );
+    const span = startServerSpan(tracer, { method, target: url, scheme: hop.protocol, host: hop.host }, parent);
     const { route, request: normalized } = routeRequest(ingress.routes, url);
     if (span.isRecording()) nameServerSpan(span, method, route.match);
     const forward = forwardedRequestHeaders(headers, hop);

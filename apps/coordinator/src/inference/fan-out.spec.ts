@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { create, InferBatchResultSchema } from '#libs/contracts';
-import { byIngress, resultsOf, savingsOf } from './fan-out.js';
+import { byIngress, requestTraceparentsOf, resultsOf, savingsOf } from './fan-out.js';
 import type { BatchInput, QueuedItem } from './infer-queue.js';
 
 const enc = new TextEncoder();
@@ -55,5 +55,15 @@ describe('fan-out of a batch result', () => {
 
   it('savings count every waiter past the first of an input, with its prompt and max tokens', () => {
     expect(savingsOf(inputs, 10)).toEqual({ items: 1, tokens: 15 });
+  });
+});
+
+describe('the client requests a batch links to', () => {
+  it("each request once (its items share its traceparent), untraced ones left out, in the batch's order", () => {
+    const a = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const b = '00-4bf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b8-01';
+    const traced = (itemId: string, traceparent: string): QueuedItem => ({ ...item(itemId, 'i1'), traceparent });
+    const inputs = [input(traced('a.0', a), traced('b.0', b)), input(traced('a.1', a), traced('c.0', '')), input(item('d.0', 'i2'))];
+    expect(requestTraceparentsOf(inputs)).toEqual([a, b]);
   });
 });

@@ -1,4 +1,5 @@
 import type { InferBatchFlushedSchema, InferBatchResult, InferBatchSchema, InferItemResultSchema, MessageInitShape } from '#libs/contracts';
+import { MAX_SPAN_LINKS } from '#libs/tracing';
 import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
 
 export type ItemResult = MessageInitShape<typeof InferItemResultSchema>;
@@ -111,5 +112,22 @@ export function batchOf(
     stream: shape.stream,
     streamTargets: shape.stream ? inputs.flatMap((input) => input.waiters.map((w) => ({ itemId: w.itemId, ingressId: w.ingressId }))) : [],
     reason: at.reason,
+    requestTraceparents: requestTraceparentsOf(inputs),
   };
+}
+
+/**
+ * The client requests a batch answers, as W3C traceparents, each once (a
+ * request's items share one) and no more than a span can link to: the
+ * worker's backend call links to every one.
+ */
+export function requestTraceparentsOf(inputs: readonly BatchInput[]): string[] {
+  const traceparents = new Set<string>();
+  for (const input of inputs) {
+    for (const waiter of input.waiters) {
+      if (traceparents.size >= MAX_SPAN_LINKS) return [...traceparents];
+      if (waiter.traceparent) traceparents.add(waiter.traceparent);
+    }
+  }
+  return [...traceparents];
 }

@@ -15,6 +15,7 @@ import { priorityName } from '#libs/inference';
 import type { Bus, EventPublisher, Incoming } from '#libs/nats';
 import { eventMeta, SUBJECTS } from '#libs/nats';
 import type { Logger } from '#libs/tracing';
+import { contextOf } from '#libs/tracing';
 import { wallNow } from '../clock.js';
 import type { InferenceConfig } from './config.js';
 import type { ItemResult } from './fan-out.js';
@@ -260,7 +261,9 @@ export class InferCoordinator {
       flushedEventOf(batch.batchId, shape, inputs, { meta, reason, strategy, ageMs, tokens }),
     );
     const wire = batchOf(batch.batchId, shape, inputs, { reason, deadlineAtMs, coordinatorId });
-    bus.request(SUBJECTS.infer, InferBatchSchema, wire, InferBatchAcceptedSchema, ACCEPT_TIMEOUT_MS).then(
+    // In its first client's trace, as a Flow A flush travels in its first member's; the backend call links to every client.
+    const traced = contextOf(wire.requestTraceparents?.[0] ?? '');
+    bus.request(SUBJECTS.infer, InferBatchSchema, wire, InferBatchAcceptedSchema, ACCEPT_TIMEOUT_MS, traced).then(
       (accepted) => {
         batch.workerId = accepted.workerId;
       },

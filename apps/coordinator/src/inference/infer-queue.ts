@@ -16,6 +16,8 @@ export interface QueuedItem {
   /** Wall-clock ms; 0 = none. */
   deadlineAtMs: number;
   arrivedAtMs: number;
+  /** W3C traceparent of the client request's server span (absent or "" = not traced): the backend call links to it. */
+  traceparent?: string;
 }
 
 /** What items must share to travel in one backend call. */
@@ -51,6 +53,7 @@ export function queuedItemOf(submit: InferSubmit, wire: InferItem, nowMs: number
     dedupKey: submit.stream ? '' : wire.dedupKey,
     deadlineAtMs: wire.deadlineAtMs,
     arrivedAtMs: nowMs,
+    traceparent: submit.traceparent,
   };
 }
 

@@ -8,13 +8,16 @@ import {
 } from '#libs/contracts';
 import type { Bus } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
+import type { SpanContext } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
 
 /** How long the coordinator has to accept a submit (it answers before batching). */
 const SUBMIT_REPLY_MS = 2000;
 
+/** `sent`: the trace context a result or chunk travelled in (the batch's backend call), for the client span's link. */
 export interface ItemWaiter {
-  result(result: InferItemResult): void;
-  chunk?(chunk: InferChunk): void;
+  result(result: InferItemResult, sent: SpanContext | undefined): void;
+  chunk?(chunk: InferChunk, sent: SpanContext | undefined): void;
 }
 
 export type SubmitOutcome = { ok: true } | { ok: false; reason: string; retryAfterS: number };
@@ -31,16 +34,19 @@ export class InferLink {
 
   start(): void {
     this.stops.push(
-      this.bus.subscribe(SUBJECTS.inferResults(this.ingressId), InferResultsSchema, (results) => {
+      this.bus.subscribe(SUBJECTS.inferResults(this.ingressId), InferResultsSchema, (results, incoming) => {
+        const sent = trace.getSpanContext(incoming.context);
         for (const result of results.items) {
           const waiter = this.waiters.get(result.itemId);
           if (!waiter) continue;
           // A streamed item's success is its chunks; it keeps waiting for them.
           if (!waiter.chunk || result.status !== 200) this.waiters.delete(result.itemId);
-          waiter.result(result);
+          waiter.result(result, sent);
         }
       }),
-      this.bus.subscribe(SUBJECTS.inferChunk(this.ingressId), InferChunkSchema, (chunk) => this.waiters.get(chunk.itemId)?.chunk?.(chunk)),
+      this.bus.subscribe(SUBJECTS.inferChunk(this.ingressId), InferChunkSchema, (chunk, incoming) =>
+        this.waiters.get(chunk.itemId)?.chunk?.(chunk, trace.getSpanContext(incoming.context)),
+      ),
     );
   }
 

@@ -5,6 +5,10 @@ import { InferKind } from '#libs/contracts';
 import { dedupKeyOf, partitionOfModel, priorityName } from '#libs/inference';
 import { Priority } from '#libs/contracts';
 import type { Logger } from '#libs/tracing';
+import { endHttpSpan, nameServerSpanAfter, startServerSpan, traceparentOf, tracerFor } from '#libs/tracing';
+import type { Span, SpanContext } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { hopOf } from '../proxy.route.js';
 import type { IngressConfig } from '../config.js';
 import { estimateInputTokens } from './token-estimate.js';
 import type { InferLink, ItemWaiter } from './infer-link.js';
@@ -19,6 +23,7 @@ import { tenantOf, TenantQueues } from './tenant-queue.js';
 const ANSWER_GRACE_MS = 1000;
 
 const encoder = new TextEncoder();
+const tracer = tracerFor('ingress');
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return void res.end();
@@ -73,7 +78,23 @@ export class InferenceFront {
     return this.link.pending;
   }
 
+  /**
+   * Serves one request inside its SERVER span ("POST /v1/embeddings"), which
+   * ends when the response does: its NATS submit is the span's child, and
+   * the backend call that answers it links to it.
+   */
   handle(kind: InferKind, req: IncomingMessage, res: ServerResponse): void {
+    const hop = hopOf(req);
+    const target = req.url ?? '/';
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const span = startServerSpan(tracer, { method: 'POST', target, scheme: hop.protocol, host: hop.host }, parent);
+    if (span.isRecording()) nameServerSpanAfter(span, 'POST', target.split('?')[0]!);
+    // A client gone before any answer leaves no status to record; the span still ends.
+    res.once('close', () => (res.headersSent ? endHttpSpan(span, res.statusCode, 'server') : span.end()));
+    context.with(trace.setSpan(parent, span), () => this.admit(kind, req, res, span));
+  }
+
+  private admit(kind: InferKind, req: IncomingMessage, res: ServerResponse, span: Span): void {
     const arrivedAtMs = Date.now();
     if (this.draining) {
       this.metrics.rejected.inc({ reason: 'shutting_down' });
@@ -88,7 +109,7 @@ export class InferenceFront {
       );
     }
     readJsonBody(req, this.config.maxBodyBytes).then(
-      (body) => this.serve(kind, req, res, body, arrivedAtMs),
+      (body) => this.serve(kind, req, res, body, arrivedAtMs, span),
       (error: unknown) =>
         sendError(
           res,
@@ -97,7 +118,7 @@ export class InferenceFront {
     );
   }
 
-  private serve(kind: InferKind, req: IncomingMessage, res: ServerResponse, body: unknown, arrivedAtMs: number): void {
+  private serve(kind: InferKind, req: IncomingMessage, res: ServerResponse, body: unknown, arrivedAtMs: number, span: Span): void {
     let request: InferRequest;
     let deadlineMs: number;
     try {
@@ -134,10 +155,17 @@ export class InferenceFront {
         },
       );
     }
-    void this.run(request, tenant, res, arrivedAtMs, arrivedAtMs + deadlineMs);
+    void this.run(request, tenant, res, arrivedAtMs, arrivedAtMs + deadlineMs, span);
   }
 
-  private async run(request: InferRequest, tenant: string, res: ServerResponse, arrivedAtMs: number, deadlineAtMs: number): Promise<void> {
+  private async run(
+    request: InferRequest,
+    tenant: string,
+    res: ServerResponse,
+    arrivedAtMs: number,
+    deadlineAtMs: number,
+    span: Span,
+  ): Promise<void> {
     const requestId = randomUUID();
     const priority = request.priority ?? Priority.NORMAL;
     const partition = partitionOfModel(request.model, this.config.partitions);
@@ -185,11 +213,13 @@ export class InferenceFront {
       this.link.cancel(partition, ids);
       finish();
     });
+    const linkTo = linker(span);
     const waiters = new Map<string, ItemWaiter>();
     for (const id of ids) {
       waiters.set(id, {
-        result: (result) => {
+        result: (result, sent) => {
           if (finished) return;
+          linkTo(sent);
           if (request.stream && result.status === 200) return;
           results.set(id, result);
           if (results.size < ids.length) return;
@@ -200,7 +230,14 @@ export class InferenceFront {
           if (!finish()) return;
           sendJson(res, 200, answerOf(request, ordered));
         },
-        ...(request.stream ? { chunk: (chunk: InferChunk) => this.relay(chunk, res, () => (streaming = true), finish, fail) } : {}),
+        ...(request.stream
+          ? {
+              chunk: (chunk: InferChunk, sent: SpanContext | undefined) => {
+                linkTo(sent);
+                this.relay(chunk, res, () => (streaming = true), finish, fail);
+              },
+            }
+          : {}),
       });
     }
     const outcome = await this.link.submit(
@@ -216,6 +253,7 @@ export class InferenceFront {
         submittedAtMs: arrivedAtMs,
         maxTokens: request.maxTokens,
         stream: request.stream,
+        traceparent: traceparentOf(trace.setSpan(ROOT_CONTEXT, span)),
       },
       waiters,
     );
@@ -257,4 +295,19 @@ export class InferenceFront {
     if (chunk.data.length > 0) res.write(`data: ${Buffer.from(chunk.data).toString('utf8')}\n\n`);
     if (chunk.done && finish()) res.end('data: [DONE]\n\n');
   }
+}
+
+/**
+ * Links the client's span to each trace its answers travelled in (the batch's
+ * backend call), once per span: every client trace shows the call that
+ * answered it, even one whose item joined a batch already in flight. Its own
+ * trace (the batch it opened) needs no link.
+ */
+function linker(span: Span): (sent: SpanContext | undefined) => void {
+  const linked = new Set<string>();
+  return (sent) => {
+    if (!sent || !span.isRecording() || sent.traceId === span.spanContext().traceId || linked.has(sent.spanId)) return;
+    linked.add(sent.spanId);
+    span.addLink({ context: sent });
+  };
 }

@@ -1,12 +1,25 @@
-import type { Context } from '@opentelemetry/api';
+import type { Context, Link } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, IsolatedCircuitError } from 'cockatiel';
 import type { CircuitBreakerPolicy } from 'cockatiel';
 import { Pool } from 'undici';
+import { endHttpSpan, httpClientAttributes, tracerFor } from '#libs/tracing';
 import type { HeaderList } from '#libs/upstream';
 import { withTraceContext } from '#libs/upstream';
 import type { Candidate } from './balancer.js';
 import { pickBackend } from './balancer.js';
 import type { InferenceConfig } from './config.js';
+
+const tracer = tracerFor('worker');
+
+/** Options of one backend call; `links` go on its HTTP client span (the client requests the batch answers). */
+export interface CallOptions {
+  budgetMs: number;
+  signal: AbortSignal;
+  ctx: Context;
+  links?: Link[];
+}
 
 /**
  * A failed backend call. `breaks` counts toward the backend's circuit (no
@@ -102,13 +115,15 @@ export class BackendPool {
   /**
    * POSTs `body` to `path` under the backend's base through its breaker and
    * hands the response to `read` (which consumes the body). Throws
-   * BackendFailure (incl. an open circuit, status 503), CallCancelled.
+   * BackendFailure (incl. an open circuit, status 503), CallCancelled. Each
+   * call made has an HTTP client span, child of `options.ctx`, that ends
+   * once `read` is done (a stream's last event included).
    */
   async call<T>(
     backend: Backend,
     path: string,
     body: unknown,
-    options: { budgetMs: number; signal: AbortSignal; ctx: Context },
+    options: CallOptions,
     read: (status: number, body: AsyncIterable<Buffer> & { json(): Promise<unknown>; text(): Promise<string> }) => Promise<T>,
   ): Promise<T> {
     backend.pending++;
@@ -118,23 +133,40 @@ export class BackendPool {
     const base = new URL(backend.url);
     const own: HeaderList = [['content-type', 'application/json']];
     if (this.config.inferenceApiKey) own.push(['authorization', `Bearer ${this.config.inferenceApiKey}`]);
-    const headers = withTraceContext(own, options.ctx);
+    const target = `${base.pathname}${path}`;
+    const failureOf = (error: unknown): BackendFailure | CallCancelled => {
+      if (error instanceof BackendFailure) return error;
+      if (options.signal.aborted) return new CallCancelled('the batch was cancelled');
+      if (timeout.aborted) return new BackendFailure(504, `no answer within ${options.budgetMs} ms`, limited, limited);
+      return new BackendFailure(502, `backend unreachable: ${(error as Error).message}`, true);
+    };
     try {
       return await backend.breaker.execute(async () => {
+        const span = tracer.startSpan(
+          'POST',
+          { kind: SpanKind.CLIENT, attributes: httpClientAttributes('POST', base, target), links: options.links },
+          options.ctx,
+        );
+        let status = 0;
         try {
           const response = await this.pools[backend.index]!.request({
-            path: `${base.pathname}${path}`,
+            path: target,
             method: 'POST',
-            headers: Object.fromEntries(headers),
+            // The backend's spans hang under this call's.
+            headers: Object.fromEntries(withTraceContext(own, trace.setSpan(options.ctx, span))),
             body: JSON.stringify(body),
             signal,
           });
-          return await read(response.statusCode, response.body);
+          status = response.statusCode;
+          return await read(status, response.body);
         } catch (error) {
-          if (error instanceof BackendFailure) throw error;
-          if (options.signal.aborted) throw new CallCancelled('the batch was cancelled');
-          if (timeout.aborted) throw new BackendFailure(504, `no answer within ${options.budgetMs} ms`, limited, limited);
-          throw new BackendFailure(502, `backend unreachable: ${(error as Error).message}`, true);
+          const failure = failureOf(error);
+          span.setAttribute(ATTR_ERROR_TYPE, failure instanceof CallCancelled ? 'cancelled' : String(failure.status));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+          throw failure;
+        } finally {
+          if (status > 0) endHttpSpan(span, status, 'client');
+          else span.end();
         }
       });
     } catch (error) {

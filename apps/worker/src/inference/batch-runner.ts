@@ -1,10 +1,11 @@
 import type { Context } from '@opentelemetry/api';
 import type { InferBatch, InferTarget, MessageInitShape } from '#libs/contracts';
 import type { InferChunkSchema } from '#libs/contracts';
+import { linksTo, tracingRecords } from '#libs/tracing';
 import { callBudgetMs } from '../task-budget.js';
 import type { BackendRequest, JsonObject } from './backend-request.js';
 import { BatchShapeError, backendRequestOf, choicesPerPrompt, isIdempotent } from './backend-request.js';
-import type { Backend, BackendPool } from './backends.js';
+import type { Backend, BackendPool, CallOptions } from './backends.js';
 import { BackendFailure, CallCancelled } from './backends.js';
 import type { InferenceConfig } from './config.js';
 import type { CallOutcome, InferenceMetrics } from './metrics.js';
@@ -67,21 +68,27 @@ export class BatchRunner {
     private readonly pool: BackendPool,
     private readonly config: InferenceConfig,
     private readonly metrics: InferenceMetrics,
-    private readonly sendChunk: (target: InferTarget, chunk: ChunkInit) => void,
+    /** `ctx`: the batch's trace context, which a stream's last chunk travels in. */
+    private readonly sendChunk: (target: InferTarget, chunk: ChunkInit, ctx: Context) => void,
   ) {}
 
-  /** Runs the batch; a streamed batch that failed gets a last chunk with the error, so its clients are not left open. */
+  /**
+   * Runs the batch; a streamed batch that failed gets a last chunk with the
+   * error, so its clients are not left open. Every backend call links to the
+   * client requests the batch answers (their traceparents travel in it).
+   */
   async run(batch: InferBatch, signal: AbortSignal, ctx: Context): Promise<BatchOutcome> {
     const stream: StreamState = { sentAny: false, seq: 0 };
-    const outcome = await this.attempts(batch, signal, ctx, stream);
+    const links = tracingRecords() ? linksTo(batch.requestTraceparents) : undefined;
+    const outcome = await this.attempts(batch, { signal, ctx, links }, stream);
     if (batch.stream && outcome.status !== 200) {
       for (const target of batch.streamTargets)
-        this.sendChunk(target, { itemId: target.itemId, seq: stream.seq, done: true, status: outcome.status, error: outcome.error });
+        this.sendChunk(target, { itemId: target.itemId, seq: stream.seq, done: true, status: outcome.status, error: outcome.error }, ctx);
     }
     return outcome;
   }
 
-  private async attempts(batch: InferBatch, signal: AbortSignal, ctx: Context, stream: StreamState): Promise<BatchOutcome> {
+  private async attempts(batch: InferBatch, call: Omit<CallOptions, 'budgetMs'>, stream: StreamState): Promise<BatchOutcome> {
     let request: BackendRequest;
     try {
       request = backendRequestOf(batch);
@@ -104,7 +111,7 @@ export class BatchRunner {
       calls++;
       const started = performance.now();
       try {
-        const outcome = await this.attempt(batch, request, backend, { budgetMs: budget, signal, ctx }, stream);
+        const outcome = await this.attempt(batch, request, backend, { ...call, budgetMs: budget }, stream);
         this.observe(batch, backend, started, outcome.status === 200 ? 'ok' : 'error_status');
         return { ...outcome, calls };
       } catch (error) {
@@ -134,7 +141,7 @@ export class BatchRunner {
     batch: InferBatch,
     request: BackendRequest,
     backend: Backend,
-    options: { budgetMs: number; signal: AbortSignal; ctx: Context },
+    options: CallOptions,
     stream: StreamState,
   ): Promise<BatchOutcome> {
     const started = performance.now();
@@ -146,7 +153,7 @@ export class BatchRunner {
       }
       if (batch.stream) {
         const final = await relayStream(batch, body, stream, (chunk) => {
-          for (const target of batch.streamTargets) this.sendChunk(target, { ...chunk, itemId: target.itemId, status: 200 });
+          for (const target of batch.streamTargets) this.sendChunk(target, { ...chunk, itemId: target.itemId, status: 200 }, options.ctx);
         });
         return this.answered(batch, backend, started, final, request.body);
       }

@@ -1,6 +1,6 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import type { InferBatch, InferTarget } from '#libs/contracts';
 import {
@@ -64,7 +64,7 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
       ),
     );
     this.metrics = new InferenceMetrics(registry, this.pool);
-    this.runner = new BatchRunner(this.pool, config, this.metrics, (target, chunk) => this.sendChunk(target, chunk));
+    this.runner = new BatchRunner(this.pool, config, this.metrics, (target, chunk, ctx) => this.sendChunk(target, chunk, ctx));
   }
 
   onModuleInit(): void {
@@ -115,11 +115,11 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
     this.running.get(batchId)?.abort();
   }
 
+  /** The batch's span: its backend calls (HTTP client spans, one per attempt) and its result hop hang under it. */
   private async run(batch: InferBatch, signal: AbortSignal, parent: Context): Promise<void> {
     const span = tracer.startSpan(
       'worker.inference',
       {
-        kind: SpanKind.CLIENT,
         attributes: {
           'batchgate.batch_id': batch.batchId,
           'batchgate.kind': kindLabel(batch.kind),
@@ -148,7 +148,7 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
       };
     }
     span.setAttribute('batchgate.calls', outcome.calls);
-    if (outcome.backend) span.setAttribute('server.address', outcome.backend);
+    if (outcome.backend) span.setAttribute('batchgate.backend', outcome.backend);
     if (outcome.status !== 200) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
     this.deliver(batch, this.fitted(outcome), ctx);
     span.end();
@@ -183,7 +183,12 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  private sendChunk(target: InferTarget, chunk: ChunkInit): void {
-    this.bus.publish(SUBJECTS.inferChunk(target.ingressId), InferChunkSchema, chunk);
+  /**
+   * One stream event to its client's ingress. Only the last travels in the
+   * batch's trace (its client's span links to it there): a span pair per
+   * token would bury the trace in chunks and cost the stream a span each.
+   */
+  private sendChunk(target: InferTarget, chunk: ChunkInit, ctx: Context): void {
+    this.bus.publish(SUBJECTS.inferChunk(target.ingressId), InferChunkSchema, chunk, chunk.done ? ctx : ROOT_CONTEXT);
   }
 }
