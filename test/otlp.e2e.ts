@@ -145,6 +145,17 @@ describe('OpenTelemetry over OTLP, by the semantic conventions', () => {
     expect(traceparent).toContain(`-${call.spanId}-`);
   });
 
+  it('a client that hangs up before its coalesced answer still gets its server span, ended with error.type client_closed', async () => {
+    // The origin takes 150 ms; the client gives up after 30.
+    await expect(
+      request(`${fleet.ingressUrl()}/otlp-gone`, { dispatcher: burstAgent, signal: AbortSignal.timeout(30) }).then((r) => r.body.text()),
+    ).rejects.toThrow();
+    const spans = await received((all) => serverSpansOf(all, '/otlp-gone').length === 1);
+    const server = serverSpansOf(spans, '/otlp-gone')[0]!;
+    expect(server.attributes['error.type']).toBe('client_closed');
+    expect(server.attributes['http.response.status_code']).toBeUndefined();
+  });
+
   // Last: it stops NATS for good.
   it('a request answered by the ingress itself (NATS down) has a client span for its own origin call', async () => {
     await fleet.nats.stop();

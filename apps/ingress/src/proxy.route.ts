@@ -110,7 +110,13 @@ export function proxyHandlers(ingress: IngressService): GatewayHandlers {
     };
     // A client that hangs up is not written to; the slot goes on for the others.
     res.once('close', () => {
-      if (!res.writableFinished) waiter.done = true;
+      if (res.writableFinished) return;
+      waiter.done = true;
+      // No answer will end its span (coalesce skips done waiters): end it here, once, saying why.
+      if (span.isRecording() && !res.headersSent) {
+        span.setAttribute('error.type', 'client_closed');
+        span.end();
+      }
     });
     context.with(trace.setSpan(parent, span), () =>
       ingress.coalescer.admit(waiter, key, route, { method, target: key.target, headers: forward }),
