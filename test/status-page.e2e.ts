@@ -5,6 +5,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burst, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
+import { SimBackend } from './support/inference-backend.js';
 
 /** Debian's chromium, never a browser a tool downloads. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -23,9 +24,14 @@ async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, tim
 describe('status page', () => {
   let fleet: TestFleet;
   let browser: Browser;
+  let backend: SimBackend;
 
   beforeAll(async () => {
-    fleet = await TestFleet.start({ telemetry: true, env: { BATCHGATE_BATCH_TIMEOUT_MS: '40' } });
+    backend = await SimBackend.start({ BATCHGATE_BACKEND_DIMENSIONS: '4' });
+    fleet = await TestFleet.start({
+      telemetry: true,
+      env: { BATCHGATE_BATCH_TIMEOUT_MS: '40', BATCHGATE_INFERENCE_UPSTREAM: backend.url },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -36,6 +42,7 @@ describe('status page', () => {
   afterAll(async () => {
     await browser?.close();
     await fleet.stop();
+    await backend?.stop();
   });
 
   it('is served with a same-origin-only content security policy', async () => {
@@ -85,6 +92,32 @@ describe('status page', () => {
 
     // The origin agrees with the page's reduction: it saw far fewer calls than requests.
     expect(fleet.origin.callsTo('/status-burst/').length).toBeLessThan(540 / 2);
+
+    // Flow B: 48 embedding requests from different clients, 8 of them repeating an input, batched into fewer backend calls.
+    const embed = (input: string) =>
+      fetch(`${fleet.ingressUrl()}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'sim-embedding', input }),
+      });
+    const answers = await Promise.all(Array.from({ length: 48 }, (_, i) => embed(`status item ${i % 40}`)));
+    expect(answers.map((a) => a.status)).toEqual(Array(48).fill(200));
+    const batches = await waitFor(
+      async () => Number(await page.textContent('#infer-batches')),
+      (value) => value > 0,
+    );
+    expect(batches).toBeGreaterThan(0);
+    const perBatch = await waitFor(
+      async () => Number(await page.textContent('#infer-per-batch')),
+      (value) => value > 1,
+    );
+    // More than one client's item per backend call, as the backend itself counted.
+    const { calls } = await backend.stats();
+    expect(perBatch).toBeGreaterThan(1);
+    expect(calls).toBeLessThan(48);
+    const models = await page.locator('#infer-models tr').allTextContents();
+    expect(models.some((row) => row.startsWith('sim-embedding'))).toBe(true);
+    expect(await page.locator('#infer-recent tr').count()).toBeGreaterThan(0);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });

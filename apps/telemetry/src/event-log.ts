@@ -1,6 +1,8 @@
 import type { DescMessage, MessageShape } from '#libs/contracts';
 import {
   fromBinary,
+  InferBatchFlushedSchema,
+  InferCompletedSchema,
   RequestsCompletedSchema,
   SlotFlushedSchema,
   SlotOpenedSchema,
@@ -26,13 +28,15 @@ function on<P, S extends DescMessage>(schema: S, apply: (projection: P, event: M
   return { schema: schema.typeName, apply: (projection, data) => apply(projection, fromBinary(schema, data)) };
 }
 
-/** The fleet projection (metrics counters, arrival traces, the status page's view). */
+/** The fleet projection (metrics counters, arrival traces, the status page's view, Flow B's batches included). */
 export const FLEET_STEPS: Steps<FleetProjection> = {
   'slot.opened': on(SlotOpenedSchema, (p: FleetProjection, e) => p.slotOpened(e)),
   'slot.flushed': on(SlotFlushedSchema, (p: FleetProjection, e) => p.slotFlushed(e)),
   'slot.decided': on(SlotsDecidedSchema, (p: FleetProjection, e) => p.slotsDecided(e)),
   'upstream.completed': on(UpstreamCompletedSchema, (p: FleetProjection, e) => p.upstreamCompleted(e)),
   'request.completed': on(RequestsCompletedSchema, (p: FleetProjection, e) => p.requestsCompleted(e)),
+  'batch.flushed': on(InferBatchFlushedSchema, (p: FleetProjection, e) => p.batchFlushed(e)),
+  'inference.completed': on(InferCompletedSchema, (p: FleetProjection, e) => p.inferenceCompleted(e)),
 };
 
 /** The decision episodes (episodes.ts): a slot's decisions, its flush and its upstream call. */

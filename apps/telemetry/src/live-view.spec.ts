@@ -51,4 +51,30 @@ describe('LiveView', () => {
     view.request('coalesced', T0, 20);
     expect(view.snapshot(T0 + 10, 0).shed).toEqual({ window: 1, total: 1 });
   });
+
+  it("Flow B: batches per model, items per batch, dedup within a batch, and each batch's backend call", () => {
+    const view = new LiveView();
+    const batch = { model: 'm', kind: 'embeddings', priority: 'normal', reason: 'policy', strategy: 'queue_depth', tokens: 40, ageMs: 3 };
+    view.inference.flushed({ ...batch, batchId: 'b1', atMs: T0, items: 10, inputs: 8 });
+    view.inference.flushed({ ...batch, batchId: 'b2', atMs: T0 + 100, items: 6, inputs: 6, reason: 'critical', priority: 'critical' });
+    view.inference.completed('b1', T0 + 50, { status: 200, backendMs: 40, failed: false });
+    view.inference.completed('b2', T0 + 160, { status: 503, backendMs: 12, failed: true });
+    const b = view.snapshot(T0 + 1500, 0).inference;
+    expect(b.batches.at(-2)).toBe(2);
+    expect(b.items.at(-2)).toBe(16);
+    expect(b.itemsPerBatch).toBe(8);
+    expect(b.dedup).toEqual({ window: 2, total: 2 });
+    expect(b.models).toEqual([{ model: 'm', kind: 'embeddings', strategy: 'queue_depth', batches: 2, items: 16, inputs: 14, tokens: 80 }]);
+    expect(b.flushes).toEqual({ policy: 1, critical: 1 });
+    expect(b.backend).toMatchObject({ count: 2, errors: 1, p99: 40 });
+    expect(b.recentBatches.map((r) => [r.batchId, r.status, r.backendMs])).toEqual([
+      ['b2', 503, 12],
+      ['b1', 200, 40],
+    ]);
+    // A minute later the window is empty, the total is kept.
+    const later = view.snapshot(T0 + (WINDOW_S + 2) * 1000, 0).inference;
+    expect(later.models).toEqual([]);
+    expect(later.itemsPerBatch).toBeUndefined();
+    expect(later.dedup).toEqual({ window: 0, total: 2 });
+  });
 });

@@ -32,6 +32,43 @@ export interface RecentSlot {
   decision: Decision | undefined;
 }
 
+/** One inference batch (Flow B) as the status page lists it. */
+export interface RecentBatch {
+  batchId: string;
+  atMs: number;
+  model: string;
+  kind: string;
+  priority: string;
+  reason: string;
+  strategy: string;
+  /** Client items answered, distinct inputs sent, estimated tokens. */
+  items: number;
+  inputs: number;
+  tokens: number;
+  ageMs: number;
+  /** Backend call time and status, once inference.completed arrived. */
+  backendMs: number | undefined;
+  status: number | undefined;
+}
+
+/** Flow B over the window: what the coordinators batched and what the backends answered. */
+export interface InferenceSnapshot {
+  /** Client items and batches per second, last 5 s. */
+  itemsPerSecond: number;
+  batchesPerSecond: number;
+  /** Per-second series over the window, like the others. */
+  items: number[];
+  batches: number[];
+  /** Client items per batch over the window. */
+  itemsPerBatch: number | undefined;
+  /** Items that shared another item's input in their batch (dedup), over the window and in total. */
+  dedup: { window: number; total: number };
+  backend: { p50: number; p99: number; count: number; errors: number };
+  models: Array<{ model: string; kind: string; strategy: string; batches: number; items: number; inputs: number; tokens: number }>;
+  flushes: Record<string, number>;
+  recentBatches: RecentBatch[];
+}
+
 export interface StatusSnapshot {
   atMs: number;
   /** Per-second series, oldest first, WINDOW_S entries; `seconds` are epoch seconds. */
@@ -49,6 +86,7 @@ export interface StatusSnapshot {
   fallbacks: { window: number; total: number };
   shed: { window: number; total: number };
   recentSlots: RecentSlot[];
+  inference: InferenceSnapshot;
 }
 
 /** A per-second counter over the last WINDOW_S seconds. */
@@ -94,7 +132,98 @@ class LatencyWindow {
   }
 }
 
+interface BatchMark {
+  atMs: number;
+  model: string;
+  kind: string;
+  strategy: string;
+  reason: string;
+  items: number;
+  inputs: number;
+  tokens: number;
+}
+
+/** Flow B's part of the view: batches formed (batch.flushed) and backend calls (inference.completed). */
+class InferenceView {
+  private readonly items = new SecondSeries();
+  private readonly batches = new SecondSeries();
+  private readonly dedup = new SecondSeries();
+  private dedupTotal = 0;
+  private readonly backend = new LatencyWindow();
+  private readonly errors = new SecondSeries();
+  /** Batches of the window, oldest first (bounded), for the per-model table and the reasons. */
+  private readonly marks: BatchMark[] = [];
+  private readonly recent: RecentBatch[] = [];
+  /** Recent batches by id, so a completion finds its row. */
+  private readonly byId = new Map<string, RecentBatch>();
+
+  flushed(batch: Omit<RecentBatch, 'backendMs' | 'status'>): void {
+    this.items.add(batch.atMs, batch.items);
+    this.batches.add(batch.atMs);
+    // Items of the batch that share another item's input (exact or near-duplicate dedup) cost the backend nothing.
+    const shared = Math.max(0, batch.items - batch.inputs);
+    if (shared > 0) {
+      this.dedup.add(batch.atMs, shared);
+      this.dedupTotal += shared;
+    }
+    const { atMs, model, kind, strategy, reason, items, inputs, tokens } = batch;
+    this.marks.push({ atMs, model, kind, strategy, reason, items, inputs, tokens });
+    if (this.marks.length > LATENCY_SAMPLES) this.marks.shift();
+    const row: RecentBatch = { ...batch, backendMs: undefined, status: undefined };
+    this.recent.unshift(row);
+    this.byId.set(batch.batchId, row);
+    if (this.recent.length > RECENT_SLOTS) this.byId.delete(this.recent.pop()!.batchId);
+  }
+
+  completed(batchId: string, atMs: number, call: { status: number; backendMs: number; failed: boolean }): void {
+    const { status, backendMs } = call;
+    if (backendMs > 0) this.backend.add(atMs, backendMs);
+    if (call.failed) this.errors.add(atMs);
+    const row = this.byId.get(batchId);
+    if (row) {
+      row.backendMs = backendMs;
+      row.status = status;
+    }
+  }
+
+  snapshot(seconds: readonly number[], windowStartMs: number): InferenceSnapshot {
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const items = this.items.read(seconds);
+    const batches = this.batches.read(seconds);
+    const models = new Map<string, InferenceSnapshot['models'][number]>();
+    const flushes: Record<string, number> = {};
+    for (const mark of this.marks) {
+      if (mark.atMs < windowStartMs) continue;
+      const key = `${mark.model}\u0000${mark.kind}`;
+      let m = models.get(key);
+      if (!m)
+        models.set(key, (m = { model: mark.model, kind: mark.kind, strategy: mark.strategy, batches: 0, items: 0, inputs: 0, tokens: 0 }));
+      m.strategy = mark.strategy;
+      m.batches++;
+      m.items += mark.items;
+      m.inputs += mark.inputs;
+      m.tokens += mark.tokens;
+      flushes[mark.reason] = (flushes[mark.reason] ?? 0) + 1;
+    }
+    const windowBatches = sum(batches);
+    return {
+      itemsPerSecond: sum(items.slice(-6, -1)) / 5,
+      batchesPerSecond: sum(batches.slice(-6, -1)) / 5,
+      items,
+      batches,
+      itemsPerBatch: windowBatches > 0 ? sum(items) / windowBatches : undefined,
+      dedup: { window: sum(this.dedup.read(seconds)), total: this.dedupTotal },
+      backend: { ...this.backend.quantiles(windowStartMs), errors: sum(this.errors.read(seconds)) },
+      models: [...models.values()].sort((a, b) => a.model.localeCompare(b.model) || a.kind.localeCompare(b.kind)),
+      flushes,
+      recentBatches: this.recent.map((row) => ({ ...row })),
+    };
+  }
+}
+
 export class LiveView {
+  /** Flow B's batches and backend calls. */
+  readonly inference = new InferenceView();
   private readonly requests = new Map<PathName, SecondSeries>();
   private readonly latency = new Map<PathName, LatencyWindow>();
   private readonly upstream = new SecondSeries();
@@ -165,6 +294,7 @@ export class LiveView {
       fallbacks: { window: sum(flushes.fallback ?? []), total: this.fallbackTotal },
       shed: { window: sum(this.shed.read(seconds)), total: this.shedTotal },
       recentSlots: [...this.recent],
+      inference: this.inference.snapshot(seconds, windowStart),
     };
   }
 

@@ -1,5 +1,13 @@
-import type { RequestsCompleted, SlotFlushed, SlotOpened, SlotsDecided, UpstreamCompleted } from '#libs/contracts';
-import { DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary, RequestPath } from '#libs/contracts';
+import type {
+  InferBatchFlushed,
+  InferCompleted,
+  RequestsCompleted,
+  SlotFlushed,
+  SlotOpened,
+  SlotsDecided,
+  UpstreamCompleted,
+} from '#libs/contracts';
+import { DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary, InferKind, Priority, RequestPath } from '#libs/contracts';
 import type { BucketEnvelope, FlushMetrics, Registry } from '#libs/metrics';
 import { Counter, DURATION_BUCKETS_SECONDS, flushMetrics, Histogram } from '#libs/metrics';
 import type { PathName } from './live-view.js';
@@ -20,6 +28,21 @@ const ACTION_NAMES: Record<FlushAction, string> = {
   [FlushAction.UNSPECIFIED]: 'unknown',
   [FlushAction.WAIT]: 'wait',
   [FlushAction.FLUSH]: 'flush',
+};
+
+const KIND_NAMES: Record<InferKind, string> = {
+  [InferKind.UNSPECIFIED]: 'unknown',
+  [InferKind.EMBEDDING]: 'embeddings',
+  [InferKind.COMPLETION]: 'completions',
+  [InferKind.CHAT]: 'chat',
+};
+
+const PRIORITY_NAMES: Record<Priority, string> = {
+  [Priority.UNSPECIFIED]: 'normal',
+  [Priority.CRITICAL]: 'critical',
+  [Priority.HIGH]: 'high',
+  [Priority.NORMAL]: 'normal',
+  [Priority.LOW]: 'low',
 };
 
 /** One recorded client arrival, the simulator's replay format (JSON Lines). */
@@ -161,6 +184,32 @@ export class FleetProjection {
       this.upstreamLatency.observe(event.latencyMs);
       this.upstreamDuration.observe(event.latencyMs / 1000);
     }
+  }
+
+  /** Flow B: a coordinator formed an inference batch. */
+  batchFlushed(event: InferBatchFlushed): void {
+    this.live.inference.flushed({
+      batchId: event.batchId,
+      atMs: event.meta?.atMs ?? Date.now(),
+      model: event.model,
+      kind: KIND_NAMES[event.kind] ?? 'unknown',
+      priority: PRIORITY_NAMES[event.priority] ?? 'normal',
+      reason: event.reason,
+      strategy: event.strategy,
+      items: event.items,
+      inputs: event.inputs,
+      tokens: event.tokens,
+      ageMs: event.ageMs,
+    });
+  }
+
+  /** Flow B: a batch's backend call ended. */
+  inferenceCompleted(event: InferCompleted): void {
+    this.live.inference.completed(event.batchId, event.meta?.atMs ?? Date.now(), {
+      status: event.status,
+      backendMs: event.backendMs,
+      failed: event.error !== '' || event.status >= 400 || event.status === 0,
+    });
   }
 
   requestsCompleted(batch: RequestsCompleted): void {

@@ -36,6 +36,24 @@ export const STATUS_HTML = `<!doctype html>
   <table><thead><tr><th>flushed</th><th>route</th><th>reason</th><th>size</th><th>age ms</th><th>last decision (action, strategy, model · size, age, rate)</th></tr></thead>
   <tbody id="recent"></tbody></table>
 </section>
+<section id="inference">
+  <h2>Inference batching (Flow B)</h2>
+  <div class="tiles">
+    <div class="tile"><span class="label">items / s</span><span class="value" id="infer-items">–</span></div>
+    <div class="tile"><span class="label">batches / s</span><span class="value" id="infer-batches">–</span></div>
+    <div class="tile"><span class="label">items per batch (1 min)</span><span class="value" id="infer-per-batch">–</span></div>
+    <div class="tile"><span class="label">items sharing an input in their batch (1 min / total)</span><span class="value" id="infer-dedup">–</span></div>
+    <div class="tile"><span class="label">backend p50 / p99 ms (1 min)</span><span class="value" id="infer-backend">–</span></div>
+    <div class="tile"><span class="label">backend errors (1 min)</span><span class="value" id="infer-errors">–</span></div>
+  </div>
+  <div id="infer-chart" class="chart"></div>
+  <h2>Batches per model (last minute)</h2>
+  <table><thead><tr><th>model</th><th>kind</th><th>strategy</th><th>batches</th><th>items</th><th>inputs sent</th><th>tokens</th></tr></thead>
+  <tbody id="infer-models"></tbody></table>
+  <h2>Recent batches</h2>
+  <table><thead><tr><th>flushed</th><th>model</th><th>priority</th><th>reason</th><th>items</th><th>inputs</th><th>tokens</th><th>age ms</th><th>backend ms</th><th>status</th></tr></thead>
+  <tbody id="infer-recent"></tbody></table>
+</section>
 <script src="/status/uplot.js"></script>
 <script src="/status/app.js"></script>
 </body>
@@ -63,13 +81,14 @@ export const STATUS_JS = `'use strict';
   const PATHS = ['coalesced', 'passthrough', 'fallback', 'shed'];
   const REASONS = ['policy', 'timeout', 'size_cap', 'fallback'];
   const COLORS = { coalesced: '#2a7ae2', passthrough: '#7a5bd1', fallback: '#e08a1e', shed: '#c0392b', upstream: '#1e9e5a',
-    policy: '#2a7ae2', timeout: '#c0392b', size_cap: '#7a5bd1' };
+    policy: '#2a7ae2', timeout: '#c0392b', size_cap: '#7a5bd1', items: '#2a7ae2', batches: '#1e9e5a' };
   const width = () => Math.min(960, document.body.clientWidth - 40);
   const chart = (el, names) => new uPlot({ width: width(), height: 220, scales: { x: { time: true } },
     series: [{}].concat(names.map((name) => ({ label: name, stroke: COLORS[name] || '#333', width: 2 }))) },
     [[]].concat(names.map(() => [])), el);
   const traffic = chart($('traffic-chart'), PATHS.concat(['upstream']));
   const flushes = chart($('flush-chart'), REASONS);
+  const inference = chart($('infer-chart'), ['items', 'batches']);
   const fixed = (v, digits) => (v === undefined || v === null ? '–' : Number(v).toFixed(digits));
   const row = (cells) => { const tr = document.createElement('tr');
     for (const cell of cells) { const td = document.createElement('td'); td.textContent = String(cell); tr.appendChild(td); }
@@ -91,6 +110,17 @@ export const STATUS_JS = `'use strict';
     const x = s.seconds;
     traffic.setData([x].concat(PATHS.map((p) => s.requests[p] || x.map(() => 0)), [s.upstreamCalls]));
     flushes.setData([x].concat(REASONS.map((r) => s.flushes[r] || x.map(() => 0))));
+    const b = s.inference;
+    $('infer-items').textContent = fixed(b.itemsPerSecond, 1);
+    $('infer-batches').textContent = fixed(b.batchesPerSecond, 1);
+    $('infer-per-batch').textContent = fixed(b.itemsPerBatch, 1);
+    $('infer-dedup').textContent = b.dedup.window + ' / ' + b.dedup.total;
+    $('infer-backend').textContent = b.backend.count > 0 ? fixed(b.backend.p50, 1) + ' / ' + fixed(b.backend.p99, 1) : '–';
+    $('infer-errors').textContent = String(b.backend.errors);
+    fill('infer-models', b.models.map((m) => [m.model, m.kind, m.strategy, m.batches, m.items, m.inputs, m.tokens]));
+    fill('infer-recent', b.recentBatches.map((r) => [new Date(r.atMs).toLocaleTimeString(), r.model, r.priority, r.reason, r.items, r.inputs,
+      r.tokens, fixed(r.ageMs, 1), fixed(r.backendMs, 1), r.status === undefined ? '–' : r.status]));
+    inference.setData([x, b.items, b.batches]);
   }
 
   const source = new EventSource('/status/stream');
