@@ -340,7 +340,7 @@ export class InferCoordinator {
   /** One ingress's results; above max_payload they go through the Object Store, with the item ids on the wire. */
   private deliver(ingressId: string, items: ItemResult[]): void {
     const subject = SUBJECTS.inferResults(ingressId);
-    const stub = { items: items.map(({ itemId }) => ({ itemId })) };
+    const stub = { items: items.map(({ itemId, batchId }) => ({ itemId, batchId })) };
     this.o.large.publish(subject, InferResultsSchema, { items }, { stub }).catch((error: unknown) => {
       this.o.logger.error({ err: error, ingressId }, 'could not store large inference results');
       const refused = items.map(({ itemId, batchId }) => ({

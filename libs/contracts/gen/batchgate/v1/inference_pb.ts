@@ -632,7 +632,7 @@ export type InferResults = Message<"batchgate.v1.InferResults"> & {
   /**
    * Set when the whole message was larger than the server's max_payload: it is
    * in the large-message Object Store under this name, and `items` on the wire
-   * carry only their item_id (so a failed read can still answer them); the
+   * carry only their item_id and batch_id (so a failed read can still answer them); the
    * ingress reads it and deletes it.
    *
    * @generated from field: string stored_ref = 2;
