@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus } from '#libs/nats';
+import { fromBinary } from '@bufbuild/protobuf';
+import { connect } from '@nats-io/transport-node';
+import { InferResultsSchema } from '#libs/contracts';
+import { Bus, SUBJECTS } from '#libs/nats';
 import { JetStreamProvider } from '#libs/service';
 import { completionOf, embeddingOf } from '../tools/inference-backend/answers.js';
 import { TestFleet } from './support/fleet.js';
@@ -134,5 +137,35 @@ describe('inference answers above the NATS payload limit (real NATS, Redis, back
     }
     expect(after.items - before.items).toBeLessThan(clients);
     expect(await leftInStore()).toEqual([]);
+  });
+
+  it('one client item above max_payload on its own (a chat with n long choices) reaches its client by reference', async () => {
+    // 24 choices x 12,000 tokens of 4 characters: ~1.2 MB in one item, so no packing of items can help.
+    const maxTokens = 12_000;
+    const n = 24;
+    const watcher = await connect({ servers: fleet.nats.url });
+    let storedResults = 0;
+    watcher.subscribe(SUBJECTS.inferResults('ingress-1'), {
+      callback: (_error, msg) => void (fromBinary(InferResultsSchema, msg.data).storedRef !== '' && storedResults++),
+    });
+    await watcher.flush();
+    try {
+      const response = await post(fleet.ingressUrl(1), '/v1/chat/completions', {
+        model: 'sim-llm',
+        messages: [{ role: 'user', content: 'a very long answer, many times' }],
+        max_tokens: maxTokens,
+        n,
+      });
+      const text = await response.text();
+      expect(response.status, text.slice(0, 300)).toBe(200);
+      const body = JSON.parse(text) as { choices: Array<{ index: number; message: { content: string } }> };
+      expect(text.length).toBeGreaterThan(maxPayload);
+      expect(body.choices.map((c) => c.index)).toEqual(Array.from({ length: n }, (_, i) => i));
+      for (const choice of body.choices) expect(choice.message.content.length).toBe(maxTokens * 4);
+      expect(storedResults).toBe(1);
+      expect(await leftInStore()).toEqual([]);
+    } finally {
+      await watcher.close();
+    }
   });
 });

@@ -51,9 +51,14 @@ export class LargeMessages {
     private readonly bucket: () => ObjectStore | undefined,
   ) {}
 
+  /** The largest payload of one message on the current connection. */
+  get limit(): number {
+    return payloadLimit(this.bus.connection);
+  }
+
   /** Whether a payload of `bytes` fits in one message on the current connection. */
   fits(bytes: number): boolean {
-    return bytes <= payloadLimit(this.bus.connection);
+    return bytes <= this.limit;
   }
 
   async put(name: string, data: Uint8Array): Promise<void> {

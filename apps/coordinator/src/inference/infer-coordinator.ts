@@ -19,7 +19,7 @@ import { contextOf } from '#libs/tracing';
 import { wallNow } from '../clock.js';
 import type { InferenceConfig } from './config.js';
 import type { ItemResult } from './fan-out.js';
-import { batchOf, byIngress, flushedEventOf, refusalOf, resultsOf, savingsOf } from './fan-out.js';
+import { batchOf, byIngress, flushedEventOf, packed, refusalOf, resultsOf, savingsOf } from './fan-out.js';
 import type { InferMetrics } from './infer-metrics.js';
 import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
 import { InferQueue, queuedItemOf, queueKeyOf, shapeOf, takeBatch, takeExpired } from './infer-queue.js';
@@ -334,7 +334,8 @@ export class InferCoordinator {
       this.o.metrics.latency.observe({ priority: label }, (now - item.arrivedAtMs) / 1000);
       this.strategies.completed(now, now - item.arrivedAtMs);
     }
-    for (const [ingressId, items] of byIngress(entries)) this.deliver(ingressId, items);
+    for (const [ingressId, items] of byIngress(entries))
+      for (const pack of packed(items, this.o.large.limit)) this.deliver(ingressId, pack);
   }
 
   /** One ingress's results; above max_payload they go through the Object Store, with the item ids on the wire. */
