@@ -127,7 +127,15 @@ export class Bus {
       this.droppedPublishes++;
       return;
     }
-    const data = toBinary(schema, create(schema, message));
+    this.publishEncoded(subject, toBinary(schema, create(schema, message)), ctx);
+  }
+
+  /** publish() of a payload the caller encoded already (it measured it first, e.g. LargeMessages). */
+  publishEncoded(subject: string, data: Uint8Array, ctx?: Context): void {
+    if (!this.nc || !this.online) {
+      this.droppedPublishes++;
+      return;
+    }
     const parent = ctx ?? context.active();
     const span = sendSpan(subject, parent);
     const headers = traceHeaders(span ? trace.setSpan(parent, span) : parent);

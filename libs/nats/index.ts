@@ -4,6 +4,7 @@
 export { Bus, BusUnavailableError, NoRespondersError, RequestTimeoutError, requestFailure } from './bus.js';
 export type { BusLogger, BusOptions, DecodedHandler, Decoder, Handler, Incoming, RequestFailure } from './bus.js';
 export { EVENT_SCHEMA_HEADER, EventPublisher, eventMeta, provisionJetStream } from './jetstream.js';
+export { LargeMessages, LargeMessageUnavailableError, payloadLimit } from './large-message.js';
 export { ACKED_EVENT_TYPES, AckedEvents, retryDelayMs } from './acked-events.js';
 export { RecentIds } from './recent-ids.js';
 export type { JetStreamHandles, ProvisionOptions } from './jetstream.js';

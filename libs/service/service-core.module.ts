@@ -2,7 +2,7 @@ import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import { Inject, Injectable, Module } from '@nestjs/common';
 import type { CommonConfig } from '#libs/config';
 import { createRegistry, Registry } from '#libs/metrics';
-import { Bus, EventPublisher, inboxPrefixOf } from '#libs/nats';
+import { Bus, EventPublisher, inboxPrefixOf, LargeMessages } from '#libs/nats';
 import type { Logger } from '#libs/tracing';
 import { createLogger } from '#libs/tracing';
 import { Counter, Gauge } from 'prom-client';
@@ -105,9 +105,15 @@ export class ServiceCoreModule {
         },
         { provide: EVENTS_RETENTION, useValue: common.events },
         JetStreamProvider,
+        {
+          // Over the bucket of JetStreamProvider (undefined until provisioned: a large message then fails, and says so).
+          provide: LargeMessages,
+          inject: [Bus, JetStreamProvider],
+          useFactory: (bus: Bus, jetstream: JetStreamProvider) => new LargeMessages(bus, () => jetstream.handles?.bodies),
+        },
         BusLifecycle,
       ],
-      exports: [LOGGER, Registry, Bus, EventPublisher, JetStreamProvider],
+      exports: [LOGGER, Registry, Bus, EventPublisher, JetStreamProvider, LargeMessages],
     };
   }
 }

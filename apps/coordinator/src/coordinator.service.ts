@@ -2,7 +2,7 @@ import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { Registry } from '#libs/metrics';
 import { parsePolicyDocument } from '#libs/config';
-import { Bus, CONFIG_KEYS, EventPublisher } from '#libs/nats';
+import { Bus, CONFIG_KEYS, EventPublisher, LargeMessages } from '#libs/nats';
 import { createStrategy, FeatureBook } from '#libs/policy';
 import { JetStreamProvider, LiveConfig, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
@@ -47,6 +47,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     private readonly events: EventPublisher,
     private readonly registry: Registry,
     private readonly jetstream: JetStreamProvider,
+    private readonly large: LargeMessages,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -101,6 +102,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     });
     const inference: InferCoordinator = (this.inference = new InferCoordinator({
       bus,
+      large: this.large,
       events,
       metrics: new InferMetrics(
         this.registry,

@@ -1,8 +1,7 @@
 import type { FetchResult, JoinReply } from '#libs/contracts';
 import { CountReportSchema, FetchResultSchema, JoinReplySchema, JoinRequestSchema, JoinStatus, SlotsClosedSchema } from '#libs/contracts';
-import type { Bus, RequestFailure } from '#libs/nats';
+import type { Bus, LargeMessages, RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
-import type { JetStreamProvider } from '#libs/service';
 import type { Context, SpanContext } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
 import type { LocalSlot } from './local-slot.js';
@@ -47,7 +46,7 @@ export class FleetLink {
 
   constructor(
     private readonly bus: Bus,
-    private readonly jetstream: JetStreamProvider,
+    private readonly large: LargeMessages,
     readonly ingressId: string,
     /** Whether this ingress makes a sole member's call itself now (not while its event loop is saturated). */
     private readonly soleCalls: () => boolean = () => true,
@@ -117,9 +116,6 @@ export class FleetLink {
   /** The body of a result, fetched from the Object Store when it travelled by reference. */
   async body(result: FetchResult): Promise<Uint8Array> {
     if (!result.bodyRef) return result.body;
-    const { bodies } = await this.jetstream.whenReady();
-    const blob = await bodies.getBlob(result.bodyRef);
-    if (!blob) throw new Error(`large body ${result.bodyRef} is missing from the object store`);
-    return blob;
+    return this.large.get(result.bodyRef);
   }
 }

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { Counter, Gauge, Registry } from '#libs/metrics';
 import type { RouteTable } from '#libs/config';
 import { parsePolicyDocument } from '#libs/config';
-import { Bus, CONFIG_KEYS, EventPublisher } from '#libs/nats';
+import { Bus, CONFIG_KEYS, EventPublisher, LargeMessages } from '#libs/nats';
 import { createStrategy } from '#libs/policy';
 import { JetStreamProvider, LiveConfig, LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
@@ -44,6 +44,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
     bus: Bus,
     events: EventPublisher,
     jetstream: JetStreamProvider,
+    large: LargeMessages,
     registry: Registry,
   ) {
     this.origins = new OriginPool({
@@ -70,7 +71,7 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       registers: [registry],
     });
     this.coalescer = new Coalescer({
-      fleet: new FleetLink(bus, jetstream, config.instanceId, () => !this.loop.busy),
+      fleet: new FleetLink(bus, large, config.instanceId, () => !this.loop.busy),
       direct: new DirectCall(this.origins, config.upstream, events, `ingress/${config.instanceId}`),
       log: this.log,
       fallback: createStrategy(config.fallbackStrategy),

@@ -4,8 +4,8 @@ import type { FetchTask } from '#libs/contracts';
 import { FetchAcceptedSchema, FetchResultSchema, FetchTaskSchema, UpstreamCompletedSchema } from '#libs/contracts';
 import { Counter, Histogram, Registry } from '#libs/metrics';
 import type { Incoming } from '#libs/nats';
-import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
-import { JetStreamProvider, LOGGER } from '#libs/service';
+import { Bus, EventPublisher, eventMeta, LargeMessages, QUEUES, SUBJECTS } from '#libs/nats';
+import { LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import { httpClientAttributes, tracerFor } from '#libs/tracing';
 import type { BufferedResponse, HeaderList, ResultInit } from '#libs/upstream';
@@ -44,7 +44,7 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly bus: Bus,
     private readonly events: EventPublisher,
-    private readonly jetstream: JetStreamProvider,
+    private readonly large: LargeMessages,
     private readonly beacon: HeartbeatBeacon,
     registry: Registry,
   ) {
@@ -178,12 +178,11 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
   /** Moves a body that would not fit in one NATS message to the Object Store. */
   private async spillLargeBody(result: ResultInit): Promise<ResultInit> {
     const body = result.body;
-    const limit = (this.bus.connection?.info?.max_payload ?? 1024 * 1024) - ENVELOPE_BYTES;
-    if (!body || body.length <= limit) return result;
+    if (!body || this.large.fits(body.length + ENVELOPE_BYTES)) return result;
     try {
-      const { bodies } = await this.jetstream.whenReady();
+      // Every member ingress reads it, so it is left to the bucket's TTL rather than deleted by the first.
       const name = `${result.slotId}`;
-      await bodies.putBlob({ name }, body);
+      await this.large.put(name, body);
       return { ...result, body: new Uint8Array(), bodyRef: name };
     } catch (error) {
       this.logger.error({ err: error, slot: result.slotId }, 'could not store a large body');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { create, InferBatchResultSchema } from '#libs/contracts';
-import { byIngress, requestTraceparentsOf, resultsOf, savingsOf } from './fan-out.js';
+import { create, InferBatchResultSchema, InferResultsSchema, toBinary } from '#libs/contracts';
+import type { ItemResult } from './fan-out.js';
+import { byIngress, packed, requestTraceparentsOf, resultsOf, savingsOf } from './fan-out.js';
 import type { BatchInput, QueuedItem } from './infer-queue.js';
 
 const enc = new TextEncoder();
@@ -55,6 +56,31 @@ describe('fan-out of a batch result', () => {
 
   it('savings count every waiter past the first of an input, with its prompt and max tokens', () => {
     expect(savingsOf(inputs, 10)).toEqual({ items: 1, tokens: 15 });
+  });
+
+  it('packs one ingress results into messages under the limit, in order, an oversize item alone', () => {
+    const limit = 10_000;
+    const sizes = [3000, 4000, 3500, 12_000, 100, 9000, 2000];
+    const results: ItemResult[] = sizes.map((size, i) => ({
+      itemId: `req-${i}.0`,
+      batchId: 'B',
+      status: 200,
+      outputJson: new Uint8Array(size),
+      error: i === 4 ? 'é€ multi-byte characters count as up to 3 bytes' : '',
+      responseModel: 'sim-embedding',
+      promptTokens: 2 ** 31,
+      completionTokens: 2 ** 31,
+      createdS: 1.5,
+      batchSize: 32,
+      deduplicated: true,
+    }));
+    const packs = packed(results, limit);
+    expect(packs.flat().map((r) => r.itemId)).toEqual(results.map((r) => r.itemId));
+    expect(packs.map((p) => p.length)).toEqual([2, 1, 1, 2, 1]);
+    expect(packs[2]).toEqual([results[3]]);
+    const bytesOf = (pack: ItemResult[]) => toBinary(InferResultsSchema, create(InferResultsSchema, { items: pack })).length;
+    for (const pack of packs.filter((p) => p !== packs[2])) expect(bytesOf(pack)).toBeLessThanOrEqual(limit);
+    expect(packed([], limit)).toEqual([]);
   });
 });
 

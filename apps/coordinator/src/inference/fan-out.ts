@@ -16,6 +16,45 @@ export function byIngress(entries: ReadonlyArray<{ item: QueuedItem; result: Ite
 }
 
 /**
+ * Upper bound of one item's bytes in an InferResults message besides its
+ * strings: the numeric fields (at most 10 bytes each with tag), the strings'
+ * tags and lengths, and the item's own tag and length.
+ */
+const ITEM_FIXED_BYTES = 96;
+
+function itemBytes(result: ItemResult): number {
+  const strings = [result.itemId, result.error, result.batchId, result.responseId, result.responseModel];
+  return ITEM_FIXED_BYTES + (result.outputJson?.length ?? 0) + strings.reduce((sum, s) => sum + (s?.length ?? 0) * 3, 0);
+}
+
+/**
+ * One ingress's results in messages of at most `limit` bytes each, in order,
+ * so an answer above max_payload that is made of many items (many clients, or
+ * many dedup waiters of one input) goes as a few plain messages: an Object
+ * Store round trip costs far more (2.3 MB: put ~70 ms + get ~70-100 ms on the
+ * loaded 2-core test box, against a few ms for three messages). Sizes are
+ * upper bounds, so no item is encoded twice; an item above `limit` on its own
+ * goes alone (and then by reference).
+ */
+export function packed(results: readonly ItemResult[], limit: number): ItemResult[][] {
+  const packs: ItemResult[][] = [];
+  let pack: ItemResult[] = [];
+  let bytes = 0;
+  for (const result of results) {
+    const size = itemBytes(result);
+    if (pack.length > 0 && bytes + size > limit) {
+      packs.push(pack);
+      pack = [];
+      bytes = 0;
+    }
+    pack.push(result);
+    bytes += size;
+  }
+  if (pack.length > 0) packs.push(pack);
+  return packs;
+}
+
+/**
  * Every waiter's answer from one batch result: outputs[i] answers inputs[i]
  * and each of its waiters (the first is the item that brought the input; the
  * rest are dedup hits). A whole-batch error answers every waiter with it.

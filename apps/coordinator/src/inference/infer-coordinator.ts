@@ -12,14 +12,14 @@ import {
   InferSubmitSchema,
 } from '#libs/contracts';
 import { priorityName } from '#libs/inference';
-import type { Bus, EventPublisher, Incoming } from '#libs/nats';
+import type { Bus, EventPublisher, Incoming, LargeMessages } from '#libs/nats';
 import { eventMeta, SUBJECTS } from '#libs/nats';
 import type { Logger } from '#libs/tracing';
 import { contextOf } from '#libs/tracing';
 import { wallNow } from '../clock.js';
 import type { InferenceConfig } from './config.js';
 import type { ItemResult } from './fan-out.js';
-import { batchOf, byIngress, flushedEventOf, refusalOf, resultsOf, savingsOf } from './fan-out.js';
+import { batchOf, byIngress, flushedEventOf, packed, refusalOf, resultsOf, savingsOf } from './fan-out.js';
 import type { InferMetrics } from './infer-metrics.js';
 import type { BatchInput, InferFlushReason, QueuedItem, QueueShape } from './infer-queue.js';
 import { InferQueue, queuedItemOf, queueKeyOf, shapeOf, takeBatch, takeExpired } from './infer-queue.js';
@@ -41,6 +41,8 @@ type Place = { queue: InferQueue } | { batch: InflightBatch; input: BatchInput }
 
 export interface InferCoordinatorOptions {
   bus: Bus;
+  /** Results above the server's max_payload travel through the Object Store, both from workers and to ingresses. */
+  large: LargeMessages;
   events: EventPublisher;
   metrics: InferMetrics;
   logger: Logger;
@@ -79,7 +81,7 @@ export class InferCoordinator {
 
   start(): void {
     const { bus, coordinatorId, tickMs } = this.o;
-    this.stops.push(bus.subscribe(SUBJECTS.inferDone(coordinatorId), InferBatchResultSchema, (result) => this.done(result)));
+    this.stops.push(bus.subscribe(SUBJECTS.inferDone(coordinatorId), InferBatchResultSchema, (result) => this.received(result)));
     this.timer = setInterval(() => this.tick(), tickMs);
   }
 
@@ -275,6 +277,19 @@ export class InferCoordinator {
     );
   }
 
+  /** A result above max_payload is read from the Object Store first; one for a batch no longer in flight is only deleted. */
+  private async received(result: InferBatchResult): Promise<void> {
+    if (result.storedRef === '') return this.done(result);
+    const batch = this.inflight.get(result.batchId);
+    if (!batch) return this.o.large.discard(result.storedRef);
+    try {
+      this.done(await this.o.large.receive(InferBatchResultSchema, result));
+    } catch (error) {
+      this.o.logger.error({ err: error, batchId: result.batchId }, 'could not read a stored inference result');
+      this.fail(batch, 502, 'the batch answer could not be read from the object store');
+    }
+  }
+
   private done(result: InferBatchResult): void {
     const batch = this.inflight.get(result.batchId);
     if (!batch) return;
@@ -320,6 +335,22 @@ export class InferCoordinator {
       this.strategies.completed(now, now - item.arrivedAtMs);
     }
     for (const [ingressId, items] of byIngress(entries))
-      this.o.bus.publish(SUBJECTS.inferResults(ingressId), InferResultsSchema, { items });
+      for (const pack of packed(items, this.o.large.limit)) this.deliver(ingressId, pack);
+  }
+
+  /** One ingress's results; above max_payload they go through the Object Store, with the item ids on the wire. */
+  private deliver(ingressId: string, items: ItemResult[]): void {
+    const subject = SUBJECTS.inferResults(ingressId);
+    const stub = { items: items.map(({ itemId, batchId }) => ({ itemId, batchId })) };
+    this.o.large.publish(subject, InferResultsSchema, { items }, { stub }).catch((error: unknown) => {
+      this.o.logger.error({ err: error, ingressId }, 'could not store large inference results');
+      const refused = items.map(({ itemId, batchId }) => ({
+        itemId,
+        batchId,
+        status: 502,
+        error: 'the answer exceeds the NATS payload limit and could not be stored',
+      }));
+      this.o.bus.publish(subject, InferResultsSchema, { items: refused });
+    });
   }
 }

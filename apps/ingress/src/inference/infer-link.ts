@@ -1,4 +1,4 @@
-import type { InferChunk, InferItemResult, InferSubmitSchema, MessageInitShape } from '#libs/contracts';
+import type { InferChunk, InferItemResult, InferResults, InferSubmitSchema, MessageInitShape } from '#libs/contracts';
 import {
   InferAcceptedSchema,
   InferCancelSchema,
@@ -6,7 +6,7 @@ import {
   InferResultsSchema,
   InferSubmitSchema as SubmitSchema,
 } from '#libs/contracts';
-import type { Bus } from '#libs/nats';
+import type { Bus, LargeMessages } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { SpanContext } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
@@ -29,25 +29,43 @@ export class InferLink {
 
   constructor(
     private readonly bus: Bus,
+    private readonly large: LargeMessages,
     readonly ingressId: string,
   ) {}
 
   start(): void {
     this.stops.push(
-      this.bus.subscribe(SUBJECTS.inferResults(this.ingressId), InferResultsSchema, (results, incoming) => {
-        const sent = trace.getSpanContext(incoming.context);
-        for (const result of results.items) {
-          const waiter = this.waiters.get(result.itemId);
-          if (!waiter) continue;
-          // A streamed item's success is its chunks; it keeps waiting for them.
-          if (!waiter.chunk || result.status !== 200) this.waiters.delete(result.itemId);
-          waiter.result(result, sent);
-        }
-      }),
+      this.bus.subscribe(SUBJECTS.inferResults(this.ingressId), InferResultsSchema, (results, incoming) =>
+        this.received(results, trace.getSpanContext(incoming.context)),
+      ),
       this.bus.subscribe(SUBJECTS.inferChunk(this.ingressId), InferChunkSchema, (chunk, incoming) =>
         this.waiters.get(chunk.itemId)?.chunk?.(chunk, trace.getSpanContext(incoming.context)),
       ),
     );
+  }
+
+  /** Results above max_payload are read from the Object Store first; if that fails, their clients get a 502. */
+  private async received(results: InferResults, sent: SpanContext | undefined): Promise<void> {
+    if (results.storedRef === '') return this.answer(results.items, sent);
+    try {
+      this.answer((await this.large.receive(InferResultsSchema, results)).items, sent);
+    } catch (error) {
+      const message = `the answer could not be read from the object store: ${(error as Error).message}`;
+      this.answer(
+        results.items.map((item) => ({ ...item, status: 502, error: message })),
+        sent,
+      );
+    }
+  }
+
+  private answer(results: readonly InferItemResult[], sent: SpanContext | undefined): void {
+    for (const result of results) {
+      const waiter = this.waiters.get(result.itemId);
+      if (!waiter) continue;
+      // A streamed item's success is its chunks; it keeps waiting for them.
+      if (!waiter.chunk || result.status !== 200) this.waiters.delete(result.itemId);
+      waiter.result(result, sent);
+    }
   }
 
   stop(): void {

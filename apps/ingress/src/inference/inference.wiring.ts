@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Registry } from '#libs/metrics';
-import { Bus } from '#libs/nats';
+import { Bus, LargeMessages } from '#libs/nats';
 import type { GatewayHandlers } from '../gateway.js';
 import type { IngressService } from '../ingress.service.js';
 import { InferLink } from './infer-link.js';
@@ -12,7 +12,7 @@ import { InferenceMetrics } from './inference-metrics.js';
  * proxy: a POST to one of them is Flow B's, everything else is Flow A's.
  */
 export function inferenceFirst(app: NestFastifyApplication, ingress: IngressService, proxy: GatewayHandlers): GatewayHandlers {
-  const link = new InferLink(app.get(Bus), ingress.config.instanceId);
+  const link = new InferLink(app.get(Bus), app.get(LargeMessages), ingress.config.instanceId);
   const front = new InferenceFront(ingress.config, link, new InferenceMetrics(app.get(Registry)), ingress.logger);
   link.start();
   ingress.onDrain.push(() => front.drain());

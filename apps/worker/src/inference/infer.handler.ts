@@ -2,7 +2,7 @@ import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
-import type { InferBatch, InferTarget } from '#libs/contracts';
+import type { InferBatch, InferTarget, MessageInitShape } from '#libs/contracts';
 import {
   InferBatchAcceptedSchema,
   InferBatchCancelSchema,
@@ -13,7 +13,7 @@ import {
 } from '#libs/contracts';
 import { Registry } from '#libs/metrics';
 import type { Incoming } from '#libs/nats';
-import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
+import { Bus, EventPublisher, eventMeta, LargeMessages, QUEUES, SUBJECTS } from '#libs/nats';
 import { LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import { tracerFor } from '#libs/tracing';
@@ -26,9 +26,6 @@ import { BatchRunner } from './batch-runner.js';
 import { InferenceMetrics, kindLabel } from './metrics.js';
 
 const tracer = tracerFor('worker');
-
-/** Room left in a NATS message for everything but the outputs. */
-const ENVELOPE_BYTES = 64 * 1024;
 
 /**
  * Flow B on the worker: takes InferBatches from the workers' queue group,
@@ -54,6 +51,7 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
     private readonly bus: Bus,
     private readonly events: EventPublisher,
     private readonly beacon: HeartbeatBeacon,
+    private readonly large: LargeMessages,
     registry: Registry,
   ) {
     this.pool = new BackendPool(config, (backend, state) =>
@@ -150,28 +148,13 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
     span.setAttribute('batchgate.calls', outcome.calls);
     if (outcome.backend) span.setAttribute('batchgate.backend', outcome.backend);
     if (outcome.status !== 200) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
-    this.deliver(batch, this.fitted(outcome), ctx);
+    await this.deliver(batch, outcome, ctx);
     span.end();
   }
 
-  /** An answer too big for one NATS message fails as a whole rather than never arriving. */
-  private fitted(outcome: BatchOutcome): BatchOutcome {
-    const limit = (this.bus.connection?.info?.max_payload ?? 1024 * 1024) - ENVELOPE_BYTES;
-    const size = outcome.outputs.reduce((sum, o) => sum + (o.outputJson?.length ?? 0), 0);
-    if (size <= limit) return outcome;
-    const error = `the batch's answer (${size} bytes) exceeds the NATS payload limit; lower the max batch size or raise max_payload`;
-    this.logger.error({ bytes: size, limit }, error);
-    return { ...outcome, status: 502, error, outputs: outcome.outputs.map(() => ({ status: 502, error })) };
-  }
-
-  private deliver(batch: InferBatch, outcome: BatchOutcome, ctx: Context): void {
+  private async deliver(batch: InferBatch, outcome: BatchOutcome, ctx: Context): Promise<void> {
     this.metrics.batches.inc({ kind: kindLabel(batch.kind), status: String(outcome.status) });
-    this.bus.publish(
-      SUBJECTS.inferDone(batch.coordinatorId),
-      InferBatchResultSchema,
-      { batchId: batch.batchId, workerId: this.config.instanceId, ...outcome },
-      ctx,
-    );
+    await this.sendResult(batch, outcome, ctx);
     this.events.publish('inference.completed', InferCompletedSchema, {
       meta: eventMeta(`worker/${this.config.instanceId}`),
       batchId: batch.batchId,
@@ -181,6 +164,25 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
       calls: outcome.calls,
       error: outcome.error,
     });
+  }
+
+  /**
+   * The result to the coordinator; one above the server's max_payload goes
+   * through the Object Store (the coordinator reads and deletes it). Only if
+   * that fails does the batch fail as a whole, rather than never arriving.
+   */
+  private async sendResult(batch: InferBatch, outcome: BatchOutcome, ctx: Context): Promise<void> {
+    const subject = SUBJECTS.inferDone(batch.coordinatorId);
+    const ids = { batchId: batch.batchId, workerId: this.config.instanceId };
+    const result: MessageInitShape<typeof InferBatchResultSchema> = { ...ids, ...outcome };
+    try {
+      await this.large.publish(subject, InferBatchResultSchema, result, { stub: ids, ctx });
+    } catch (err) {
+      const error = `the batch's answer exceeds the NATS payload limit and could not be stored: ${(err as Error).message}`;
+      this.logger.error({ err, batch: batch.batchId }, 'could not store a large inference result');
+      const outputs = outcome.outputs.map(() => ({ status: 502, error }));
+      this.bus.publish(subject, InferBatchResultSchema, { ...result, status: 502, error, outputs }, ctx);
+    }
   }
 
   /**
