@@ -64,6 +64,8 @@ export const CONFIG_KEYS = {
   routes: 'policy.routes',
   /** JSON ModelPointer: which model in the models object store is live. */
   model: 'policy.model',
+  /** JSON strategy switches of Flow B (POST /admin/strategy/{name} on a coordinator): default and per model. */
+  inferenceStrategies: 'inference.strategies',
 } as const;
 
 export const JETSTREAM = {

@@ -1,6 +1,7 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { Registry } from '#libs/metrics';
+import type { StrategySpec } from '#libs/config';
 import { parsePolicyDocument } from '#libs/config';
 import { Bus, CONFIG_KEYS, EventPublisher } from '#libs/nats';
 import { createStrategy, FeatureBook } from '#libs/policy';
@@ -13,6 +14,7 @@ import { DecisionLoop } from './decision-loop.js';
 import { FlushDispatcher } from './dispatch.js';
 import { InferCoordinator } from './inference/infer-coordinator.js';
 import { InferMetrics } from './inference/infer-metrics.js';
+import { parseSwitches, resolveSpec, storeSwitch } from './inference/strategy-switches.js';
 import { followLiveSignals } from './live-signals.js';
 import { SlotMembership } from './membership.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -152,10 +154,31 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     );
     routes.start();
     this.stops.push(() => routes.close());
+    // POST /admin/strategy/{name} on any coordinator reaches every one here, and a restarted one reads the last revision.
+    const switches = new LiveConfig(
+      this.jetstream,
+      CONFIG_KEYS.inferenceStrategies,
+      parseSwitches,
+      (s) => inference.strategies.applySwitches(s),
+      logger,
+    );
+    switches.start();
+    this.stops.push(() => switches.close());
     dispatcher.start();
     inference.start();
     await this.leases.start();
     this.loop.start();
+  }
+
+  /**
+   * POST /admin/strategy/{name}: validated (StrategyConfigError), stored in the
+   * config bucket for every coordinator and the partitions' next owners, and
+   * applied here at once rather than when the watch brings it back.
+   */
+  async switchStrategy(spec: StrategySpec, model?: string): Promise<StrategySpec> {
+    const resolved = resolveSpec(spec);
+    await storeSwitch(this.jetstream, resolved, model);
+    return this.inference.strategies.set(resolved, model);
   }
 
   /** GET /metrics/json (seed 004's shape, plus Flow B's strategies). */
