@@ -93,3 +93,72 @@ describe('Flow B strategy switches survive a partition takeover and a restart (r
     expect(await waitForStrategy(fleet.coordinatorUrl(restarted), '*', 'fixed_timer')).toBe('fixed_timer');
   });
 });
+
+// The owner of sim-embedding's partition dies with one batch at the backend and one
+// item queued behind it (one batch in flight per model). Nothing will ever answer them:
+// the ingress must fail them when the partition's next owner announces itself,
+// well before their deadline, instead of at deadline + its 1 s grace.
+describe("a crashed coordinator's Flow B items fail at the takeover, not at their deadline (real NATS, Redis, backend process)", () => {
+  const DEADLINE_MS = 8000;
+  let backend: SimBackend;
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    backend = await SimBackend.start({
+      BATCHGATE_BACKEND_DIMENSIONS: '4',
+      BATCHGATE_BACKEND_VARIANCE: '0',
+      BATCHGATE_BACKEND_BASE_MS: '2000',
+    });
+    fleet = await TestFleet.start({
+      coordinators: 2,
+      env: {
+        BATCHGATE_INFERENCE_UPSTREAM: backend.url,
+        BATCHGATE_PARTITIONS: String(PARTITIONS),
+        BATCHGATE_LEASE_TTL_MS: '300',
+        BATCHGATE_INFERENCE_MAX_INFLIGHT: '1',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await fleet?.stop();
+    await backend?.stop();
+  });
+
+  it(
+    'every waiting client gets 503 with Retry-After soon after the takeover; a retry is served by the new owner',
+    { timeout: 30_000 },
+    async () => {
+      const partition = partitionOfModel('sim-embedding', PARTITIONS);
+      const owner = fleet.coordinator(0).leases.owns(partition) ? 0 : 1;
+      const survivor = 1 - owner;
+      const send = (input: string) =>
+        fetch(`${fleet.ingressUrl()}/v1/embeddings`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-batchgate-deadline-ms': String(DEADLINE_MS) },
+          body: JSON.stringify({ model: 'sim-embedding', input }),
+        }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), at: Date.now(), body: await r.text() }));
+      const running = send('at the backend when its coordinator dies');
+      let stats = await backend.stats();
+      for (let i = 0; i < 200 && stats.in_flight === 0; i++) {
+        await pause(5);
+        stats = await backend.stats();
+      }
+      expect(stats.in_flight).toBe(1);
+      const queued = send('queued when its coordinator dies');
+      await pause(50);
+
+      const crashedAt = Date.now();
+      await fleet.coordinator(owner).crash();
+      const answers = await Promise.all([running, queued]);
+      for (const answer of answers) {
+        expect(answer.status).toBe(503);
+        expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+        expect(answer.at - crashedAt).toBeLessThan(DEADLINE_MS);
+      }
+      expect(fleet.coordinator(survivor).leases.owns(partition)).toBe(true);
+      const retried = await send('queued when its coordinator dies');
+      expect(retried.status).toBe(200);
+    },
+  );
+});

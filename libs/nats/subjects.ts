@@ -23,6 +23,8 @@ export const SUBJECTS = {
   inferSubmit: (partition: number) => `bg.v1.coord.infer.${partition}`,
   /** ingress -> coordinator owning the partition: these inference items' clients left. */
   inferCancel: (partition: number) => `bg.v1.coord.infer-cancel.${partition}`,
+  /** coordinator -> every ingress: it took a partition; items a lost coordinator held for it will never be answered. */
+  inferOwner: 'bg.v1.coord.infer-owner',
   /** worker -> the coordinator that dispatched the batch: the backend's answer. */
   inferDone: (coordinatorId: string) => `bg.v1.coord.${coordinatorId}.infer-done`,
   /** coordinator -> worker queue group: one inference backend call. */

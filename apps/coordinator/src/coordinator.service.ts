@@ -119,7 +119,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     const listener = {
       acquired: async (p: number) => {
         await membership.acquired(p);
-        inference.acquired(p);
+        inference.acquired(p, this.leases.live);
       },
       lost: (p: number) => {
         membership.lost(p);
@@ -208,8 +208,9 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
 
   private async halt(release: boolean): Promise<void> {
     this.loop?.stop();
-    // A crash drains nothing (the test of takeover needs the abrupt stop); a graceful stop lets batches in flight finish.
-    await this.inference?.stop(release ? INFERENCE_DRAIN_MS : 0);
+    // A crash answers nothing (tests of takeover need the abrupt stop); a graceful stop lets batches in flight finish.
+    if (release) await this.inference?.stop(INFERENCE_DRAIN_MS);
+    else this.inference?.abandon();
     this.dispatcher?.stop();
     for (const stop of this.stops.splice(0)) stop();
     this.membership?.unsubscribeAll();

@@ -1,13 +1,17 @@
-import type { InferChunk, InferItemResult, InferSubmitSchema, MessageInitShape } from '#libs/contracts';
+import type { InferChunk, InferItemResult, InferOwner, InferSubmitSchema, MessageInitShape } from '#libs/contracts';
 import {
+  create,
   InferAcceptedSchema,
   InferCancelSchema,
   InferChunkSchema,
+  InferItemResultSchema,
+  InferOwnerSchema,
   InferResultsSchema,
   InferSubmitSchema as SubmitSchema,
 } from '#libs/contracts';
 import type { Bus } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
+import type { Logger } from '#libs/tracing';
 
 /** How long the coordinator has to accept a submit (it answers before batching). */
 const SUBMIT_REPLY_MS = 2000;
@@ -22,11 +26,14 @@ export type SubmitOutcome = { ok: true } | { ok: false; reason: string; retryAft
 /** This ingress's Flow B side of NATS: submits and cancels to a partition, results and stream chunks on its own subjects. */
 export class InferLink {
   private readonly waiters = new Map<string, ItemWaiter>();
+  /** Where each accepted item waits: its partition and the coordinator that holds it. */
+  private readonly holders = new Map<string, { partition: number; coordinatorId: string }>();
   private readonly stops: Array<() => void> = [];
 
   constructor(
     private readonly bus: Bus,
     readonly ingressId: string,
+    private readonly logger?: Pick<Logger, 'warn'>,
   ) {}
 
   start(): void {
@@ -36,12 +43,39 @@ export class InferLink {
           const waiter = this.waiters.get(result.itemId);
           if (!waiter) continue;
           // A streamed item's success is its chunks; it keeps waiting for them.
-          if (!waiter.chunk || result.status !== 200) this.waiters.delete(result.itemId);
+          if (!waiter.chunk || result.status !== 200) this.forget([result.itemId]);
           waiter.result(result);
         }
       }),
       this.bus.subscribe(SUBJECTS.inferChunk(this.ingressId), InferChunkSchema, (chunk) => this.waiters.get(chunk.itemId)?.chunk?.(chunk)),
+      this.bus.subscribe(SUBJECTS.inferOwner, InferOwnerSchema, (owner) => this.ownerChanged(owner)),
     );
+  }
+
+  /**
+   * A partition has a new owner. Items of it that a coordinator no longer
+   * live accepted will never be answered (its queues died with it): they fail
+   * 503 now, within a lease TTL of the crash, instead of at deadline + grace.
+   * Items of a live previous owner (a rebalance) are still answered by it.
+   */
+  private ownerChanged(owner: InferOwner): void {
+    const live = new Set([owner.coordinatorId, ...owner.liveCoordinatorIds]);
+    let lost = 0;
+    for (const [itemId, holder] of this.holders) {
+      if (holder.partition !== owner.partition || live.has(holder.coordinatorId)) continue;
+      const waiter = this.waiters.get(itemId);
+      this.forget([itemId]);
+      if (!waiter) continue;
+      lost++;
+      waiter.result(
+        create(InferItemResultSchema, { itemId, status: 503, error: 'the batching coordinator holding the request was lost; retry' }),
+      );
+    }
+    if (lost > 0)
+      this.logger?.warn(
+        { partition: owner.partition, owner: owner.coordinatorId, items: lost },
+        'inference items of a lost coordinator failed',
+      );
   }
 
   stop(): void {
@@ -57,7 +91,12 @@ export class InferLink {
     for (const [itemId, waiter] of waiters) this.waiters.set(itemId, waiter);
     try {
       const reply = await this.bus.request(SUBJECTS.inferSubmit(partition), SubmitSchema, submit, InferAcceptedSchema, SUBMIT_REPLY_MS);
-      if (reply.accepted) return { ok: true };
+      if (reply.accepted) {
+        // An item already answered (or left) before the reply came is not waiting any more.
+        for (const itemId of waiters.keys())
+          if (this.waiters.has(itemId)) this.holders.set(itemId, { partition, coordinatorId: reply.coordinatorId });
+        return { ok: true };
+      }
       this.forget([...waiters.keys()]);
       return { ok: false, reason: reply.reason, retryAfterS: reply.retryAfterS };
     } catch (error) {
@@ -67,7 +106,10 @@ export class InferLink {
   }
 
   forget(itemIds: readonly string[]): void {
-    for (const id of itemIds) this.waiters.delete(id);
+    for (const id of itemIds) {
+      this.waiters.delete(id);
+      this.holders.delete(id);
+    }
   }
 
   /** The client left: its items stop waiting here and at the coordinator. */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/inference.proto.
  */
 export const file_batchgate_v1_inference: GenFile = /*@__PURE__*/
-  fileDesc("ChxiYXRjaGdhdGUvdjEvaW5mZXJlbmNlLnByb3RvEgxiYXRjaGdhdGUudjEilQEKCUluZmVySXRlbRIPCgdpdGVtX2lkGAEgASgJEhIKCmluZ3Jlc3NfaWQYAiABKAkSDQoFaW5kZXgYAyABKA0SEgoKaW5wdXRfanNvbhgEIAEoDBIVCg1wcm9tcHRfdG9rZW5zGAUgASgNEhYKDmRlYWRsaW5lX2F0X21zGAYgASgBEhEKCWRlZHVwX2tleRgHIAEoCSKgAgoLSW5mZXJTdWJtaXQSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSJQoEa2luZBgDIAEoDjIXLmJhdGNoZ2F0ZS52MS5JbmZlcktpbmQSDQoFbW9kZWwYBCABKAkSKAoIcHJpb3JpdHkYBSABKA4yFi5iYXRjaGdhdGUudjEuUHJpb3JpdHkSEwoLcGFyYW1zX2pzb24YBiABKAwSJgoFaXRlbXMYByADKAsyFy5iYXRjaGdhdGUudjEuSW5mZXJJdGVtEhcKD3N1Ym1pdHRlZF9hdF9tcxgIIAEoARISCgptYXhfdG9rZW5zGAkgASgNEg4KBnN0cmVhbRgKIAEoCBITCgt0cmFjZXBhcmVudBgLIAEoCSJICg1JbmZlckFjY2VwdGVkEhAKCGFjY2VwdGVkGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIVCg1yZXRyeV9hZnRlcl9zGAMgASgBIjMKC0luZmVyQ2FuY2VsEhIKCmluZ3Jlc3NfaWQYASABKAkSEAoIaXRlbV9pZHMYAiADKAkiNwoKSW5mZXJJbnB1dBISCgppbnB1dF9qc29uGAEgASgMEhUKDXByb21wdF90b2tlbnMYAiABKA0iMgoLSW5mZXJUYXJnZXQSDwoHaXRlbV9pZBgBIAEoCRISCgppbmdyZXNzX2lkGAIgASgJIuYCCgpJbmZlckJhdGNoEhAKCGJhdGNoX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy5iYXRjaGdhdGUudjEuSW5mZXJLaW5kEg0KBW1vZGVsGAMgASgJEigKCHByaW9yaXR5GAQgASgOMhYuYmF0Y2hnYXRlLnYxLlByaW9yaXR5EhMKC3BhcmFtc19qc29uGAUgASgMEigKBmlucHV0cxgGIAMoCzIYLmJhdGNoZ2F0ZS52MS5JbmZlcklucHV0EhYKDmRlYWRsaW5lX2F0X21zGAcgASgBEhYKDmNvb3JkaW5hdG9yX2lkGAggASgJEg8KB2F0dGVtcHQYCSABKA0SDgoGc3RyZWFtGAogASgIEjEKDnN0cmVhbV90YXJnZXRzGAsgAygLMhkuYmF0Y2hnYXRlLnYxLkluZmVyVGFyZ2V0Eg4KBnJlYXNvbhgMIAEoCRITCgt0cmFjZXBhcmVudBgNIAEoCSInChJJbmZlckJhdGNoQWNjZXB0ZWQSEQoJd29ya2VyX2lkGAEgASgJInMKC0luZmVyT3V0cHV0Eg4KBnN0YXR1cxgBIAEoDRITCgtvdXRwdXRfanNvbhgCIAEoDBINCgVlcnJvchgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAUgASgNIvYBChBJbmZlckJhdGNoUmVzdWx0EhAKCGJhdGNoX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIPCgdiYWNrZW5kGAMgASgJEioKB291dHB1dHMYBCADKAsyGS5iYXRjaGdhdGUudjEuSW5mZXJPdXRwdXQSDQoFZXJyb3IYBSABKAkSDgoGc3RhdHVzGAYgASgNEhIKCmJhY2tlbmRfbXMYByABKAESDQoFY2FsbHMYCCABKA0SEwoLcmVzcG9uc2VfaWQYCSABKAkSEQoJY3JlYXRlZF9zGAogASgBEhYKDnJlc3BvbnNlX21vZGVsGAsgASgJIiQKEEluZmVyQmF0Y2hDYW5jZWwSEAoIYmF0Y2hfaWQYASABKAkihAIKD0luZmVySXRlbVJlc3VsdBIPCgdpdGVtX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoDRITCgtvdXRwdXRfanNvbhgDIAEoDBINCgVlcnJvchgEIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAUgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAYgASgNEhQKDGRlZHVwbGljYXRlZBgHIAEoCBIQCghiYXRjaF9pZBgIIAEoCRISCgpiYXRjaF9zaXplGAkgASgNEhMKC3Jlc3BvbnNlX2lkGAogASgJEhEKCWNyZWF0ZWRfcxgLIAEoARIWCg5yZXNwb25zZV9tb2RlbBgMIAEoCSI8CgxJbmZlclJlc3VsdHMSLAoFaXRlbXMYASADKAsyHS5iYXRjaGdhdGUudjEuSW5mZXJJdGVtUmVzdWx0ImUKCkluZmVyQ2h1bmsSDwoHaXRlbV9pZBgBIAEoCRILCgNzZXEYAiABKA0SDAoEZGF0YRgDIAEoDBIMCgRkb25lGAQgASgIEg0KBWVycm9yGAUgASgJEg4KBnN0YXR1cxgGIAEoDSKjAgoRSW5mZXJCYXRjaEZsdXNoZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESEAoIYmF0Y2hfaWQYAiABKAkSJQoEa2luZBgDIAEoDjIXLmJhdGNoZ2F0ZS52MS5JbmZlcktpbmQSDQoFbW9kZWwYBCABKAkSKAoIcHJpb3JpdHkYBSABKA4yFi5iYXRjaGdhdGUudjEuUHJpb3JpdHkSDgoGcmVhc29uGAYgASgJEg0KBWl0ZW1zGAcgASgNEg4KBmlucHV0cxgIIAEoDRIOCgZ0b2tlbnMYCSABKA0SEAoIc3RyYXRlZ3kYCiABKAkSDgoGYWdlX21zGAsgASgBEhQKDHRva2VuX2J1Y2tldBgMIAEoDSLHAQoOSW5mZXJDb21wbGV0ZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESEAoIYmF0Y2hfaWQYAiABKAkSDwoHYmFja2VuZBgDIAEoCRIOCgZzdGF0dXMYBCABKA0SEgoKYmFja2VuZF9tcxgFIAEoARINCgVjYWxscxgGIAEoDRITCgtkZWR1cF9pdGVtcxgHIAEoDRIUCgxkZWR1cF90b2tlbnMYCCABKA0SDQoFZXJyb3IYCSABKAkqcQoJSW5mZXJLaW5kEhoKFklORkVSX0tJTkRfVU5TUEVDSUZJRUQQABIYChRJTkZFUl9LSU5EX0VNQkVERElORxABEhkKFUlORkVSX0tJTkRfQ09NUExFVElPThACEhMKD0lORkVSX0tJTkRfQ0hBVBADKnUKCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASFQoRUFJJT1JJVFlfQ1JJVElDQUwQARIRCg1QUklPUklUWV9ISUdIEAISEwoPUFJJT1JJVFlfTk9STUFMEAMSEAoMUFJJT1JJVFlfTE9XEARiBnByb3RvMw", [file_batchgate_v1_events]);
+  fileDesc("ChxiYXRjaGdhdGUvdjEvaW5mZXJlbmNlLnByb3RvEgxiYXRjaGdhdGUudjEilQEKCUluZmVySXRlbRIPCgdpdGVtX2lkGAEgASgJEhIKCmluZ3Jlc3NfaWQYAiABKAkSDQoFaW5kZXgYAyABKA0SEgoKaW5wdXRfanNvbhgEIAEoDBIVCg1wcm9tcHRfdG9rZW5zGAUgASgNEhYKDmRlYWRsaW5lX2F0X21zGAYgASgBEhEKCWRlZHVwX2tleRgHIAEoCSKgAgoLSW5mZXJTdWJtaXQSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSJQoEa2luZBgDIAEoDjIXLmJhdGNoZ2F0ZS52MS5JbmZlcktpbmQSDQoFbW9kZWwYBCABKAkSKAoIcHJpb3JpdHkYBSABKA4yFi5iYXRjaGdhdGUudjEuUHJpb3JpdHkSEwoLcGFyYW1zX2pzb24YBiABKAwSJgoFaXRlbXMYByADKAsyFy5iYXRjaGdhdGUudjEuSW5mZXJJdGVtEhcKD3N1Ym1pdHRlZF9hdF9tcxgIIAEoARISCgptYXhfdG9rZW5zGAkgASgNEg4KBnN0cmVhbRgKIAEoCBITCgt0cmFjZXBhcmVudBgLIAEoCSJgCg1JbmZlckFjY2VwdGVkEhAKCGFjY2VwdGVkGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIVCg1yZXRyeV9hZnRlcl9zGAMgASgBEhYKDmNvb3JkaW5hdG9yX2lkGAQgASgJIlUKCkluZmVyT3duZXISEQoJcGFydGl0aW9uGAEgASgNEhYKDmNvb3JkaW5hdG9yX2lkGAIgASgJEhwKFGxpdmVfY29vcmRpbmF0b3JfaWRzGAMgAygJIjMKC0luZmVyQ2FuY2VsEhIKCmluZ3Jlc3NfaWQYASABKAkSEAoIaXRlbV9pZHMYAiADKAkiNwoKSW5mZXJJbnB1dBISCgppbnB1dF9qc29uGAEgASgMEhUKDXByb21wdF90b2tlbnMYAiABKA0iMgoLSW5mZXJUYXJnZXQSDwoHaXRlbV9pZBgBIAEoCRISCgppbmdyZXNzX2lkGAIgASgJIuYCCgpJbmZlckJhdGNoEhAKCGJhdGNoX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy5iYXRjaGdhdGUudjEuSW5mZXJLaW5kEg0KBW1vZGVsGAMgASgJEigKCHByaW9yaXR5GAQgASgOMhYuYmF0Y2hnYXRlLnYxLlByaW9yaXR5EhMKC3BhcmFtc19qc29uGAUgASgMEigKBmlucHV0cxgGIAMoCzIYLmJhdGNoZ2F0ZS52MS5JbmZlcklucHV0EhYKDmRlYWRsaW5lX2F0X21zGAcgASgBEhYKDmNvb3JkaW5hdG9yX2lkGAggASgJEg8KB2F0dGVtcHQYCSABKA0SDgoGc3RyZWFtGAogASgIEjEKDnN0cmVhbV90YXJnZXRzGAsgAygLMhkuYmF0Y2hnYXRlLnYxLkluZmVyVGFyZ2V0Eg4KBnJlYXNvbhgMIAEoCRITCgt0cmFjZXBhcmVudBgNIAEoCSInChJJbmZlckJhdGNoQWNjZXB0ZWQSEQoJd29ya2VyX2lkGAEgASgJInMKC0luZmVyT3V0cHV0Eg4KBnN0YXR1cxgBIAEoDRITCgtvdXRwdXRfanNvbhgCIAEoDBINCgVlcnJvchgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAUgASgNIvYBChBJbmZlckJhdGNoUmVzdWx0EhAKCGJhdGNoX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIPCgdiYWNrZW5kGAMgASgJEioKB291dHB1dHMYBCADKAsyGS5iYXRjaGdhdGUudjEuSW5mZXJPdXRwdXQSDQoFZXJyb3IYBSABKAkSDgoGc3RhdHVzGAYgASgNEhIKCmJhY2tlbmRfbXMYByABKAESDQoFY2FsbHMYCCABKA0SEwoLcmVzcG9uc2VfaWQYCSABKAkSEQoJY3JlYXRlZF9zGAogASgBEhYKDnJlc3BvbnNlX21vZGVsGAsgASgJIiQKEEluZmVyQmF0Y2hDYW5jZWwSEAoIYmF0Y2hfaWQYASABKAkihAIKD0luZmVySXRlbVJlc3VsdBIPCgdpdGVtX2lkGAEgASgJEg4KBnN0YXR1cxgCIAEoDRITCgtvdXRwdXRfanNvbhgDIAEoDBINCgVlcnJvchgEIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAUgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAYgASgNEhQKDGRlZHVwbGljYXRlZBgHIAEoCBIQCghiYXRjaF9pZBgIIAEoCRISCgpiYXRjaF9zaXplGAkgASgNEhMKC3Jlc3BvbnNlX2lkGAogASgJEhEKCWNyZWF0ZWRfcxgLIAEoARIWCg5yZXNwb25zZV9tb2RlbBgMIAEoCSI8CgxJbmZlclJlc3VsdHMSLAoFaXRlbXMYASADKAsyHS5iYXRjaGdhdGUudjEuSW5mZXJJdGVtUmVzdWx0ImUKCkluZmVyQ2h1bmsSDwoHaXRlbV9pZBgBIAEoCRILCgNzZXEYAiABKA0SDAoEZGF0YRgDIAEoDBIMCgRkb25lGAQgASgIEg0KBWVycm9yGAUgASgJEg4KBnN0YXR1cxgGIAEoDSKjAgoRSW5mZXJCYXRjaEZsdXNoZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESEAoIYmF0Y2hfaWQYAiABKAkSJQoEa2luZBgDIAEoDjIXLmJhdGNoZ2F0ZS52MS5JbmZlcktpbmQSDQoFbW9kZWwYBCABKAkSKAoIcHJpb3JpdHkYBSABKA4yFi5iYXRjaGdhdGUudjEuUHJpb3JpdHkSDgoGcmVhc29uGAYgASgJEg0KBWl0ZW1zGAcgASgNEg4KBmlucHV0cxgIIAEoDRIOCgZ0b2tlbnMYCSABKA0SEAoIc3RyYXRlZ3kYCiABKAkSDgoGYWdlX21zGAsgASgBEhQKDHRva2VuX2J1Y2tldBgMIAEoDSLHAQoOSW5mZXJDb21wbGV0ZWQSJQoEbWV0YRgBIAEoCzIXLmJhdGNoZ2F0ZS52MS5FdmVudE1ldGESEAoIYmF0Y2hfaWQYAiABKAkSDwoHYmFja2VuZBgDIAEoCRIOCgZzdGF0dXMYBCABKA0SEgoKYmFja2VuZF9tcxgFIAEoARINCgVjYWxscxgGIAEoDRITCgtkZWR1cF9pdGVtcxgHIAEoDRIUCgxkZWR1cF90b2tlbnMYCCABKA0SDQoFZXJyb3IYCSABKAkqcQoJSW5mZXJLaW5kEhoKFklORkVSX0tJTkRfVU5TUEVDSUZJRUQQABIYChRJTkZFUl9LSU5EX0VNQkVERElORxABEhkKFUlORkVSX0tJTkRfQ09NUExFVElPThACEhMKD0lORkVSX0tJTkRfQ0hBVBADKnUKCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASFQoRUFJJT1JJVFlfQ1JJVElDQUwQARIRCg1QUklPUklUWV9ISUdIEAISEwoPUFJJT1JJVFlfTk9STUFMEAMSEAoMUFJJT1JJVFlfTE9XEARiBnByb3RvMw", [file_batchgate_v1_events]);
 
 /**
  * One client item: one embedding input, one prompt, or one chat request.
@@ -183,6 +183,13 @@ export type InferAccepted = Message<"batchgate.v1.InferAccepted"> & {
    * @generated from field: double retry_after_s = 3;
    */
   retryAfterS: number;
+
+  /**
+   * The coordinator that holds the accepted items (the ingress fails them at once if it is lost).
+   *
+   * @generated from field: string coordinator_id = 4;
+   */
+  coordinatorId: string;
 };
 
 /**
@@ -191,6 +198,39 @@ export type InferAccepted = Message<"batchgate.v1.InferAccepted"> & {
  */
 export const InferAcceptedSchema: GenMessage<InferAccepted> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_inference, 2);
+
+/**
+ * coordinator -> every ingress (coord.infer-owner): this coordinator now owns
+ * the partition. Items another coordinator accepted for it are lost when that
+ * one is no longer live (its heartbeat lapsed, so its leases did too).
+ *
+ * @generated from message batchgate.v1.InferOwner
+ */
+export type InferOwner = Message<"batchgate.v1.InferOwner"> & {
+  /**
+   * @generated from field: uint32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: string coordinator_id = 2;
+   */
+  coordinatorId: string;
+
+  /**
+   * The coordinators heartbeating when the partition was taken.
+   *
+   * @generated from field: repeated string live_coordinator_ids = 3;
+   */
+  liveCoordinatorIds: string[];
+};
+
+/**
+ * Describes the message batchgate.v1.InferOwner.
+ * Use `create(InferOwnerSchema)` to create a new message.
+ */
+export const InferOwnerSchema: GenMessage<InferOwner> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_inference, 3);
 
 /**
  * ingress -> coordinator (coord.infer-cancel.<partition>): these items' clients left.
@@ -214,7 +254,7 @@ export type InferCancel = Message<"batchgate.v1.InferCancel"> & {
  * Use `create(InferCancelSchema)` to create a new message.
  */
 export const InferCancelSchema: GenMessage<InferCancel> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 3);
+  messageDesc(file_batchgate_v1_inference, 4);
 
 /**
  * One distinct input of a batch; its waiters stay on the coordinator.
@@ -238,7 +278,7 @@ export type InferInput = Message<"batchgate.v1.InferInput"> & {
  * Use `create(InferInputSchema)` to create a new message.
  */
 export const InferInputSchema: GenMessage<InferInput> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 4);
+  messageDesc(file_batchgate_v1_inference, 5);
 
 /**
  * Who receives a streamed item's chunks.
@@ -262,7 +302,7 @@ export type InferTarget = Message<"batchgate.v1.InferTarget"> & {
  * Use `create(InferTargetSchema)` to create a new message.
  */
 export const InferTargetSchema: GenMessage<InferTarget> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 5);
+  messageDesc(file_batchgate_v1_inference, 6);
 
 /**
  * coordinator -> worker queue group (work.infer): one backend call.
@@ -353,7 +393,7 @@ export type InferBatch = Message<"batchgate.v1.InferBatch"> & {
  * Use `create(InferBatchSchema)` to create a new message.
  */
 export const InferBatchSchema: GenMessage<InferBatch> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 6);
+  messageDesc(file_batchgate_v1_inference, 7);
 
 /**
  * worker -> coordinator: reply to work.infer, before the backend call.
@@ -372,7 +412,7 @@ export type InferBatchAccepted = Message<"batchgate.v1.InferBatchAccepted"> & {
  * Use `create(InferBatchAcceptedSchema)` to create a new message.
  */
 export const InferBatchAcceptedSchema: GenMessage<InferBatchAccepted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 7);
+  messageDesc(file_batchgate_v1_inference, 8);
 
 /**
  * The answer for one input of a batch.
@@ -419,7 +459,7 @@ export type InferOutput = Message<"batchgate.v1.InferOutput"> & {
  * Use `create(InferOutputSchema)` to create a new message.
  */
 export const InferOutputSchema: GenMessage<InferOutput> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 8);
+  messageDesc(file_batchgate_v1_inference, 9);
 
 /**
  * worker -> coordinator (coord.<coordinator id>.infer-done).
@@ -498,7 +538,7 @@ export type InferBatchResult = Message<"batchgate.v1.InferBatchResult"> & {
  * Use `create(InferBatchResultSchema)` to create a new message.
  */
 export const InferBatchResultSchema: GenMessage<InferBatchResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 9);
+  messageDesc(file_batchgate_v1_inference, 10);
 
 /**
  * coordinator -> worker (work.infer-cancel.<worker id>): every waiter of the batch left.
@@ -517,7 +557,7 @@ export type InferBatchCancel = Message<"batchgate.v1.InferBatchCancel"> & {
  * Use `create(InferBatchCancelSchema)` to create a new message.
  */
 export const InferBatchCancelSchema: GenMessage<InferBatchCancel> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 10);
+  messageDesc(file_batchgate_v1_inference, 11);
 
 /**
  * The answer for one client item.
@@ -595,7 +635,7 @@ export type InferItemResult = Message<"batchgate.v1.InferItemResult"> & {
  * Use `create(InferItemResultSchema)` to create a new message.
  */
 export const InferItemResultSchema: GenMessage<InferItemResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 11);
+  messageDesc(file_batchgate_v1_inference, 12);
 
 /**
  * coordinator -> ingress (ingress.<id>.infer): results for that ingress's items.
@@ -614,7 +654,7 @@ export type InferResults = Message<"batchgate.v1.InferResults"> & {
  * Use `create(InferResultsSchema)` to create a new message.
  */
 export const InferResultsSchema: GenMessage<InferResults> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 12);
+  messageDesc(file_batchgate_v1_inference, 13);
 
 /**
  * worker -> ingress (ingress.<id>.infer-chunk): one server-sent event of a streamed item.
@@ -662,7 +702,7 @@ export type InferChunk = Message<"batchgate.v1.InferChunk"> & {
  * Use `create(InferChunkSchema)` to create a new message.
  */
 export const InferChunkSchema: GenMessage<InferChunk> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 13);
+  messageDesc(file_batchgate_v1_inference, 14);
 
 /**
  * events.batch.flushed: one inference batch formed by a coordinator.
@@ -742,7 +782,7 @@ export type InferBatchFlushed = Message<"batchgate.v1.InferBatchFlushed"> & {
  * Use `create(InferBatchFlushedSchema)` to create a new message.
  */
 export const InferBatchFlushedSchema: GenMessage<InferBatchFlushed> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 14);
+  messageDesc(file_batchgate_v1_inference, 15);
 
 /**
  * events.inference.completed: one batch's backend call ended.
@@ -803,7 +843,7 @@ export type InferCompleted = Message<"batchgate.v1.InferCompleted"> & {
  * Use `create(InferCompletedSchema)` to create a new message.
  */
 export const InferCompletedSchema: GenMessage<InferCompleted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 15);
+  messageDesc(file_batchgate_v1_inference, 16);
 
 /**
  * @generated from enum batchgate.v1.InferKind
