@@ -105,7 +105,8 @@ export class PartitionLeases {
         // older than a lease TTL has let its leases lapse, so counting it (as a 3 x TTL
         // window did) kept the survivors' fair share low and its partitions unowned for
         // 2-3 s, past the ingress's flush grace. Miscounting a slow one as dead is
-        // harmless: its leases are still held, so nobody can take them.
+        // nearly harmless: its leases are still held, so nobody can take them (only a
+        // partition it just released and another takes fails its Flow B items early, 503).
         .zremrangebyscore(redisKeys.coordinators, '-inf', now - ttlMs)
         .zrange(redisKeys.coordinators, '0', '-1')
         .exec()
