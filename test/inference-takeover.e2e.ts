@@ -58,7 +58,7 @@ describe('Flow B strategy switches survive a partition takeover and a restart (r
     await backend?.stop();
   });
 
-  it('a model switched on its partition owner keeps model_based after the owner crashes; a new coordinator starts with the switched default', async () => {
+  it('a model switched on its partition owner keeps model_based after the owner crashes, and the completions route keeps its policy; a new coordinator starts with the switched default', async () => {
     const partition = partitionOfModel('sim-embedding', PARTITIONS);
     const owner = fleet.coordinator(0).leases.owns(partition) ? 0 : 1;
     const survivor = 1 - owner;
@@ -72,6 +72,13 @@ describe('Flow B strategy switches survive a partition takeover and a restart (r
     expect(switched.status).toBe(200);
     const defaulted = await fetch(`${fleet.coordinatorUrl(owner)}/admin/strategy/fixed`, { method: 'POST', headers: ADMIN, body: '{}' });
     expect(defaulted.status).toBe(200);
+    // A route of the ingress's admin API was already in the config bucket; it must hold after the takeover too.
+    const routed = await fetch(`${fleet.ingressOpsUrl()}/admin/policy/routes`, {
+      method: 'PUT',
+      headers: ADMIN,
+      body: JSON.stringify({ routes: [{ name: 'completions', match: '/v1/completions', policy: 'cost_aware:call_cost_ms=20' }] }),
+    });
+    expect(routed.status).toBe(200);
     expect(await embed(fleet.ingressUrl(), 'before the crash')).toBe(200);
     expect((await strategiesAt(fleet.coordinatorUrl(owner)))['sim-embedding/embeddings']).toEqual({
       name: 'model_based',
@@ -86,6 +93,13 @@ describe('Flow B strategy switches survive a partition takeover and a restart (r
     const afterTakeover = await strategiesAt(fleet.coordinatorUrl(survivor));
     expect(afterTakeover['sim-embedding/embeddings']).toEqual({ name: 'model_based', params: { window: 16 } });
     expect(afterTakeover['*']?.name).toBe('fixed_timer');
+    const completion = await fetch(`${fleet.ingressUrl()}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sim-llm', prompt: 'after the takeover', max_tokens: 2 }),
+    });
+    expect(completion.status).toBe(200);
+    expect(await waitForStrategy(fleet.coordinatorUrl(survivor), 'sim-llm/completions', 'cost_aware')).toBe('cost_aware');
 
     // A coordinator started now (a restart) reads the stored switches before it serves a lane.
     await fleet.addCoordinator({ BATCHGATE_INSTANCE_ID: 'coordinator-restarted' });
