@@ -31,7 +31,7 @@ export class InferLink {
   private readonly stops: Array<() => void> = [];
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: Pick<Bus, 'publish' | 'request' | 'subscribe'>,
     readonly ingressId: string,
     private readonly logger?: Pick<Logger, 'warn'>,
   ) {}
