@@ -34,7 +34,12 @@ describe('the shipped NATS config: a user per service, each limited to its own s
       ingresses: 1,
       workers: 1,
       telemetry: true,
-      env: { ...PATIENT_POLICY, BATCHGATE_BATCH_TIMEOUT_MS: '200', BATCHGATE_INFERENCE_UPSTREAM: backend.url },
+      env: {
+        ...PATIENT_POLICY,
+        BATCHGATE_BATCH_TIMEOUT_MS: '200',
+        BATCHGATE_INFERENCE_UPSTREAM: backend.url,
+        BATCHGATE_ADMIN_TOKEN: 'permissions-admin-token',
+      },
       originDelayMs: 20,
       natsArgs: ['-c', 'deploy/nats/nats.conf'],
       serviceEnv: (service: ServiceName, nats) => ({ NATS_URL: nats.url.replace('nats://', `nats://${service}:${passwords[service]}@`) }),
@@ -80,6 +85,13 @@ describe('the shipped NATS config: a user per service, each limited to its own s
     const stream = await post('/v1/completions', { model: 'sim-llm', prompt: 'hi', max_tokens: 4, stream: true });
     expect(stream.status).toBe(200);
     expect(await stream.text()).toContain('data: [DONE]');
+    // The coordinator's user stores a strategy switch in the config bucket.
+    const switched = await fetch(`${fleet.coordinatorUrl()}/admin/strategy/fixed?model=sim-embedding`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer permissions-admin-token', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(switched.status).toBe(200);
     expect(violations()).toEqual([]);
   });
 

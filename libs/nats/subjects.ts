@@ -23,6 +23,8 @@ export const SUBJECTS = {
   inferSubmit: (partition: number) => `bg.v1.coord.infer.${partition}`,
   /** ingress -> coordinator owning the partition: these inference items' clients left. */
   inferCancel: (partition: number) => `bg.v1.coord.infer-cancel.${partition}`,
+  /** coordinator -> every ingress: it took a partition; items a lost coordinator held for it will never be answered. */
+  inferOwner: 'bg.v1.coord.infer-owner',
   /** worker -> the coordinator that dispatched the batch: the backend's answer. */
   inferDone: (coordinatorId: string) => `bg.v1.coord.${coordinatorId}.infer-done`,
   /** coordinator -> worker queue group: one inference backend call. */
@@ -64,6 +66,8 @@ export const CONFIG_KEYS = {
   routes: 'policy.routes',
   /** JSON ModelPointer: which model in the models object store is live. */
   model: 'policy.model',
+  /** JSON strategy switches of Flow B (POST /admin/strategy/{name} on a coordinator): default and per model. */
+  inferenceStrategies: 'inference.strategies',
 } as const;
 
 export const JETSTREAM = {

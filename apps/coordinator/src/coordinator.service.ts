@@ -1,6 +1,7 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { Registry } from '#libs/metrics';
+import type { StrategySpec } from '#libs/config';
 import { parsePolicyDocument } from '#libs/config';
 import { Bus, CONFIG_KEYS, EventPublisher, LargeMessages } from '#libs/nats';
 import { createStrategy, FeatureBook } from '#libs/policy';
@@ -13,6 +14,7 @@ import { DecisionLoop } from './decision-loop.js';
 import { FlushDispatcher } from './dispatch.js';
 import { InferCoordinator } from './inference/infer-coordinator.js';
 import { InferMetrics } from './inference/infer-metrics.js';
+import { parseSwitches, resolveSpec, storeSwitch } from './inference/strategy-switches.js';
 import { followLiveSignals, LiveSignals } from './live-signals.js';
 import { SlotMembership } from './membership.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -119,7 +121,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     const listener = {
       acquired: async (p: number) => {
         await membership.acquired(p);
-        inference.acquired(p);
+        inference.acquired(p, this.leases.live);
       },
       lost: (p: number) => {
         membership.lost(p);
@@ -154,10 +156,31 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     );
     routes.start();
     this.stops.push(() => routes.close());
+    // POST /admin/strategy/{name} on any coordinator reaches every one here, and a restarted one reads the last revision.
+    const switches = new LiveConfig(
+      this.jetstream,
+      CONFIG_KEYS.inferenceStrategies,
+      parseSwitches,
+      (s) => inference.strategies.applySwitches(s),
+      logger,
+    );
+    switches.start();
+    this.stops.push(() => switches.close());
     dispatcher.start();
     inference.start();
     await this.leases.start();
     this.loop.start();
+  }
+
+  /**
+   * POST /admin/strategy/{name}: validated (StrategyConfigError), stored in the
+   * config bucket for every coordinator and the partitions' next owners, and
+   * applied here at once rather than when the watch brings it back.
+   */
+  async switchStrategy(spec: StrategySpec, model?: string): Promise<StrategySpec> {
+    const resolved = resolveSpec(spec);
+    await storeSwitch(this.jetstream, resolved, model);
+    return this.inference.strategies.set(resolved, model);
   }
 
   /** GET /metrics/json (seed 004's shape, plus Flow B's strategies). */
@@ -187,8 +210,9 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
 
   private async halt(release: boolean): Promise<void> {
     this.loop?.stop();
-    // A crash drains nothing (the test of takeover needs the abrupt stop); a graceful stop lets batches in flight finish.
-    await this.inference?.stop(release ? INFERENCE_DRAIN_MS : 0);
+    // A crash answers nothing (tests of takeover need the abrupt stop); a graceful stop lets batches in flight finish.
+    if (release) await this.inference?.stop(INFERENCE_DRAIN_MS);
+    else this.inference?.abandon();
     this.dispatcher?.stop();
     for (const stop of this.stops.splice(0)) stop();
     this.membership?.unsubscribeAll();

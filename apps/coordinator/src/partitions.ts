@@ -41,6 +41,8 @@ export interface LeaseOptions {
  */
 export class PartitionLeases {
   readonly owned = new Set<number>();
+  /** The coordinators heartbeating at the last round (this one included). */
+  live: readonly string[] = [];
   redisUp = true;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -96,19 +98,21 @@ export class PartitionLeases {
     const { owner, partitions, ttlMs } = this.options;
     try {
       const now = Date.now();
-      const [, , live] = await this.redis
+      const [, , members] = await this.redis
         .multi()
         .zadd(redisKeys.coordinators, now, owner)
         // A coordinator is live as long as its leases would be: one whose heartbeat is
         // older than a lease TTL has let its leases lapse, so counting it (as a 3 x TTL
         // window did) kept the survivors' fair share low and its partitions unowned for
         // 2-3 s, past the ingress's flush grace. Miscounting a slow one as dead is
-        // harmless: its leases are still held, so nobody can take them.
+        // nearly harmless: its leases are still held, so nobody can take them (only a
+        // partition it just released and another takes fails its Flow B items early, 503).
         .zremrangebyscore(redisKeys.coordinators, '-inf', now - ttlMs)
-        .zcard(redisKeys.coordinators)
+        .zrange(redisKeys.coordinators, '0', '-1')
         .exec()
-        .then((results) => (results ?? []).map(([error, value]) => (error ? 0 : value)));
-      const target = Math.ceil(partitions / Math.max(1, Number(live)));
+        .then((results) => (results ?? []).map(([error, value]) => (error ? undefined : value)));
+      this.live = Array.isArray(members) ? members.map(String) : [owner];
+      const target = Math.ceil(partitions / Math.max(1, this.live.length));
       await this.renew(owner, ttlMs);
       await this.release(owner, this.owned.size - target);
       await this.acquire(owner, ttlMs, target - this.owned.size);

@@ -8,8 +8,8 @@ import { CoordinatorService } from '../coordinator.service.js';
 /**
  * Flow B on the coordinator's operator port: seed 004's
  * POST /admin/strategy/{name} (per model with ?model=, else every model) and
- * GET /metrics/json. The strategy is this coordinator's: it owns the models
- * of its partitions (a partition taken over starts from BATCHGATE_INFERENCE_STRATEGY).
+ * GET /metrics/json. A switch is stored in the config bucket, so every
+ * coordinator runs it, a partition's next owner included.
  */
 @Controller()
 export class InferAdminController {
@@ -20,19 +20,19 @@ export class InferAdminController {
 
   @Post('admin/strategy/:name')
   @HttpCode(200)
-  setStrategy(
+  async setStrategy(
     @Param('name') name: string,
     @Body() body: { params?: Record<string, number> } | undefined,
     @Query('model') model: string | undefined,
     @Headers('authorization') authorization?: string,
-  ): { model: string; strategy: string; params: Record<string, number> } {
+  ): Promise<{ model: string; strategy: string; params: Record<string, number> }> {
     this.authorize(authorization);
     const params = body?.params ?? {};
     if (typeof params !== 'object' || Object.values(params).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
       throw new BadRequestException({ error: 'invalid_config', message: 'params must map parameter names to numbers' });
     }
     try {
-      const spec = this.coordinator.inference.strategies.set({ name, params }, model || undefined);
+      const spec = await this.coordinator.switchStrategy({ name, params }, model || undefined);
       return { model: model || '*', strategy: spec.name, params: spec.params };
     } catch (error) {
       if (error instanceof StrategyConfigError) throw new BadRequestException({ error: 'invalid_config', message: error.message });

@@ -8,6 +8,7 @@ import {
   InferBatchResultSchema,
   InferBatchSchema,
   InferCancelSchema,
+  InferOwnerSchema,
   InferResultsSchema,
   InferSubmitSchema,
 } from '#libs/contracts';
@@ -112,12 +113,23 @@ export class InferCoordinator {
     for (const stop of this.stops.splice(0)) stop();
   }
 
-  acquired(partition: number): void {
-    const { bus } = this.o;
+  /** `live`: the coordinators heartbeating now; the ingresses fail at once the items of this partition any other one held. */
+  acquired(partition: number, live: readonly string[]): void {
+    const { bus, coordinatorId } = this.o;
     this.partitionStops.set(partition, [
       bus.subscribe(SUBJECTS.inferSubmit(partition), InferSubmitSchema, (submit, incoming) => this.submit(submit, incoming)),
       bus.subscribe(SUBJECTS.inferCancel(partition), InferCancelSchema, (cancel) => this.cancel(cancel)),
     ]);
+    bus.publish(SUBJECTS.inferOwner, InferOwnerSchema, { partition, coordinatorId, liveCoordinatorIds: [...live] });
+  }
+
+  /** As a crash, for tests of takeover: stops serving and answers nothing (a real crash answers nobody either). */
+  abandon(): void {
+    this.stopping = true;
+    clearInterval(this.timer);
+    for (const partition of [...this.partitionStops.keys()]) this.lost(partition);
+    for (const batch of this.inflight.values()) clearTimeout(batch.timer);
+    for (const stop of this.stops.splice(0)) stop();
   }
 
   lost(partition: number): void {
@@ -140,7 +152,7 @@ export class InferCoordinator {
       incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'queue_full', retryAfterS });
       return;
     }
-    incoming.respond(InferAcceptedSchema, { accepted: true });
+    incoming.respond(InferAcceptedSchema, { accepted: true, coordinatorId: this.o.coordinatorId });
     const now = wallNow();
     const touched = new Set<InferQueue>();
     for (const wire of submit.items) {

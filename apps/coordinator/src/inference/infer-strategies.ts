@@ -1,10 +1,12 @@
 import type { RouteTable, StrategySpec } from '#libs/config';
-import { matchRoute } from '#libs/config';
+import { formatStrategySpec, matchRoute } from '#libs/config';
 import { InferKind } from '#libs/contracts';
 import type { FlushStrategy, ModelBasedStrategy, SlotFeatures } from '#libs/policy';
 import { createStrategy, DecayingRate, isLearnedStrategy, planDue, plansOf, SlidingQuantile } from '#libs/policy';
 import type { BatchLimits, InferFlushReason, InferQueue } from './infer-queue.js';
 import { dispatchOrder, flushReasonOf } from './infer-queue.js';
+import type { StrategySwitches } from './strategy-switches.js';
+import { resolveSpec } from './strategy-switches.js';
 
 interface LaneState {
   model: string;
@@ -14,9 +16,6 @@ interface LaneState {
   arrivals: DecayingRate;
   backend: SlidingQuantile;
 }
-
-/** Seed 004's strategy names map to ours: `fixed` waits the full max wait of the priority (fixed_timer without a window). */
-const ALIASES: Record<string, string> = { fixed: 'fixed_timer' };
 
 const KIND_NAMES: Partial<Record<InferKind, string>> = {
   [InferKind.EMBEDDING]: 'embeddings',
@@ -39,26 +38,37 @@ export const laneOf = (model: string, kind: InferKind): string => `${model}/${KI
  * signals they read: the lane's arrival rate and backend batch time, and the
  * items' latency. Which spec a lane runs, first that applies: the model's
  * (POST /admin/strategy/{name}?model=), the policy document's route matching
- * the kind's path (PUT /admin/policy/routes on the ingress), the default.
+ * the kind's path (PUT /admin/policy/routes on the ingress), the switched
+ * default (POST /admin/strategy/{name}), the configured one. Switches and
+ * routes come from the config bucket, so every coordinator runs the same.
  */
 export class InferStrategies {
   private readonly lanes = new Map<string, LaneState>();
-  private readonly perModel = new Map<string, StrategySpec>();
+  private perModel: ReadonlyMap<string, StrategySpec> = new Map();
+  private defaultSpec: StrategySpec;
   private perKind = new Map<InferKind, StrategySpec>();
   private readonly itemLatency = new SlidingQuantile(1000);
   private readonly completions = new DecayingRate(1000);
   readonly randomSource = Math.random;
 
-  constructor(private defaultSpec: StrategySpec) {}
+  constructor(private readonly configuredSpec: StrategySpec) {
+    this.defaultSpec = configuredSpec;
+  }
 
   /** Switches one model (or, without one, the default, and every lane without a model or route spec); throws StrategyConfigError. */
   set(spec: StrategySpec, model?: string): StrategySpec {
-    const resolved = { name: ALIASES[spec.name] ?? spec.name, params: spec.params };
-    createStrategy(resolved);
+    const resolved = resolveSpec(spec);
     if (model === undefined) this.defaultSpec = resolved;
-    else this.perModel.set(model, resolved);
+    else this.perModel = new Map([...this.perModel, [model, resolved]]);
     this.refresh();
     return resolved;
+  }
+
+  /** The stored switches, as they change (each revision is the whole set: a model no longer named falls back). */
+  applySwitches(switches: StrategySwitches): void {
+    this.defaultSpec = switches.default ?? this.configuredSpec;
+    this.perModel = switches.models;
+    this.refresh();
   }
 
   /** The policy document's routes, as they change: a route matching /v1/embeddings with a policy sets embeddings' strategy. */
@@ -133,7 +143,8 @@ export class InferStrategies {
   private refresh(): void {
     for (const state of this.lanes.values()) {
       const spec = this.specFor(state.model, state.kind);
-      if (spec === state.spec) continue;
+      // By value: a new revision of the switches repeats the unchanged specs, whose strategies keep their state.
+      if (formatStrategySpec(spec) === formatStrategySpec(state.spec)) continue;
       state.spec = spec;
       state.strategy = createStrategy(spec);
     }

@@ -1,8 +1,11 @@
-import type { InferChunk, InferItemResult, InferResults, InferSubmitSchema, MessageInitShape } from '#libs/contracts';
+import type { InferChunk, InferItemResult, InferOwner, InferResults, InferSubmitSchema, MessageInitShape } from '#libs/contracts';
 import {
+  create,
   InferAcceptedSchema,
   InferCancelSchema,
   InferChunkSchema,
+  InferItemResultSchema,
+  InferOwnerSchema,
   InferResultsSchema,
   InferSubmitSchema as SubmitSchema,
 } from '#libs/contracts';
@@ -10,6 +13,7 @@ import type { Bus, LargeMessages } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { SpanContext } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
+import type { Logger } from '#libs/tracing';
 
 /** How long the coordinator has to accept a submit (it answers before batching). */
 const SUBMIT_REPLY_MS = 2000;
@@ -25,12 +29,15 @@ export type SubmitOutcome = { ok: true } | { ok: false; reason: string; retryAft
 /** This ingress's Flow B side of NATS: submits and cancels to a partition, results and stream chunks on its own subjects. */
 export class InferLink {
   private readonly waiters = new Map<string, ItemWaiter>();
+  /** Where each accepted item waits: its partition and the coordinator that holds it. */
+  private readonly holders = new Map<string, { partition: number; coordinatorId: string }>();
   private readonly stops: Array<() => void> = [];
 
   constructor(
-    private readonly bus: Bus,
-    private readonly large: LargeMessages,
+    private readonly bus: Pick<Bus, 'publish' | 'request' | 'subscribe'>,
+    private readonly large: Pick<LargeMessages, 'receive'>,
     readonly ingressId: string,
+    private readonly logger?: Pick<Logger, 'warn'>,
   ) {}
 
   start(): void {
@@ -41,6 +48,7 @@ export class InferLink {
       this.bus.subscribe(SUBJECTS.inferChunk(this.ingressId), InferChunkSchema, (chunk, incoming) =>
         this.waiters.get(chunk.itemId)?.chunk?.(chunk, trace.getSpanContext(incoming.context)),
       ),
+      this.bus.subscribe(SUBJECTS.inferOwner, InferOwnerSchema, (owner) => this.ownerChanged(owner)),
     );
   }
 
@@ -63,9 +71,36 @@ export class InferLink {
       const waiter = this.waiters.get(result.itemId);
       if (!waiter) continue;
       // A streamed item's success is its chunks; it keeps waiting for them.
-      if (!waiter.chunk || result.status !== 200) this.waiters.delete(result.itemId);
+      if (!waiter.chunk || result.status !== 200) this.forget([result.itemId]);
       waiter.result(result, sent);
     }
+  }
+
+  /**
+   * A partition has a new owner. Items of it that a coordinator no longer
+   * live accepted will never be answered (its queues died with it): they fail
+   * 503 now, within a lease TTL of the crash, instead of at deadline + grace.
+   * Items of a live previous owner (a rebalance) are still answered by it.
+   */
+  private ownerChanged(owner: InferOwner): void {
+    const live = new Set([owner.coordinatorId, ...owner.liveCoordinatorIds]);
+    let lost = 0;
+    for (const [itemId, holder] of this.holders) {
+      if (holder.partition !== owner.partition || live.has(holder.coordinatorId)) continue;
+      const waiter = this.waiters.get(itemId);
+      this.forget([itemId]);
+      if (!waiter) continue;
+      lost++;
+      waiter.result(
+        create(InferItemResultSchema, { itemId, status: 503, error: 'the batching coordinator holding the request was lost; retry' }),
+        undefined,
+      );
+    }
+    if (lost > 0)
+      this.logger?.warn(
+        { partition: owner.partition, owner: owner.coordinatorId, items: lost },
+        'inference items of a lost coordinator failed',
+      );
   }
 
   stop(): void {
@@ -81,7 +116,12 @@ export class InferLink {
     for (const [itemId, waiter] of waiters) this.waiters.set(itemId, waiter);
     try {
       const reply = await this.bus.request(SUBJECTS.inferSubmit(partition), SubmitSchema, submit, InferAcceptedSchema, SUBMIT_REPLY_MS);
-      if (reply.accepted) return { ok: true };
+      if (reply.accepted) {
+        // An item already answered (or left) before the reply came is not waiting any more.
+        for (const itemId of waiters.keys())
+          if (this.waiters.has(itemId)) this.holders.set(itemId, { partition, coordinatorId: reply.coordinatorId });
+        return { ok: true };
+      }
       this.forget([...waiters.keys()]);
       return { ok: false, reason: reply.reason, retryAfterS: reply.retryAfterS };
     } catch (error) {
@@ -91,7 +131,10 @@ export class InferLink {
   }
 
   forget(itemIds: readonly string[]): void {
-    for (const id of itemIds) this.waiters.delete(id);
+    for (const id of itemIds) {
+      this.waiters.delete(id);
+      this.holders.delete(id);
+    }
   }
 
   /** The client left: its items stop waiting here and at the coordinator. */

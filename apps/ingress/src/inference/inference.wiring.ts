@@ -12,7 +12,7 @@ import { InferenceMetrics } from './inference-metrics.js';
  * proxy: a POST to one of them is Flow B's, everything else is Flow A's.
  */
 export function inferenceFirst(app: NestFastifyApplication, ingress: IngressService, proxy: GatewayHandlers): GatewayHandlers {
-  const link = new InferLink(app.get(Bus), app.get(LargeMessages), ingress.config.instanceId);
+  const link = new InferLink(app.get(Bus), app.get(LargeMessages), ingress.config.instanceId, ingress.logger);
   const front = new InferenceFront(ingress.config, link, new InferenceMetrics(app.get(Registry)), ingress.logger);
   link.start();
   ingress.onDrain.push(() => front.drain());

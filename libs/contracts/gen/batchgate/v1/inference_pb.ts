@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/inference.proto.
  */
 export const file_batchgate_v1_inference: GenFile = /*@__PURE__*/
-  fileDesc("ChxiYXRjaGdhdGUvdjEvaW5mZXJlbmNlLnByb3RvEgxiYXRjaGdhdGUudjEilQEKCUluZmVySXRlbRIPCgdpdGVtX2lkGAEgASgJEhIKCmluZ3Jlc3NfaWQYAiABKAkSDQoFaW5kZXgYAyABKA0SEgoKaW5wdXRfanNvbhgEIAEoDBIVCg1wcm9tcHRfdG9rZW5zGAUgASgNEhYKDmRlYWRsaW5lX2F0X21zGAYgASgBEhEKCWRlZHVwX2tleRgHIAEoCSKgAgoLSW5mZXJTdWJtaXQSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSJQoEa2luZBgDIAEoDjIXLmJhdGNoZ2F0ZS52MS5JbmZlcktpbmQSDQoFbW9kZWwYBCABKAkSKAoIcHJpb3JpdHkYBSABKA4yFi5iYXRjaGdhdGUudjEuUHJpb3JpdHkSEwoLcGFyYW1zX2pzb24YBiABKAwSJgoFaXRlbXMYByADKAsyFy5iYXRjaGdhdGUudjEuSW5mZXJJdGVtEhcKD3N1Ym1pdHRlZF9hdF9tcxgIIAEoARISCgptYXhfdG9rZW5zGAkgASgNEg4KBnN0cmVhbRgKIAEoCBITCgt0cmFjZXBhcmVudBgLIAEoCSJICg1JbmZlckFjY2VwdGVkEhAKCGFjY2VwdGVkGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIVCg1yZXRyeV9hZnRlcl9zGAMgASgBIjMKC0luZmVyQ2FuY2VsEhIKCmluZ3Jlc3NfaWQYASABKAkSEAoIaXRlbV9pZHMYAiADKAkiNwoKSW5mZXJJbnB1dBISCgppbnB1dF9qc29uGAEgASgMEhUKDXByb21wdF90b2tlbnMYAiABKA0iMgoLSW5mZXJUYXJnZXQSDwoHaXRlbV9pZBgBIAEoCRISCgppbmdyZXNzX2lkGAIgASgJIoQDCgpJbmZlckJhdGNoEhAKCGJhdGNoX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy5iYXRjaGdhdGUudjEuSW5mZXJLaW5kEg0KBW1vZGVsGAMgASgJEigKCHByaW9yaXR5GAQgASgOMhYuYmF0Y2hnYXRlLnYxLlByaW9yaXR5EhMKC3BhcmFtc19qc29uGAUgASgMEigKBmlucHV0cxgGIAMoCzIYLmJhdGNoZ2F0ZS52MS5JbmZlcklucHV0EhYKDmRlYWRsaW5lX2F0X21zGAcgASgBEhYKDmNvb3JkaW5hdG9yX2lkGAggASgJEg8KB2F0dGVtcHQYCSABKA0SDgoGc3RyZWFtGAogASgIEjEKDnN0cmVhbV90YXJnZXRzGAsgAygLMhkuYmF0Y2hnYXRlLnYxLkluZmVyVGFyZ2V0Eg4KBnJlYXNvbhgMIAEoCRITCgt0cmFjZXBhcmVudBgNIAEoCRIcChRyZXF1ZXN0X3RyYWNlcGFyZW50cxgOIAMoCSInChJJbmZlckJhdGNoQWNjZXB0ZWQSEQoJd29ya2VyX2lkGAEgASgJInMKC0luZmVyT3V0cHV0Eg4KBnN0YXR1cxgBIAEoDRITCgtvdXRwdXRfanNvbhgCIAEoDBINCgVlcnJvchgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAUgASgNIooCChBJbmZlckJhdGNoUmVzdWx0EhAKCGJhdGNoX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIPCgdiYWNrZW5kGAMgASgJEioKB291dHB1dHMYBCADKAsyGS5iYXRjaGdhdGUudjEuSW5mZXJPdXRwdXQSDQoFZXJyb3IYBSABKAkSDgoGc3RhdHVzGAYgASgNEhIKCmJhY2tlbmRfbXMYByABKAESDQoFY2FsbHMYCCABKA0SEwoLcmVzcG9uc2VfaWQYCSABKAkSEQoJY3JlYXRlZF9zGAogASgBEhYKDnJlc3BvbnNlX21vZGVsGAsgASgJEhIKCnN0b3JlZF9yZWYYDCABKAkiJAoQSW5mZXJCYXRjaENhbmNlbBIQCghiYXRjaF9pZBgBIAEoCSKEAgoPSW5mZXJJdGVtUmVzdWx0Eg8KB2l0ZW1faWQYASABKAkSDgoGc3RhdHVzGAIgASgNEhMKC291dHB1dF9qc29uGAMgASgMEg0KBWVycm9yGAQgASgJEhUKDXByb21wdF90b2tlbnMYBSABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYBiABKA0SFAoMZGVkdXBsaWNhdGVkGAcgASgIEhAKCGJhdGNoX2lkGAggASgJEhIKCmJhdGNoX3NpemUYCSABKA0SEwoLcmVzcG9uc2VfaWQYCiABKAkSEQoJY3JlYXRlZF9zGAsgASgBEhYKDnJlc3BvbnNlX21vZGVsGAwgASgJIlAKDEluZmVyUmVzdWx0cxIsCgVpdGVtcxgBIAMoCzIdLmJhdGNoZ2F0ZS52MS5JbmZlckl0ZW1SZXN1bHQSEgoKc3RvcmVkX3JlZhgCIAEoCSJlCgpJbmZlckNodW5rEg8KB2l0ZW1faWQYASABKAkSCwoDc2VxGAIgASgNEgwKBGRhdGEYAyABKAwSDAoEZG9uZRgEIAEoCBINCgVlcnJvchgFIAEoCRIOCgZzdGF0dXMYBiABKA0iowIKEUluZmVyQmF0Y2hGbHVzaGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEhAKCGJhdGNoX2lkGAIgASgJEiUKBGtpbmQYAyABKA4yFy5iYXRjaGdhdGUudjEuSW5mZXJLaW5kEg0KBW1vZGVsGAQgASgJEigKCHByaW9yaXR5GAUgASgOMhYuYmF0Y2hnYXRlLnYxLlByaW9yaXR5Eg4KBnJlYXNvbhgGIAEoCRINCgVpdGVtcxgHIAEoDRIOCgZpbnB1dHMYCCABKA0SDgoGdG9rZW5zGAkgASgNEhAKCHN0cmF0ZWd5GAogASgJEg4KBmFnZV9tcxgLIAEoARIUCgx0b2tlbl9idWNrZXQYDCABKA0ixwEKDkluZmVyQ29tcGxldGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEhAKCGJhdGNoX2lkGAIgASgJEg8KB2JhY2tlbmQYAyABKAkSDgoGc3RhdHVzGAQgASgNEhIKCmJhY2tlbmRfbXMYBSABKAESDQoFY2FsbHMYBiABKA0SEwoLZGVkdXBfaXRlbXMYByABKA0SFAoMZGVkdXBfdG9rZW5zGAggASgNEg0KBWVycm9yGAkgASgJKnEKCUluZmVyS2luZBIaChZJTkZFUl9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUSU5GRVJfS0lORF9FTUJFRERJTkcQARIZChVJTkZFUl9LSU5EX0NPTVBMRVRJT04QAhITCg9JTkZFUl9LSU5EX0NIQVQQAyp1CghQcmlvcml0eRIYChRQUklPUklUWV9VTlNQRUNJRklFRBAAEhUKEVBSSU9SSVRZX0NSSVRJQ0FMEAESEQoNUFJJT1JJVFlfSElHSBACEhMKD1BSSU9SSVRZX05PUk1BTBADEhAKDFBSSU9SSVRZX0xPVxAEYgZwcm90bzM", [file_batchgate_v1_events]);
+  fileDesc("ChxiYXRjaGdhdGUvdjEvaW5mZXJlbmNlLnByb3RvEgxiYXRjaGdhdGUudjEilQEKCUluZmVySXRlbRIPCgdpdGVtX2lkGAEgASgJEhIKCmluZ3Jlc3NfaWQYAiABKAkSDQoFaW5kZXgYAyABKA0SEgoKaW5wdXRfanNvbhgEIAEoDBIVCg1wcm9tcHRfdG9rZW5zGAUgASgNEhYKDmRlYWRsaW5lX2F0X21zGAYgASgBEhEKCWRlZHVwX2tleRgHIAEoCSKgAgoLSW5mZXJTdWJtaXQSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSJQoEa2luZBgDIAEoDjIXLmJhdGNoZ2F0ZS52MS5JbmZlcktpbmQSDQoFbW9kZWwYBCABKAkSKAoIcHJpb3JpdHkYBSABKA4yFi5iYXRjaGdhdGUudjEuUHJpb3JpdHkSEwoLcGFyYW1zX2pzb24YBiABKAwSJgoFaXRlbXMYByADKAsyFy5iYXRjaGdhdGUudjEuSW5mZXJJdGVtEhcKD3N1Ym1pdHRlZF9hdF9tcxgIIAEoARISCgptYXhfdG9rZW5zGAkgASgNEg4KBnN0cmVhbRgKIAEoCBITCgt0cmFjZXBhcmVudBgLIAEoCSJgCg1JbmZlckFjY2VwdGVkEhAKCGFjY2VwdGVkGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIVCg1yZXRyeV9hZnRlcl9zGAMgASgBEhYKDmNvb3JkaW5hdG9yX2lkGAQgASgJIlUKCkluZmVyT3duZXISEQoJcGFydGl0aW9uGAEgASgNEhYKDmNvb3JkaW5hdG9yX2lkGAIgASgJEhwKFGxpdmVfY29vcmRpbmF0b3JfaWRzGAMgAygJIjMKC0luZmVyQ2FuY2VsEhIKCmluZ3Jlc3NfaWQYASABKAkSEAoIaXRlbV9pZHMYAiADKAkiNwoKSW5mZXJJbnB1dBISCgppbnB1dF9qc29uGAEgASgMEhUKDXByb21wdF90b2tlbnMYAiABKA0iMgoLSW5mZXJUYXJnZXQSDwoHaXRlbV9pZBgBIAEoCRISCgppbmdyZXNzX2lkGAIgASgJIoQDCgpJbmZlckJhdGNoEhAKCGJhdGNoX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy5iYXRjaGdhdGUudjEuSW5mZXJLaW5kEg0KBW1vZGVsGAMgASgJEigKCHByaW9yaXR5GAQgASgOMhYuYmF0Y2hnYXRlLnYxLlByaW9yaXR5EhMKC3BhcmFtc19qc29uGAUgASgMEigKBmlucHV0cxgGIAMoCzIYLmJhdGNoZ2F0ZS52MS5JbmZlcklucHV0EhYKDmRlYWRsaW5lX2F0X21zGAcgASgBEhYKDmNvb3JkaW5hdG9yX2lkGAggASgJEg8KB2F0dGVtcHQYCSABKA0SDgoGc3RyZWFtGAogASgIEjEKDnN0cmVhbV90YXJnZXRzGAsgAygLMhkuYmF0Y2hnYXRlLnYxLkluZmVyVGFyZ2V0Eg4KBnJlYXNvbhgMIAEoCRITCgt0cmFjZXBhcmVudBgNIAEoCRIcChRyZXF1ZXN0X3RyYWNlcGFyZW50cxgOIAMoCSInChJJbmZlckJhdGNoQWNjZXB0ZWQSEQoJd29ya2VyX2lkGAEgASgJInMKC0luZmVyT3V0cHV0Eg4KBnN0YXR1cxgBIAEoDRITCgtvdXRwdXRfanNvbhgCIAEoDBINCgVlcnJvchgDIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAQgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAUgASgNIooCChBJbmZlckJhdGNoUmVzdWx0EhAKCGJhdGNoX2lkGAEgASgJEhEKCXdvcmtlcl9pZBgCIAEoCRIPCgdiYWNrZW5kGAMgASgJEioKB291dHB1dHMYBCADKAsyGS5iYXRjaGdhdGUudjEuSW5mZXJPdXRwdXQSDQoFZXJyb3IYBSABKAkSDgoGc3RhdHVzGAYgASgNEhIKCmJhY2tlbmRfbXMYByABKAESDQoFY2FsbHMYCCABKA0SEwoLcmVzcG9uc2VfaWQYCSABKAkSEQoJY3JlYXRlZF9zGAogASgBEhYKDnJlc3BvbnNlX21vZGVsGAsgASgJEhIKCnN0b3JlZF9yZWYYDCABKAkiJAoQSW5mZXJCYXRjaENhbmNlbBIQCghiYXRjaF9pZBgBIAEoCSKEAgoPSW5mZXJJdGVtUmVzdWx0Eg8KB2l0ZW1faWQYASABKAkSDgoGc3RhdHVzGAIgASgNEhMKC291dHB1dF9qc29uGAMgASgMEg0KBWVycm9yGAQgASgJEhUKDXByb21wdF90b2tlbnMYBSABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYBiABKA0SFAoMZGVkdXBsaWNhdGVkGAcgASgIEhAKCGJhdGNoX2lkGAggASgJEhIKCmJhdGNoX3NpemUYCSABKA0SEwoLcmVzcG9uc2VfaWQYCiABKAkSEQoJY3JlYXRlZF9zGAsgASgBEhYKDnJlc3BvbnNlX21vZGVsGAwgASgJIlAKDEluZmVyUmVzdWx0cxIsCgVpdGVtcxgBIAMoCzIdLmJhdGNoZ2F0ZS52MS5JbmZlckl0ZW1SZXN1bHQSEgoKc3RvcmVkX3JlZhgCIAEoCSJlCgpJbmZlckNodW5rEg8KB2l0ZW1faWQYASABKAkSCwoDc2VxGAIgASgNEgwKBGRhdGEYAyABKAwSDAoEZG9uZRgEIAEoCBINCgVlcnJvchgFIAEoCRIOCgZzdGF0dXMYBiABKA0iowIKEUluZmVyQmF0Y2hGbHVzaGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEhAKCGJhdGNoX2lkGAIgASgJEiUKBGtpbmQYAyABKA4yFy5iYXRjaGdhdGUudjEuSW5mZXJLaW5kEg0KBW1vZGVsGAQgASgJEigKCHByaW9yaXR5GAUgASgOMhYuYmF0Y2hnYXRlLnYxLlByaW9yaXR5Eg4KBnJlYXNvbhgGIAEoCRINCgVpdGVtcxgHIAEoDRIOCgZpbnB1dHMYCCABKA0SDgoGdG9rZW5zGAkgASgNEhAKCHN0cmF0ZWd5GAogASgJEg4KBmFnZV9tcxgLIAEoARIUCgx0b2tlbl9idWNrZXQYDCABKA0ixwEKDkluZmVyQ29tcGxldGVkEiUKBG1ldGEYASABKAsyFy5iYXRjaGdhdGUudjEuRXZlbnRNZXRhEhAKCGJhdGNoX2lkGAIgASgJEg8KB2JhY2tlbmQYAyABKAkSDgoGc3RhdHVzGAQgASgNEhIKCmJhY2tlbmRfbXMYBSABKAESDQoFY2FsbHMYBiABKA0SEwoLZGVkdXBfaXRlbXMYByABKA0SFAoMZGVkdXBfdG9rZW5zGAggASgNEg0KBWVycm9yGAkgASgJKnEKCUluZmVyS2luZBIaChZJTkZFUl9LSU5EX1VOU1BFQ0lGSUVEEAASGAoUSU5GRVJfS0lORF9FTUJFRERJTkcQARIZChVJTkZFUl9LSU5EX0NPTVBMRVRJT04QAhITCg9JTkZFUl9LSU5EX0NIQVQQAyp1CghQcmlvcml0eRIYChRQUklPUklUWV9VTlNQRUNJRklFRBAAEhUKEVBSSU9SSVRZX0NSSVRJQ0FMEAESEQoNUFJJT1JJVFlfSElHSBACEhMKD1BSSU9SSVRZX05PUk1BTBADEhAKDFBSSU9SSVRZX0xPVxAEYgZwcm90bzM", [file_batchgate_v1_events]);
 
 /**
  * One client item: one embedding input, one prompt, or one chat request.
@@ -183,6 +183,13 @@ export type InferAccepted = Message<"batchgate.v1.InferAccepted"> & {
    * @generated from field: double retry_after_s = 3;
    */
   retryAfterS: number;
+
+  /**
+   * The coordinator that holds the accepted items (the ingress fails them at once if it is lost).
+   *
+   * @generated from field: string coordinator_id = 4;
+   */
+  coordinatorId: string;
 };
 
 /**
@@ -191,6 +198,39 @@ export type InferAccepted = Message<"batchgate.v1.InferAccepted"> & {
  */
 export const InferAcceptedSchema: GenMessage<InferAccepted> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_inference, 2);
+
+/**
+ * coordinator -> every ingress (coord.infer-owner): this coordinator now owns
+ * the partition. Items another coordinator accepted for it are lost when that
+ * one is no longer live (its heartbeat lapsed, so its leases did too).
+ *
+ * @generated from message batchgate.v1.InferOwner
+ */
+export type InferOwner = Message<"batchgate.v1.InferOwner"> & {
+  /**
+   * @generated from field: uint32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: string coordinator_id = 2;
+   */
+  coordinatorId: string;
+
+  /**
+   * The coordinators heartbeating when the partition was taken.
+   *
+   * @generated from field: repeated string live_coordinator_ids = 3;
+   */
+  liveCoordinatorIds: string[];
+};
+
+/**
+ * Describes the message batchgate.v1.InferOwner.
+ * Use `create(InferOwnerSchema)` to create a new message.
+ */
+export const InferOwnerSchema: GenMessage<InferOwner> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_inference, 3);
 
 /**
  * ingress -> coordinator (coord.infer-cancel.<partition>): these items' clients left.
@@ -214,7 +254,7 @@ export type InferCancel = Message<"batchgate.v1.InferCancel"> & {
  * Use `create(InferCancelSchema)` to create a new message.
  */
 export const InferCancelSchema: GenMessage<InferCancel> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 3);
+  messageDesc(file_batchgate_v1_inference, 4);
 
 /**
  * One distinct input of a batch; its waiters stay on the coordinator.
@@ -238,7 +278,7 @@ export type InferInput = Message<"batchgate.v1.InferInput"> & {
  * Use `create(InferInputSchema)` to create a new message.
  */
 export const InferInputSchema: GenMessage<InferInput> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 4);
+  messageDesc(file_batchgate_v1_inference, 5);
 
 /**
  * Who receives a streamed item's chunks.
@@ -262,7 +302,7 @@ export type InferTarget = Message<"batchgate.v1.InferTarget"> & {
  * Use `create(InferTargetSchema)` to create a new message.
  */
 export const InferTargetSchema: GenMessage<InferTarget> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 5);
+  messageDesc(file_batchgate_v1_inference, 6);
 
 /**
  * coordinator -> worker queue group (work.infer): one backend call.
@@ -365,7 +405,7 @@ export type InferBatch = Message<"batchgate.v1.InferBatch"> & {
  * Use `create(InferBatchSchema)` to create a new message.
  */
 export const InferBatchSchema: GenMessage<InferBatch> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 6);
+  messageDesc(file_batchgate_v1_inference, 7);
 
 /**
  * worker -> coordinator: reply to work.infer, before the backend call.
@@ -384,7 +424,7 @@ export type InferBatchAccepted = Message<"batchgate.v1.InferBatchAccepted"> & {
  * Use `create(InferBatchAcceptedSchema)` to create a new message.
  */
 export const InferBatchAcceptedSchema: GenMessage<InferBatchAccepted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 7);
+  messageDesc(file_batchgate_v1_inference, 8);
 
 /**
  * The answer for one input of a batch.
@@ -431,7 +471,7 @@ export type InferOutput = Message<"batchgate.v1.InferOutput"> & {
  * Use `create(InferOutputSchema)` to create a new message.
  */
 export const InferOutputSchema: GenMessage<InferOutput> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 8);
+  messageDesc(file_batchgate_v1_inference, 9);
 
 /**
  * worker -> coordinator (coord.<coordinator id>.infer-done).
@@ -519,7 +559,7 @@ export type InferBatchResult = Message<"batchgate.v1.InferBatchResult"> & {
  * Use `create(InferBatchResultSchema)` to create a new message.
  */
 export const InferBatchResultSchema: GenMessage<InferBatchResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 9);
+  messageDesc(file_batchgate_v1_inference, 10);
 
 /**
  * coordinator -> worker (work.infer-cancel.<worker id>): every waiter of the batch left.
@@ -538,7 +578,7 @@ export type InferBatchCancel = Message<"batchgate.v1.InferBatchCancel"> & {
  * Use `create(InferBatchCancelSchema)` to create a new message.
  */
 export const InferBatchCancelSchema: GenMessage<InferBatchCancel> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 10);
+  messageDesc(file_batchgate_v1_inference, 11);
 
 /**
  * The answer for one client item.
@@ -616,7 +656,7 @@ export type InferItemResult = Message<"batchgate.v1.InferItemResult"> & {
  * Use `create(InferItemResultSchema)` to create a new message.
  */
 export const InferItemResultSchema: GenMessage<InferItemResult> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 11);
+  messageDesc(file_batchgate_v1_inference, 12);
 
 /**
  * coordinator -> ingress (ingress.<id>.infer): results for that ingress's items.
@@ -645,7 +685,7 @@ export type InferResults = Message<"batchgate.v1.InferResults"> & {
  * Use `create(InferResultsSchema)` to create a new message.
  */
 export const InferResultsSchema: GenMessage<InferResults> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 12);
+  messageDesc(file_batchgate_v1_inference, 13);
 
 /**
  * worker -> ingress (ingress.<id>.infer-chunk): one server-sent event of a streamed item.
@@ -693,7 +733,7 @@ export type InferChunk = Message<"batchgate.v1.InferChunk"> & {
  * Use `create(InferChunkSchema)` to create a new message.
  */
 export const InferChunkSchema: GenMessage<InferChunk> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 13);
+  messageDesc(file_batchgate_v1_inference, 14);
 
 /**
  * events.batch.flushed: one inference batch formed by a coordinator.
@@ -773,7 +813,7 @@ export type InferBatchFlushed = Message<"batchgate.v1.InferBatchFlushed"> & {
  * Use `create(InferBatchFlushedSchema)` to create a new message.
  */
 export const InferBatchFlushedSchema: GenMessage<InferBatchFlushed> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 14);
+  messageDesc(file_batchgate_v1_inference, 15);
 
 /**
  * events.inference.completed: one batch's backend call ended.
@@ -834,7 +874,7 @@ export type InferCompleted = Message<"batchgate.v1.InferCompleted"> & {
  * Use `create(InferCompletedSchema)` to create a new message.
  */
 export const InferCompletedSchema: GenMessage<InferCompleted> = /*@__PURE__*/
-  messageDesc(file_batchgate_v1_inference, 15);
+  messageDesc(file_batchgate_v1_inference, 16);
 
 /**
  * @generated from enum batchgate.v1.InferKind
