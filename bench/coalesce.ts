@@ -3,11 +3,13 @@
 // of a counting origin that takes 20 ms per call, and drives it with
 // autocannon: a hot key and 100 keys, at 50 and 200 connections, through
 // batchgate, straight to the origin, through batchgate's pass-through and
-// through NGINX as a plain reverse proxy (the pass-through peer), in one run.
+// through NGINX as a plain reverse proxy (the pass-through peer) and through a
+// lean Node proxy (bench/lean-proxy.ts: node:http + undici, nothing else: what
+// a Node pass-through costs at the least), in one run.
 // Prints RPS, latency p50/p99, origin calls and upstream reduction. No thresholds.
 import autocannon from 'autocannon';
 import { startStack } from '#stack';
-import { startNginx } from './peers.js';
+import { startLeanNodeProxy, startNginx } from './peers.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const ORIGIN_DELAY_MS = 20;
@@ -48,6 +50,7 @@ async function run(
 const stack = await startStack({ env: { ...process.env, BATCHGATE_LOG_LEVEL: 'warn' }, originDelayMs: ORIGIN_DELAY_MS });
 const rows: Row[] = [];
 const nginx = await startNginx(stack.env.BATCHGATE_UPSTREAM!, (line) => process.stdout.write(`  ${line}\n`));
+const lean = await startLeanNodeProxy(stack.env.BATCHGATE_UPSTREAM!);
 try {
   const upstream = stack.env.BATCHGATE_UPSTREAM!;
   const gateway = stack.urls.ingresses[0]!;
@@ -56,6 +59,7 @@ try {
     ['origin direct', upstream, {}],
     ['batchgate pass-through', gateway, { 'cache-control': 'no-cache' }],
     ...(nginx ? [['nginx pass-through', nginx.url, {}] as [string, string, Record<string, string>]] : []),
+    ['lean Node proxy', lean.url, {}],
   ];
   // Warm every path once (JIT, connections, Redis scripts) before measuring.
   await autocannon({ url: `${gateway}/api/warm`, connections: 20, duration: 2 });
@@ -82,6 +86,7 @@ try {
   }
 } finally {
   await nginx?.stop();
+  await lean.stop();
   await stack.stop();
 }
 
@@ -103,7 +108,7 @@ const table = rows.map((r) => [
   String(r.requests),
   String(r.errors),
   String(r.originCalls),
-  r.target === 'origin direct' || r.target.startsWith('nginx')
+  r.target === 'origin direct' || r.target.startsWith('nginx') || r.target.startsWith('lean')
     ? '—'
     : `${((1 - r.originCalls / Math.max(1, r.requests)) * 100).toFixed(2)} %`,
 ]);

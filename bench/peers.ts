@@ -119,6 +119,15 @@ http {
   return { name: 'nginx pass-through', url, stop: stopper(child, () => rmSync(dir, { recursive: true, force: true })) };
 }
 
+/** A lean Node proxy (bench/lean-proxy.ts: node:http + one undici Pool, nothing else): what pass-through should cost. */
+export async function startLeanNodeProxy(upstream: string): Promise<Peer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'dist/bench/lean-proxy.js'), String(port), upstream], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/stats`, child);
+  return { name: 'lean Node proxy', url, stop: stopper(child) };
+}
+
 /**
  * The seed's Rust proxy with its own defaults for batching (timer 50 ms, cap
  * 128) and its RL agent, Kafka and Redis cache off (the cache would answer
