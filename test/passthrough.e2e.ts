@@ -84,4 +84,40 @@ describe('pass-through', () => {
     const received = Buffer.from(await response.body.arrayBuffer());
     expect(received.equals(big)).toBe(true);
   });
+
+  it('an origin that dies mid-body leaves the client with an error, never a short body presented as complete', async () => {
+    fleet.origin.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(Buffer.alloc(64 * 1024, 'a'));
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    try {
+      const response = await request(`${fleet.ingressUrl()}/cut`, { method: 'POST', body: 'x', dispatcher: burstAgent });
+      expect(response.statusCode).toBe(200);
+      await expect(response.body.arrayBuffer()).rejects.toThrow();
+    } finally {
+      fleet.origin.handle(undefined);
+    }
+  });
+
+  it('a client that hangs up mid-body makes the gateway drop its origin call', async () => {
+    let originClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (originClosed = resolve));
+    fleet.origin.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const timer = setInterval(() => res.write(Buffer.alloc(16 * 1024, 'b')), 10);
+      res.once('close', () => {
+        clearInterval(timer);
+        originClosed();
+      });
+    });
+    try {
+      const response = await request(`${fleet.ingressUrl()}/endless`, { method: 'POST', body: 'x', dispatcher: burstAgent });
+      await new Promise((resolve) => response.body.once('data', resolve));
+      response.body.destroy();
+      await closed;
+    } finally {
+      fleet.origin.handle(undefined);
+    }
+  });
 });

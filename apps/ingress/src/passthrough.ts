@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { HeaderList, OriginPool } from '#libs/upstream';
 import { errorAnswer, UpstreamError, withTraceContext } from '#libs/upstream';
 import { context } from '@opentelemetry/api';
@@ -31,11 +30,32 @@ export async function passThrough(
   const flat = response.headers.flat();
   flat.push('x-batchgate', 'passthrough');
   res.writeHead(response.status, flat);
-  try {
-    await pipeline(response.body, res);
-  } catch {
-    // The client or the origin went away mid-body; both sides are already torn down.
-    res.destroy();
-  }
+  await relay(response.body, res);
   return response.status;
+}
+
+/**
+ * Pipes the origin's body to the client; resolves when the answer is complete or either side went away (then
+ * both are torn down). Hand-written instead of stream.pipeline: pipeline makes an AbortController per call and
+ * aborts it when done, which builds a DOMException with a stack trace; a --cpu-prof of the ingress under
+ * pass-through load (100 connections, 2026-12-04) spent ~7 % of its busy time in that (DOMException,
+ * AbortController and AbortSignal frames under pipeline's finish).
+ */
+export function relay(body: Readable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (failed: boolean) => {
+      if (settled) return;
+      settled = true;
+      if (failed) {
+        body.destroy();
+        res.destroy();
+      }
+      resolve();
+    };
+    body.once('error', () => settle(true));
+    res.once('close', () => settle(!res.writableFinished));
+    res.once('finish', () => settle(false));
+    body.pipe(res);
+  });
 }
