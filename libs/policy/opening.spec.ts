@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { slotFeatures } from './features.spec-support.js';
-import { FLUSH_NOW, planTo } from './plan.js';
-import { OpeningPlans, openingPlansOf, openingRows, rateBand } from './opening.js';
+import { FLUSH_NOW, plansOf, planTo } from './plan.js';
+import { OpeningPlans, plansWithOpenings, openingRows, rateBand } from './opening.js';
 import { createStrategy } from './registry.js';
 
 describe('opening plans', () => {
@@ -19,12 +19,10 @@ describe('opening plans', () => {
   it('cost_aware opens a quiet key\'s slot with "flush now" and a busy key\'s with a wait', () => {
     const strategy = createStrategy({ name: 'cost_aware', params: {} });
     const context = { random: () => 0.5, nowMs: 0 };
-    const [quiet, busy] = openingPlansOf(
-      strategy,
-      'r',
-      [slotFeatures({ requestRate: 2, batchTimeoutMs: 50 }), slotFeatures({ requestRate: 2000, batchTimeoutMs: 50 })],
-      context,
-    );
+    const slots = [slotFeatures({ size: 3, ageMs: 10, requestRate: 2 }), slotFeatures({ requestRate: 2000 })];
+    const { plans, openings } = plansWithOpenings(strategy, 'r', slots, context);
+    expect(plans).toEqual(plansOf(strategy, slots, context));
+    const [quiet, busy] = openings;
     expect(quiet).toMatchObject({ route: 'r', requestRate: 2, plan: { flushAtAgeMs: 0 } });
     expect(busy!.plan.flushAtAgeMs).toBeGreaterThan(0);
   });

@@ -56,15 +56,25 @@ export function openingRows(slots: readonly SlotFeatures[]): SlotFeatures[] {
   return [...bands.values()];
 }
 
-/** A strategy's opening plans for one route's slots (see openingRows). */
-export function openingPlansOf(
+/** Opening plans from a strategy's plans for the opening rows of one route. */
+export function openingsFrom(route: string, rows: readonly SlotFeatures[], plans: readonly FlushPlan[]): OpeningPlan[] {
+  return rows.map((row, i) => ({ route, requestRate: row.requestRate, plan: plans[i]! }));
+}
+
+/**
+ * A strategy's plans for one route's slots and its opening plans for new
+ * slots on the route, in ONE call: a strategy with state (latency_aware's
+ * multiplier) or a batch cost (a network's forward pass) sees one batch.
+ */
+export function plansWithOpenings(
   strategy: FlushStrategy,
   route: string,
   slots: readonly SlotFeatures[],
   context: DecisionContext,
-): OpeningPlan[] {
+): { plans: FlushPlan[]; openings: OpeningPlan[] } {
   const rows = openingRows(slots);
-  return plansOf(strategy, rows, context).map((plan, i) => ({ route, requestRate: rows[i]!.requestRate, plan }));
+  const all = plansOf(strategy, [...slots, ...rows], context);
+  return { plans: all.slice(0, slots.length), openings: openingsFrom(route, rows, all.slice(slots.length)) };
 }
 
 interface Standing {

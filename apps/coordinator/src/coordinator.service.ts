@@ -96,7 +96,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       source,
       coordinatorId: config.instanceId,
       leases: () => this.leases,
-      opened: () => this.loop.prompt(),
+      opened: (slot, now, inReply) => this.loop.open(slot, now, inReply),
       onRedisError,
     });
     const inference: InferCoordinator = (this.inference = new InferCoordinator({

@@ -2,7 +2,7 @@ import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
 import type { Bus, RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { FeatureBook, Flush, FlushStrategy, Question } from '#libs/policy';
-import { DecisionRound, encodeSlotBatch, plansOfReply } from '#libs/policy';
+import { DecisionRound, encodeSlotBatch, openingsOfReply, plansOfReply } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import { context, trace } from '@opentelemetry/api';
 import { wallNow } from './clock.js';
@@ -64,6 +64,21 @@ export class DecisionLoop {
   }
 
   /**
+   * A slot opened and its opening join is counted. With a standing opening
+   * plan for its route (DecisionRound.open) it starts on that plan, and a
+   * plan that says "now" flushes it here, inside the join: `sole` when its
+   * only member makes the call and the join reply tells it so (`inReply`),
+   * so neither a decide round trip nor a closed notice stands between a
+   * lone request and its call. Without one, it is asked on a prompt tick.
+   */
+  open(slot: Slot, now: number, inReply: boolean): 'sole' | 'flushed' | undefined {
+    const due = this.round.open(slot, now);
+    this.prompt();
+    if (!due) return undefined;
+    return this.deps.dispatcher.flush(slot, due.reason, now, inReply) === 'sole_in_reply' ? 'sole' : 'flushed';
+  }
+
+  /**
    * A slot opened: tick as soon as this I/O turn is over instead of at the
    * next interval. On this VM a 1 ms interval wakes 2-5 ms late at p99, and a
    * new slot's first question (a lone request's only one) waited for it; the
@@ -111,7 +126,7 @@ export class DecisionLoop {
       .then((reply) => {
         const at = this.now();
         metrics.decideLatency.observe((at - started) / 1000);
-        this.flush(this.round.answer(question.round, plansOfReply(reply, features), at), at);
+        this.flush(this.round.answer(question.round, plansOfReply(reply, features), at, openingsOfReply(reply)), at);
       })
       .catch((error: unknown) => {
         this.fallbackCause = requestFailure(error);
