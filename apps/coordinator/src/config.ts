@@ -1,5 +1,5 @@
 import type { CommonConfig, RedisConfig, StrategySpec } from '#libs/config';
-import { checkFallbackStrategySetting } from '#libs/policy';
+import { checkFallbackStrategySetting, OPENING_PLAN_TTL_MS } from '#libs/policy';
 import { commonSection, httpPortSection, readConfig, redisSection, strategySection } from '#libs/config';
 import type { InferenceConfig } from './inference/config.js';
 import { inferenceSection } from './inference/config.js';
@@ -33,6 +33,8 @@ export interface CoordinatorConfig extends CommonConfig, RedisConfig {
    * `worker` (every call through the worker pool, as before).
    */
   soleMemberCalls: 'ingress' | 'worker';
+  /** How long a route's opening plan (libs/policy/opening.ts) stands for new slots; 0 = none (every new slot is asked). */
+  openingPlanTtlMs: number;
 }
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
@@ -51,6 +53,7 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     fallbackStrategy: strategySection(r, 'BATCHGATE_FALLBACK_STRATEGY', 'fixed_timer:window_ms=20'),
     ...inferenceSection(r),
     soleMemberCalls: r.oneOf<'ingress' | 'worker'>('BATCHGATE_SOLE_MEMBER_CALLS', 'ingress', ['ingress', 'worker']),
+    openingPlanTtlMs: r.int('BATCHGATE_OPENING_PLAN_TTL_MS', OPENING_PLAN_TTL_MS, { min: 0, max: 600_000 }),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   checkFallbackStrategySetting('BATCHGATE_INFERENCE_STRATEGY', config.inference.strategy);

@@ -140,6 +140,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       coordinatorId: config.instanceId,
       tickMs: config.tickMs,
       decisionTimeoutMs: config.decisionTimeoutMs,
+      openingPlanTtlMs: config.openingPlanTtlMs,
     });
     this.stops.push(...followLiveSignals(bus, this.features));
     // PUT /admin/policy/routes (ingress) reaches Flow B here: a route matching /v1/embeddings etc. sets that kind's strategy.

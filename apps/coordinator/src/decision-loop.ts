@@ -2,7 +2,7 @@ import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
 import type { Bus, RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { FeatureBook, Flush, FlushStrategy, Question } from '#libs/policy';
-import { DecisionRound, encodeSlotBatch, openingsOfReply, plansOfReply } from '#libs/policy';
+import { DecisionRound, encodeSlotBatch, OpeningPlans, openingsOfReply, plansOfReply } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import { context, trace } from '@opentelemetry/api';
 import { wallNow } from './clock.js';
@@ -22,6 +22,8 @@ export interface DecisionLoopDeps {
   coordinatorId: string;
   tickMs: number;
   decisionTimeoutMs: number;
+  /** How long an opening plan stands (default OPENING_PLAN_TTL_MS; 0 = none). */
+  openingPlanTtlMs?: number;
   /** The clock (ms); the wall clock unless a test drives time. */
   now?: () => number;
   random?: () => number;
@@ -52,6 +54,7 @@ export class DecisionLoop {
       fallback: deps.fallback,
       random: deps.random ?? Math.random,
       decisionTimeoutMs: deps.decisionTimeoutMs,
+      openings: new OpeningPlans(deps.openingPlanTtlMs),
     });
   }
 
