@@ -281,6 +281,22 @@ describe('DecisionRound', () => {
       expect(t.tick(half + 1 + OPENING_PLAN_TTL_MS).question?.slots).toEqual([late.slot]);
     });
 
+    it('a round failing for a late answer keeps opening plans; a policy found absent (no responders) drops them', () => {
+      const t = learnt(FLUSH_NOW);
+      openOn(t, 'a', 10);
+      t.book.recordArrivals('a', 11);
+      const slot = t.open('a', 11, 2);
+      t.round.open(slot, 11);
+      const late = t.tick(11).question!;
+      t.round.fail(late.round, 'timeout', 30);
+      expect(openOn(t, 'b', 30).flush?.reason).toBe('policy');
+      slot.size = 3;
+      const gone = t.tick(31).question!;
+      t.round.fail(gone.round, 'unavailable', 32);
+      expect(openOn(t, 'c', 33).flush).toBeUndefined();
+      expect(t.tick(33).fallbacks).toBeGreaterThan(0);
+    });
+
     it('a slot opening before any answer has no opening plan: asked, and falls back if the round is late', () => {
       const t = setup();
       openOn(t, 'a', 0);

@@ -189,11 +189,18 @@ export class DecisionRound<S extends object> {
     return flushes;
   }
 
-  /** Round `round` ended without an answer; a policy found absent is not asked again for a while. */
+  /**
+   * Round `round` ended without an answer; a policy found absent is not asked
+   * again for a while, and its opening plans stop standing: a slot that opens
+   * while no policy is there gets the embedded strategy, as before opening
+   * plans. A late round (timeout) keeps them, as it keeps the slots' plans.
+   */
   fail(round: number, cause: RoundFailure, nowMs: number): void {
     if (this.round?.id !== round) return;
     this.round = undefined;
-    if (cause !== 'timeout') this.backoffUntilMs = nowMs + POLICY_BACKOFF_MS;
+    if (cause === 'timeout') return;
+    this.backoffUntilMs = nowMs + POLICY_BACKOFF_MS;
+    this.openings.clear();
   }
 
   private ask(slots: S[], nowMs: number, depth: number): Question<S> {

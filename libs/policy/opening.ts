@@ -124,6 +124,10 @@ export class OpeningPlans {
     return { plan: best.plan, stale: nowMs - best.receivedAtMs >= this.ttlMs / 2 };
   }
 
+  clear(): void {
+    this.routes.clear();
+  }
+
   /** Routes and bands held (for tests and metrics). */
   get size(): number {
     let total = 0;
