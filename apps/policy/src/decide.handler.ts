@@ -142,18 +142,27 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
    */
   private async decideLearned(groups: readonly LearnedGroup[], context: DecisionContext): Promise<Decided[]> {
     try {
-      const asked = groups.map((g) => ({ slots: g.slots, opening: openingRows(g.slots) }));
-      const projected = groups.map((g, i) => ({ slots: projectAhead([...g.slots, ...asked[i]!.opening]), scale: g.scale }));
-      const { logits, version } = await this.runtime.models.inferGroups(projected, PROJECTED_AGES);
+      // Every group's slot rows first, then every group's opening rows: the shadow is compared on the former only.
+      const opening = groups.map((g) => openingRows(g.slots));
+      const projected = [
+        ...groups.map((g) => ({ slots: projectAhead(g.slots), scale: g.scale })),
+        ...groups.map((g, i) => ({ slots: projectAhead(opening[i]!), scale: g.scale })),
+      ];
+      const slotRows = groups.reduce((n, g) => n + g.slots.length, 0) * PROJECTED_AGES;
+      const { logits, version } = await this.runtime.models.inferGroups(projected, PROJECTED_AGES, slotRows);
       let offset = 0;
-      return groups.map(({ route, slots }, g) => {
-        const rows = projected[g]!.slots;
-        const { opening } = asked[g]!;
-        const all = plansFromLogits([...slots, ...opening], rows, logits.subarray(offset * 2, (offset + rows.length) * 2));
+      const planned = (slots: readonly SlotFeatures[], rows: readonly SlotFeatures[]) => {
+        const plans = plansFromLogits(slots, rows, logits.subarray(offset * 2, (offset + rows.length) * 2));
         offset += rows.length;
-        const openings = openingsFrom(route, opening, all.slice(slots.length));
-        return { plans: all.slice(0, slots.length), openings, strategy: 'ppo', modelVersion: version };
-      });
+        return plans;
+      };
+      const plans = groups.map((g, i) => planned(g.slots, projected[i]!.slots));
+      return groups.map(({ route }, i) => ({
+        plans: plans[i]!,
+        openings: openingsFrom(route, opening[i]!, planned(opening[i]!, projected[groups.length + i]!.slots)),
+        strategy: 'ppo',
+        modelVersion: version,
+      }));
     } catch (error) {
       const reason = error instanceof ModelUnavailableError ? error.reason : 'inference_error';
       return groups.map(({ route, slots, fallback }) => {
