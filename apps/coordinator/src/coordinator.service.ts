@@ -96,7 +96,11 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       source,
       coordinatorId: config.instanceId,
       leases: () => this.leases,
-      opened: (slot, now, inReply) => this.loop.open(slot, now, inReply),
+      opened: (slot, now, inReply) => {
+        const opening = this.loop.open(slot, now, inReply);
+        this.loop.prompt();
+        return opening;
+      },
       onRedisError,
     });
     const inference: InferCoordinator = (this.inference = new InferCoordinator({

@@ -72,11 +72,11 @@ export class DecisionLoop {
    * plan that says "now" flushes it here, inside the join: `sole` when its
    * only member makes the call and the join reply tells it so (`inReply`),
    * so neither a decide round trip nor a closed notice stands between a
-   * lone request and its call. Without one, it is asked on a prompt tick.
+   * lone request and its call. Without one, it is asked on the next tick
+   * (the caller prompts one).
    */
   open(slot: Slot, now: number, inReply: boolean): 'sole' | 'flushed' | undefined {
     const due = this.round.open(slot, now);
-    this.prompt();
     if (!due) return undefined;
     return this.deps.dispatcher.flush(slot, due.reason, now, inReply) === 'sole_in_reply' ? 'sole' : 'flushed';
   }
