@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { slotFeatures } from './features.spec-support.js';
 import { FLUSH_NOW, plansOf, planTo } from './plan.js';
 import { OpeningPlans, plansWithOpenings, openingRows, rateBand } from './opening.js';
+import { Mlp } from './network.js';
 import { createStrategy } from './registry.js';
+import type { QTable } from './strategies/learned.js';
 
 describe('opening plans', () => {
   it("one fresh-slot row per rate band of a route: size 1, age 0, the band's first slot's other inputs", () => {
@@ -46,5 +48,28 @@ describe('opening plans', () => {
     const book = new OpeningPlans();
     book.learn([{ route: 'r', requestRate: 0, plan: FLUSH_NOW }], 0);
     expect(book.find('r', 0.001, 1)?.plan).toEqual(FLUSH_NOW);
+  });
+
+  it('the learned strategies plan new slots too: the first projected age at which the model flushes a fresh slot', () => {
+    const context = { random: () => 0.5, nowMs: 0 };
+    // ppo: FLUSH logit = 10 * age_ratio - 5 (flushes from half the 50 ms timeout on).
+    const network = new Mlp([
+      {
+        inputs: 4,
+        outputs: 2,
+        activation: 'linear',
+        weights: new Float32Array([0, 0, 0, 0, 0, 10, 0, 0]),
+        bias: new Float32Array([0, -5]),
+      },
+    ]);
+    const ppo = createStrategy({ name: 'ppo', params: {} }, { network });
+    // qlearning: WAIT while age < half the timeout, FLUSH from then on, at any size.
+    const qTable: QTable = { version: 't', sizeEdges: [], ageEdges: [0.5], rateEdges: [], rateNorm: 100, values: [1, 0, 0, 1] };
+    const qlearning = createStrategy({ name: 'qlearning', params: {} }, { qTable });
+    for (const strategy of [ppo, qlearning]) {
+      const [opening] = plansWithOpenings(strategy, 'r', [slotFeatures({ size: 4, ageMs: 40 })], context).openings;
+      expect(opening!.plan.flushAtAgeMs).toBeGreaterThanOrEqual(25);
+      expect(opening!.plan.flushAtAgeMs).toBeLessThan(50);
+    }
   });
 });
