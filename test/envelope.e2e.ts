@@ -1,5 +1,6 @@
 import { DecideReplySchema, DecideRequestSchema, FlushAction } from '#libs/contracts';
 import { Bus, QUEUES, SUBJECTS } from '#libs/nats';
+import { OPENING_PLAN_TTL_MS } from '#libs/policy';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { burst, get, warm } from './support/client.js';
 import { FlushWatch } from './support/events.js';
@@ -79,7 +80,12 @@ describe('policy fallback', () => {
   });
 
   describe('with the policy service stopped', () => {
-    beforeAll(() => fleet.stopPolicy());
+    // New slots stand on the route's opening plan (the stopped policy's last answer) for its lifetime; the
+    // coordinator learns the policy is gone only when it next asks. Past that lifetime every new slot is asked.
+    beforeAll(async () => {
+      await fleet.stopPolicy();
+      await new Promise((resolve) => setTimeout(resolve, OPENING_PLAN_TTL_MS));
+    });
     afterAll(() => fleet.startPolicy());
 
     it('the embedded strategy decides (reason fallback) and requests are still served', async () => {

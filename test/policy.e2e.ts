@@ -117,7 +117,9 @@ describe('policy service: learned models, hot reload, fallback', () => {
       expect(total(rejected, 'batchgate_policy_model_failures_total', { reason: 'invalid' })).toBe(1);
       expect(sample(rejected, 'batchgate_policy_model_info{version="v2"}')).toBe(1);
       mark.rejected = watch.decided.length;
-      await watch.waitUntil((d) => d.length >= mark.rejected + 30);
+      // v2 flushes every slot at once, so most new slots are flushed at their join on the route's opening
+      // plan, unasked: the rounds left are opening-plan renewals and keys whose rate left every known band.
+      await watch.waitUntil((d) => d.length >= mark.rejected + 5, 10_000);
     } finally {
       await traffic.stop();
       await watch.close();
@@ -132,7 +134,7 @@ describe('policy service: learned models, hot reload, fallback', () => {
     // no slot was left to the policy's own fallback (an empty model version) or to an older model.
     expect(decidersOf(byV1)).toEqual(['ppo@v1']);
     expect(decidersOf(byV2)).toEqual(['ppo@v2']);
-    expect(decided.length - mark.rejected).toBeGreaterThanOrEqual(30);
+    expect(decided.length - mark.rejected).toBeGreaterThanOrEqual(5);
     // The actions are the networks' own: v2 flushes every slot, v1 waited while slots were young.
     expect(byV2.every((e) => e.slots.every((s) => s.flush))).toBe(true);
     expect(byV1.some((e) => e.slots.some((s) => !s.flush))).toBe(true);
@@ -223,7 +225,7 @@ describe('policy service as a process, SIGKILLed under load', () => {
     await fleet.stop();
   });
 
-  it('policy process frozen 200 ms under load: slots keep flushing on their plans (policy), none by the envelope timeout, fallback only for slots that opened during the freeze', async () => {
+  it('policy process frozen 200 ms under load: slots keep flushing on their plans (policy), new ones start on opening plans, none by the envelope timeout, fallback only for slots that opened during the freeze', async () => {
     const FREEZE_MS = 200;
     // A slot asked about just before the freeze has no plan either: its question reached the process
     // but no answer left it. One decision timeout (5 ms) plus the signal's delivery covers those.
@@ -256,9 +258,13 @@ describe('policy service as a process, SIGKILLed under load', () => {
     // 30 ms, not less, so that on a busy machine many such slots had their answer before the freeze.
     expect(byReason('policy').filter((f) => f.meta!.atMs < thawedAt && openedAt(f) < frozenAt).length).toBeGreaterThan(0);
     expect(byReason('timeout')).toEqual([]);
-    // The embedded strategy (fixed_timer 20 ms) planned only slots that opened while the policy was frozen.
+    // Slots that opened during the freeze started on the route's opening plan (the policy's last answer for
+    // their key's rate band): flushed as policy, with no question to the frozen process.
+    const openedDuring = (f: (typeof during)[number]) => openedAt(f) >= frozenAt && openedAt(f) <= thawedAt;
+    expect(byReason('policy').filter(openedDuring).length).toBeGreaterThan(0);
+    // The embedded strategy (fixed_timer 20 ms) planned only slots that opened while the policy was frozen
+    // (those whose rate band had no opening plan).
     const fallback = byReason('fallback');
-    expect(fallback.length).toBeGreaterThan(0);
     expect(fallback.filter((f) => openedAt(f) < frozenAt - ASKED_BEFORE_MS || openedAt(f) > thawedAt)).toEqual([]);
     expect(traffic.failures).toEqual([]);
     expect(traffic.replies.filter((r) => r.status !== 200)).toEqual([]);

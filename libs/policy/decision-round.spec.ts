@@ -5,6 +5,8 @@ import type { OpenSlotView } from './features.js';
 import { FLUSH_NOW, planTo } from './plan.js';
 import { createStrategy } from './registry.js';
 import type { FlushPlan } from './types.js';
+import type { OpeningPlan } from './opening.js';
+import { OPENING_PLAN_TTL_MS } from './opening.js';
 
 /** A slot as the tests hold it: the round reads it through `view` every tick. */
 type TestSlot = OpenSlotView & { open: boolean };
@@ -46,8 +48,8 @@ function setup(fallback = 'fixed_timer:window_ms=20') {
     for (const f of result.flushes) f.slot.open = false;
     return result;
   };
-  const answer = (id: number, plans: FlushPlan[], nowMs: number) => {
-    const flushes = round.answer(id, plans, nowMs);
+  const answer = (id: number, plans: FlushPlan[], nowMs: number, openings: OpeningPlan[] = []) => {
+    const flushes = round.answer(id, plans, nowMs, openings);
     for (const f of flushes) f.slot.open = false;
     return flushes;
   };
@@ -207,5 +209,101 @@ describe('DecisionRound', () => {
     // No arrivals: the rate decays (tau 500 ms); below 1/1.25 of the asked rate after ~112 ms, but the envelope
     // flushes the slot at 50 ms first, so nothing is asked in between.
     for (let now = 3; now < 40; now++) expect(t.tick(now).question).toBeUndefined();
+  });
+
+  describe('opening plans', () => {
+    /** Opens `key` at `atMs` as a join would: its arrival counted first, then the round told. */
+    const openOn = (t: ReturnType<typeof setup>, key: string, atMs: number) => {
+      t.book.recordArrivals(key, atMs);
+      const slot = t.open(key, atMs);
+      const flush = t.round.open(slot, atMs);
+      if (flush) slot.open = false;
+      return { slot, flush };
+    };
+    /** The first slot of a quiet route is asked; its answer brings the route's opening plan for a fresh key's rate (2 req/s). */
+    const learnt = (plan: FlushPlan) => {
+      const t = setup();
+      const { slot, flush } = openOn(t, 'first', 0);
+      expect(flush).toBeUndefined();
+      const q = t.tick(0).question!;
+      expect(q.slots).toEqual([slot]);
+      t.answer(q.round, [FLUSH_NOW], 1, [{ route: 'r', requestRate: q.features[0]!.requestRate, plan }]);
+      return t;
+    };
+
+    it('a new slot on a route with an opening plan "flush now" is flushed at its opening (reason policy), with no question', () => {
+      const t = learnt(FLUSH_NOW);
+      const { flush } = openOn(t, 'lone', 100);
+      expect(flush?.reason).toBe('policy');
+      expect(t.tick(100)).toMatchObject({ flushes: [], question: undefined, fallbacks: 0 });
+    });
+
+    it("a waiting opening plan is the slot's plan from its first tick: applied locally, not asked, never the fallback", () => {
+      const t = learnt(planTo(20));
+      const { slot, flush } = openOn(t, 'k', 100);
+      expect(flush).toBeUndefined();
+      for (let now = 100; now < 120; now++) expect(t.tick(now)).toMatchObject({ flushes: [], question: undefined, fallbacks: 0 });
+      expect(keysOf(t.tick(120).flushes)).toEqual(['k:policy']);
+      expect(slot.open).toBe(false);
+    });
+
+    it('the slot is asked again once a waiter joins (the opening plan was made for a slot of one)', () => {
+      const t = learnt(planTo(20));
+      const { slot } = openOn(t, 'k', 100);
+      slot.size = 2;
+      expect(t.tick(101).question?.slots).toEqual([slot]);
+    });
+
+    it('stands only for keys whose rate is within x1.25 of the rate it was made at', () => {
+      const t = learnt(FLUSH_NOW);
+      // A key with many arrivals (its rate ~8x a fresh key's) opens without it and is asked.
+      t.book.recordArrivals('hot', 99, 7);
+      const { flush } = openOn(t, 'hot', 100);
+      expect(flush).toBeUndefined();
+      expect(t.tick(100).question?.slots.map((s) => s.key)).toEqual(['hot']);
+    });
+
+    it('expires: a slot opened after OPENING_PLAN_TTL_MS is asked again; past half its life the plan is still used and renewed by one question', () => {
+      const t = learnt(FLUSH_NOW);
+      const half = 1 + OPENING_PLAN_TTL_MS / 2;
+      const renewing = openOn(t, 'a', half);
+      expect(renewing.flush?.reason).toBe('policy');
+      expect(openOn(t, 'b', half).flush?.reason).toBe('policy');
+      // One renewal question for the route and band, though two slots opened on the aging plan.
+      const renewal = t.tick(half).question;
+      expect(renewal?.slots).toEqual([renewing.slot]);
+      t.answer(renewal!.round, [FLUSH_NOW], half + 1, [{ route: 'r', requestRate: renewal!.features[0]!.requestRate, plan: FLUSH_NOW }]);
+      // Renewed: still standing past the first plan's expiry.
+      expect(openOn(t, 'c', 1 + OPENING_PLAN_TTL_MS).flush?.reason).toBe('policy');
+      // Not renewed since: expired.
+      const late = openOn(t, 'd', half + 1 + OPENING_PLAN_TTL_MS);
+      expect(late.flush).toBeUndefined();
+      expect(t.tick(half + 1 + OPENING_PLAN_TTL_MS).question?.slots).toEqual([late.slot]);
+    });
+
+    it('a round failing for a late answer keeps opening plans; a policy found absent (no responders) drops them', () => {
+      const t = learnt(FLUSH_NOW);
+      openOn(t, 'a', 10);
+      t.book.recordArrivals('a', 11);
+      const slot = t.open('a', 11, 2);
+      t.round.open(slot, 11);
+      const late = t.tick(11).question!;
+      t.round.fail(late.round, 'timeout', 30);
+      expect(openOn(t, 'b', 30).flush?.reason).toBe('policy');
+      slot.size = 3;
+      const gone = t.tick(31).question!;
+      t.round.fail(gone.round, 'unavailable', 32);
+      expect(openOn(t, 'c', 33).flush).toBeUndefined();
+      expect(t.tick(33).fallbacks).toBeGreaterThan(0);
+    });
+
+    it('a slot opening before any answer has no opening plan: asked, and falls back if the round is late', () => {
+      const t = setup();
+      openOn(t, 'a', 0);
+      t.tick(0);
+      const { flush } = openOn(t, 'b', 1);
+      expect(flush).toBeUndefined();
+      expect(t.tick(1 + DECISION_TIMEOUT_MS).fallbacks).toBe(2);
+    });
   });
 });

@@ -1,5 +1,7 @@
 import { envelopeReason } from './envelope.js';
 import type { FeatureBook, OpenSlotView } from './features.js';
+import type { OpeningPlan } from './opening.js';
+import { OpeningPlans, rateBand } from './opening.js';
 import { planDue, plansOf, planValid } from './plan.js';
 import { asksAgain, FORGET_EVERY_MS, giveUpAfterMs, POLICY_BACKOFF_MS } from './round-rules.js';
 import type { FlushPlan, FlushReason, FlushStrategy, SlotFeatures } from './types.js';
@@ -20,6 +22,8 @@ export interface DecisionRoundOptions<S extends object> {
   decisionTimeoutMs: number;
   /** A round unanswered after this long is given up and a new one may go (default: giveUpAfterMs). */
   giveUpMs?: number;
+  /** Standing opening plans (default: a fresh book with OPENING_PLAN_TTL_MS). */
+  openings?: OpeningPlans;
 }
 
 /** One slot to flush now and why. */
@@ -71,6 +75,8 @@ interface Round<S> {
  * with no valid plan get the embedded strategy's, as do all planless slots
  * while the policy is known absent (backoff). Queue depth is one number per
  * tick: waiters in the slots still open once the envelope and plans have run.
+ * A slot that opens on a route with a standing opening plan (see open and
+ * opening.ts) starts with it and is not asked until its inputs change.
  */
 export class DecisionRound<S extends object> {
   private readonly plans = new WeakMap<S, SlotPlan>();
@@ -78,10 +84,33 @@ export class DecisionRound<S extends object> {
   private nextRound = 1;
   private backoffUntilMs = -Infinity;
   private forgetAtMs: number | undefined;
+  /** Slots opened on an opening plan past half its life, asked about so it is renewed: one per route and rate band. */
+  private readonly renew = new Map<string, S>();
   readonly giveUpMs: number;
+  readonly openings: OpeningPlans;
 
   constructor(private readonly options: DecisionRoundOptions<S>) {
     this.giveUpMs = options.giveUpMs ?? giveUpAfterMs(options.decisionTimeoutMs);
+    this.openings = options.openings ?? new OpeningPlans();
+  }
+
+  /**
+   * A slot just opened (its opening join counted): it starts with its route's
+   * standing opening plan for its key's rate, if one is known, as a policy
+   * plan made for a slot of size 1, so it is not asked until a waiter joins
+   * or the rate moves. Returns the flush when that plan says "now" (reason
+   * `policy`). Without one, the slot is asked on the next tick, as before.
+   */
+  open(slot: S, nowMs: number): Flush<S> | undefined {
+    const v = this.options.view(slot);
+    const rate = this.options.features.requestRate(v.key, nowMs);
+    const match = this.openings.find(v.route, rate, nowMs);
+    if (!match) return undefined;
+    this.plans.set(slot, { plan: match.plan, byPolicy: true, askedSize: 1, askedRate: rate });
+    const renewKey = `${v.route}\u0000${rateBand(rate)}`;
+    if (match.stale && !this.renew.has(renewKey)) this.renew.set(renewKey, slot);
+    const ageMs = nowMs - v.openedAtMs;
+    return planValid(match.plan, ageMs) && planDue(match.plan, v.size, ageMs) ? { slot, reason: 'policy' } : undefined;
   }
 
   get inFlight(): boolean {
@@ -127,12 +156,23 @@ export class DecisionRound<S extends object> {
       result.fallbacks = planless.length;
       result.flushes.push(...this.fallBack(planless, nowMs, depth));
     }
+    if (canAsk && this.renew.size > 0) {
+      // Renewals ride along (their slots are usually flushed already; only the answer's opening plans matter).
+      const asked = new Set(ask);
+      for (const slot of this.renew.values()) if (!asked.has(slot)) ask.push(slot);
+      this.renew.clear();
+    }
     if (ask.length > 0) result.question = this.ask(ask, nowMs, depth);
     return result;
   }
 
-  /** The answer to round `round`: one plan per asked slot, in order; returns the slots now due. */
-  answer(round: number, plans: readonly FlushPlan[], nowMs: number): Flush<S>[] {
+  /**
+   * The answer to round `round`: one plan per asked slot, in order, and the
+   * routes' opening plans for new slots; returns the slots now due. Opening
+   * plans are kept even from an answer to a round given up: they are the newest.
+   */
+  answer(round: number, plans: readonly FlushPlan[], nowMs: number, openings: readonly OpeningPlan[] = []): Flush<S>[] {
+    this.openings.learn(openings, nowMs);
     const asked = this.round?.id === round ? this.round : undefined;
     if (!asked) return [];
     this.round = undefined;
@@ -149,11 +189,18 @@ export class DecisionRound<S extends object> {
     return flushes;
   }
 
-  /** Round `round` ended without an answer; a policy found absent is not asked again for a while. */
+  /**
+   * Round `round` ended without an answer; a policy found absent is not asked
+   * again for a while, and its opening plans stop standing: a slot that opens
+   * while no policy is there gets the embedded strategy, as before opening
+   * plans. A late round (timeout) keeps them, as it keeps the slots' plans.
+   */
   fail(round: number, cause: RoundFailure, nowMs: number): void {
     if (this.round?.id !== round) return;
     this.round = undefined;
-    if (cause !== 'timeout') this.backoffUntilMs = nowMs + POLICY_BACKOFF_MS;
+    if (cause === 'timeout') return;
+    this.backoffUntilMs = nowMs + POLICY_BACKOFF_MS;
+    this.openings.clear();
   }
 
   private ask(slots: S[], nowMs: number, depth: number): Question<S> {

@@ -7,6 +7,8 @@ export { DecayingRate, SlidingQuantile } from './estimators.js';
 export { DEFAULT_ORIGIN, FeatureBook, LATENCY_WINDOW, MAX_TRACKED_KEYS, RATE_TAU_MS } from './features.js';
 export { FLUSH_NOW, planDue, planOfVerdict, plansOf, planTo, planValid, verdictOf } from './plan.js';
 export { DecisionRound } from './decision-round.js';
+export { freshSlot, OPENING_PLAN_TTL_MS, OpeningPlans, openingRows, openingsFrom, plansWithOpenings, rateBand } from './opening.js';
+export type { OpeningMatch, OpeningPlan } from './opening.js';
 export type { DecisionRoundOptions, Flush, Question, RoundFailure, TickResult } from './decision-round.js';
 export { asksAgain, FORGET_EVERY_MS, giveUpAfterMs, POLICY_BACKOFF_MS } from './round-rules.js';
 export type { OpenSlotView } from './features.js';
@@ -39,7 +41,7 @@ export {
   validateQTable,
 } from './strategies/learned.js';
 export type { ObservationScale, QTable } from './strategies/learned.js';
-export { DecisionColumns, deciderOf, encodeSlotBatch, plansOfReply } from './wire.js';
+export { DecisionColumns, deciderOf, encodeSlotBatch, openingsOfReply, plansOfReply } from './wire.js';
 export { readDecideRequest, WireFormatError } from './decide-reader.js';
 export type { DecideRequestView } from './decide-reader.js';
 export type { SlotToDecide } from './wire.js';

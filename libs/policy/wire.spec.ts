@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { SlotFeatures } from './types.js';
 import { readDecideRequest } from './decide-reader.js';
 import { planTo } from './plan.js';
-import { DecisionColumns, deciderOf, encodeSlotBatch, plansOfReply } from './wire.js';
+import { DecisionColumns, deciderOf, encodeSlotBatch, openingsOfReply, plansOfReply } from './wire.js';
+import { FLUSH_NOW } from './plan.js';
 
 const features = (size: number): SlotFeatures => ({
   size,
@@ -65,5 +66,19 @@ describe('columnar decide wire', () => {
     const [flush, wait] = plansOfReply(fromBinary(DecideReplySchema, toBinary(DecideReplySchema, old)), [features(1), features(6)]);
     expect(flush!.flushAtAgeMs).toBe(0);
     expect(wait).toEqual({ flushAtAgeMs: Infinity, flushAtSize: Infinity, validUntilAgeMs: 3 });
+  });
+
+  it('carries opening plans per route and rate; a reply without them (an older replica) has none', () => {
+    const columns = new DecisionColumns(0);
+    const openings = [
+      { route: 'api', requestRate: 2, plan: FLUSH_NOW },
+      { route: 'api', requestRate: 900, plan: planTo(12, 6) },
+      { route: 'img', requestRate: 40, plan: { flushAtAgeMs: 8, flushAtSize: Infinity, validUntilAgeMs: 20 } },
+    ];
+    columns.addOpenings(openings);
+    const reply = fromBinary(DecideReplySchema, toBinary(DecideReplySchema, create(DecideReplySchema, columns)));
+    expect(openingsOfReply(reply)).toEqual(openings);
+    const old = create(DecideReplySchema, { actions: [FlushAction.FLUSH] });
+    expect(openingsOfReply(fromBinary(DecideReplySchema, toBinary(DecideReplySchema, old)))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import type { DecideReply, MessageInitShape, SlotBatchSchema } from '#libs/contracts';
 import { FlushAction } from '#libs/contracts';
+import type { OpeningPlan } from './opening.js';
 import { planOfVerdict, verdictOf } from './plan.js';
 import type { FlushPlan, PolicyDecision, SlotFeatures } from './types.js';
 
@@ -56,6 +57,11 @@ export class DecisionColumns {
   readonly validUntilAgeMs: number[];
   readonly strategies: string[] = [];
   readonly modelVersions: string[] = [];
+  readonly openingRoutes: string[] = [];
+  readonly openingRequestRate: number[] = [];
+  readonly openingFlushAtAgeMs: number[] = [];
+  readonly openingFlushAtSize: number[] = [];
+  readonly openingValidUntilAgeMs: number[] = [];
   private readonly deciders = new Map<string, number>();
 
   constructor(count: number) {
@@ -71,8 +77,19 @@ export class DecisionColumns {
   setPlan(index: number, plan: FlushPlan, features: SlotFeatures, strategy: string, modelVersion: string): void {
     this.set(index, verdictOf(plan, features), strategy, modelVersion);
     this.flushAtAgeMs[index] = plan.flushAtAgeMs;
-    this.flushAtSize[index] = Number.isFinite(plan.flushAtSize) ? Math.max(1, Math.ceil(plan.flushAtSize)) : 0;
+    this.flushAtSize[index] = wireSize(plan.flushAtSize);
     this.validUntilAgeMs[index] = plan.validUntilAgeMs;
+  }
+
+  /** Opening plans for new slots (see OpeningPlan), appended in the order given. */
+  addOpenings(openings: readonly OpeningPlan[]): void {
+    for (const { route, requestRate, plan } of openings) {
+      this.openingRoutes.push(route);
+      this.openingRequestRate.push(requestRate);
+      this.openingFlushAtAgeMs.push(plan.flushAtAgeMs);
+      this.openingFlushAtSize.push(wireSize(plan.flushAtSize));
+      this.openingValidUntilAgeMs.push(plan.validUntilAgeMs);
+    }
   }
 
   set(index: number, decision: PolicyDecision, strategy: string, modelVersion: string): void {
@@ -91,6 +108,25 @@ export class DecisionColumns {
     this.probabilities[index] = decision.probability;
     this.decider[index] = id;
   }
+}
+
+/** A plan's size rule on the wire: 0 = none. */
+const wireSize = (flushAtSize: number): number => (Number.isFinite(flushAtSize) ? Math.max(1, Math.ceil(flushAtSize)) : 0);
+
+/** The opening plans of a DecideReply (none from a policy replica older than them, or one with columns of unequal length). */
+export function openingsOfReply(reply: DecideReply): OpeningPlan[] {
+  const n = reply.openingRoutes.length;
+  const columns = [reply.openingRequestRate, reply.openingFlushAtAgeMs, reply.openingFlushAtSize, reply.openingValidUntilAgeMs];
+  if (columns.some((column) => column.length !== n)) return [];
+  return reply.openingRoutes.map((route, j) => ({
+    route,
+    requestRate: reply.openingRequestRate[j]!,
+    plan: {
+      flushAtAgeMs: reply.openingFlushAtAgeMs[j]!,
+      flushAtSize: reply.openingFlushAtSize[j] === 0 ? Infinity : reply.openingFlushAtSize[j]!,
+      validUntilAgeMs: reply.openingValidUntilAgeMs[j]!,
+    },
+  }));
 }
 
 /** Who decided slot i of a reply. */

@@ -1,5 +1,5 @@
-import type { Flush, FlushPlan, FlushReason, FlushStrategy, PolicyDecision, Question, SlotFeatures } from '#libs/policy';
-import { DecisionRound, FeatureBook, plansOf, RATE_TAU_MS, verdictOf } from '#libs/policy';
+import type { Flush, FlushPlan, FlushReason, FlushStrategy, OpeningPlan, PolicyDecision, Question, SlotFeatures } from '#libs/policy';
+import { DecisionRound, FeatureBook, plansOf, plansWithOpenings, RATE_TAU_MS, verdictOf } from '#libs/policy';
 import { tickIndexAtOrAfter } from './clock.js';
 import type { DecisionPath } from './decision-path.js';
 import { replyTiming } from './decision-path.js';
@@ -60,6 +60,7 @@ interface PendingAnswer {
   round: number;
   /** Undefined: the policy stalled and never answers; the round is given up at `dueAtMs`. */
   plans: FlushPlan[] | undefined;
+  openings: OpeningPlan[];
 }
 
 /**
@@ -69,7 +70,10 @@ interface PendingAnswer {
  * late answers). The strategy plays the policy service: it answers each
  * round's question with plans, at once or after the decision path's delay.
  * A flush is one upstream call whose answer reaches every member when it
- * completes.
+ * completes. With a decision path, answers also carry each route's opening
+ * plans (per route, as the policy service computes them) and a slot opens on
+ * its route's, at its first arrival, as the coordinator's joins do; without
+ * one, answers are instant and every slot is asked (trainers see them all).
  */
 export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfig, observer: SimObserver = {}): SimResult {
   const n = trace.t.length;
@@ -149,7 +153,20 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
     if (slot) {
       slot.members.push(i);
       slot.lastArrivalMs = t;
-    } else open.set(key, { key, openedAtMs: t, lastArrivalMs: t, members: [i] });
+      return;
+    }
+    const opened = { key, openedAtMs: t, lastArrivalMs: t, members: [i] };
+    open.set(key, opened);
+    if (config.decisionPath) openOnPlan(opened, t);
+  };
+
+  /** The join that opens a slot starts it on its route's opening plan, flushed at once if the plan says so. */
+  const openOnPlan = (slot: OpenSlot, atMs: number) => {
+    const tickNow = now;
+    now = atMs;
+    const due = round.open(slot, now);
+    if (due) flush(slot, due.reason);
+    now = tickNow;
   };
 
   const round = new DecisionRound<OpenSlot>({
@@ -165,30 +182,56 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
     for (const { slot, reason } of flushes) flush(slot, reason);
   };
 
+  /** The policy service's answer: per route, the slots' plans and the route's opening plans, in one strategy call. */
+  const plansByRoute = (question: Question<OpenSlot>): { plans: FlushPlan[]; openings: OpeningPlan[] } => {
+    const byRoute = new Map<string, number[]>();
+    question.slots.forEach((slot, i) => {
+      const route = trace.routes[slot.key]!;
+      const list = byRoute.get(route);
+      if (list) list.push(i);
+      else byRoute.set(route, [i]);
+    });
+    const plans = new Array<FlushPlan>(question.slots.length);
+    const openings: OpeningPlan[] = [];
+    for (const [route, indexes] of byRoute) {
+      const answer = plansWithOpenings(
+        strategy,
+        route,
+        indexes.map((i) => question.features[i]!),
+        context,
+      );
+      indexes.forEach((i, k) => (plans[i] = answer.plans[k]!));
+      openings.push(...answer.openings);
+    }
+    return { plans, openings };
+  };
+
   /** The strategy answers a round's question, as the policy service would. */
-  const plan = (question: Question<OpenSlot>): FlushPlan[] => {
+  const plan = (question: Question<OpenSlot>): { plans: FlushPlan[]; openings: OpeningPlan[] } => {
     context.nowMs = now;
-    const plans = plansOf(strategy, question.features, context);
+    const { plans, openings } = config.decisionPath
+      ? plansByRoute(question)
+      : { plans: plansOf(strategy, question.features, context), openings: [] };
     observer.decided?.(
       question.slots.map((slot) => slot.key),
       question.features,
       plans.map((p, i): PolicyDecision => verdictOf(p, question.features[i]!)),
       now,
     );
-    return plans;
+    return { plans, openings };
   };
 
   const decide = () => {
     const step = round.tick(now, open.values());
     apply(step.flushes);
     if (!step.question) return;
-    const plans = plan(step.question);
+    const { plans, openings } = plan(step.question);
     if (!config.decisionPath) return apply(round.answer(step.question.round, plans, now));
     const timing = replyTiming(config.decisionPath, replies!);
     pending =
       timing.stalled || timing.afterMs >= round.giveUpMs
-        ? { dueAtMs: now + round.giveUpMs, round: step.question.round, plans: undefined }
-        : { dueAtMs: now + timing.afterMs, round: step.question.round, plans };
+        ? { dueAtMs: now + round.giveUpMs, round: step.question.round, plans: undefined, openings: [] }
+        : { dueAtMs: now + timing.afterMs, round: step.question.round, plans, openings };
   };
 
   /** The pending round's answer arrives (or it is given up) at `atMs`, between ticks. */
@@ -196,7 +239,7 @@ export function simulate(trace: Trace, strategy: FlushStrategy, config: SimConfi
     pending = undefined;
     const tickNow = now;
     now = atMs;
-    if (reply.plans) apply(round.answer(reply.round, reply.plans, now));
+    if (reply.plans) apply(round.answer(reply.round, reply.plans, now, reply.openings));
     else round.fail(reply.round, 'timeout', now);
     now = tickNow;
   };

@@ -1,5 +1,5 @@
 import type { CommonConfig, RedisConfig, StrategySpec } from '#libs/config';
-import { checkFallbackStrategySetting } from '#libs/policy';
+import { checkFallbackStrategySetting, OPENING_PLAN_TTL_MS } from '#libs/policy';
 import { commonSection, httpPortSection, readConfig, redisSection, strategySection } from '#libs/config';
 import type { InferenceConfig } from './inference/config.js';
 import { inferenceSection } from './inference/config.js';
@@ -40,6 +40,8 @@ export interface CoordinatorConfig extends CommonConfig, RedisConfig {
    * minute at 1,500 upstream.completed and request.completed events per second.
    */
   liveSignalIdsKept: number;
+  /** How long a route's opening plan (libs/policy/opening.ts) stands for new slots; 0 = none (every new slot is asked). */
+  openingPlanTtlMs: number;
 }
 
 export const COORDINATOR_CONFIG = Symbol('COORDINATOR_CONFIG');
@@ -59,6 +61,7 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
     ...inferenceSection(r),
     liveSignalIdsKept: r.int('BATCHGATE_LIVE_SIGNAL_IDS', 100_000, { min: 1, max: 10_000_000 }),
     soleMemberCalls: r.oneOf<'ingress' | 'worker'>('BATCHGATE_SOLE_MEMBER_CALLS', 'ingress', ['ingress', 'worker']),
+    openingPlanTtlMs: r.int('BATCHGATE_OPENING_PLAN_TTL_MS', OPENING_PLAN_TTL_MS, { min: 0, max: 600_000 }),
   }));
   checkFallbackStrategySetting('BATCHGATE_FALLBACK_STRATEGY', config.fallbackStrategy);
   checkFallbackStrategySetting('BATCHGATE_INFERENCE_STRATEGY', config.inference.strategy);

@@ -99,7 +99,11 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       source,
       coordinatorId: config.instanceId,
       leases: () => this.leases,
-      opened: () => this.loop.prompt(),
+      opened: (slot, now, inReply) => {
+        const opening = this.loop.open(slot, now, inReply);
+        this.loop.prompt();
+        return opening;
+      },
       onRedisError,
     });
     const inference: InferCoordinator = (this.inference = new InferCoordinator({
@@ -144,6 +148,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
       coordinatorId: config.instanceId,
       tickMs: config.tickMs,
       decisionTimeoutMs: config.decisionTimeoutMs,
+      openingPlanTtlMs: config.openingPlanTtlMs,
     });
     this.stops.push(...followLiveSignals(bus, new LiveSignals(this.features, config.liveSignalIdsKept, metrics.duplicateEvents)));
     // PUT /admin/policy/routes (ingress) reaches Flow B here: a route matching /v1/embeddings etc. sets that kind's strategy.

@@ -2,7 +2,7 @@ import { DecideReplySchema, DecideRequestSchema } from '#libs/contracts';
 import type { Bus, RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { FeatureBook, Flush, FlushStrategy, Question } from '#libs/policy';
-import { DecisionRound, encodeSlotBatch, plansOfReply } from '#libs/policy';
+import { DecisionRound, encodeSlotBatch, OpeningPlans, openingsOfReply, plansOfReply } from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import { context, trace } from '@opentelemetry/api';
 import { wallNow } from './clock.js';
@@ -22,6 +22,8 @@ export interface DecisionLoopDeps {
   coordinatorId: string;
   tickMs: number;
   decisionTimeoutMs: number;
+  /** How long an opening plan stands (default OPENING_PLAN_TTL_MS; 0 = none). */
+  openingPlanTtlMs?: number;
   /** The clock (ms); the wall clock unless a test drives time. */
   now?: () => number;
   random?: () => number;
@@ -52,6 +54,7 @@ export class DecisionLoop {
       fallback: deps.fallback,
       random: deps.random ?? Math.random,
       decisionTimeoutMs: deps.decisionTimeoutMs,
+      openings: new OpeningPlans(deps.openingPlanTtlMs),
     });
   }
 
@@ -61,6 +64,21 @@ export class DecisionLoop {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  /**
+   * A slot opened and its opening join is counted. With a standing opening
+   * plan for its route (DecisionRound.open) it starts on that plan, and a
+   * plan that says "now" flushes it here, inside the join: `sole` when its
+   * only member makes the call and the join reply tells it so (`inReply`),
+   * so neither a decide round trip nor a closed notice stands between a
+   * lone request and its call. Without one, it is asked on the next tick
+   * (the caller prompts one).
+   */
+  open(slot: Slot, now: number, inReply: boolean): 'sole' | 'flushed' | undefined {
+    const due = this.round.open(slot, now);
+    if (!due) return undefined;
+    return this.deps.dispatcher.flush(slot, due.reason, now, inReply) === 'sole_in_reply' ? 'sole' : 'flushed';
   }
 
   /**
@@ -111,7 +129,7 @@ export class DecisionLoop {
       .then((reply) => {
         const at = this.now();
         metrics.decideLatency.observe((at - started) / 1000);
-        this.flush(this.round.answer(question.round, plansOfReply(reply, features), at), at);
+        this.flush(this.round.answer(question.round, plansOfReply(reply, features), at, openingsOfReply(reply)), at);
       })
       .catch((error: unknown) => {
         this.fallbackCause = requestFailure(error);

@@ -77,9 +77,14 @@ export class FlushDispatcher {
     return this.watch.size;
   }
 
-  flush(slot: Slot, reason: FlushReason, nowMs: number): void {
+  /**
+   * `inReply`: the flush happens inside the slot's opening join, whose reply
+   * can tell a sole member to call (returns `sole_in_reply`; no notice is
+   * queued for it). Returns undefined for a slot no longer open.
+   */
+  flush(slot: Slot, reason: FlushReason, nowMs: number, inReply = false): 'sole' | 'sole_in_reply' | 'worker' | undefined {
     const { table, store, metrics, events, source } = this.deps;
-    if (!table.remove(slot.id)) return;
+    if (!table.remove(slot.id)) return undefined;
     this.remember(slot.id);
     // Issued before any later join's script, so Redis never lets a join into a flushed slot.
     store.close(slot.partition, slot.id, slot.key).catch(this.deps.onRedisError);
@@ -97,9 +102,14 @@ export class FlushDispatcher {
     };
     events.publish('slot.flushed', SlotFlushedSchema, flushed);
     const sole = this.soleMember(slot);
-    if (sole !== undefined) return append(this.soleCalls, sole, slot.id);
+    if (sole !== undefined && inReply) return 'sole_in_reply';
+    if (sole !== undefined) {
+      append(this.soleCalls, sole, slot.id);
+      return 'sole';
+    }
     for (const member of slot.members.keys()) append(this.closed, member, slot.id);
     this.dispatch(slot, reason, ageMs);
+    return 'worker';
   }
 
   /**

@@ -33,8 +33,13 @@ export interface MembershipDeps {
   coordinatorId: string;
   source: string;
   leases: () => PartitionLeases;
-  /** A slot opened here (the decision loop asks about it without waiting for its next tick). */
-  opened?: () => void;
+  /**
+   * A slot opened here, its opening join counted: the decision loop starts it
+   * on its route's opening plan or asks about it without waiting for its next
+   * tick. `sole`: flushed at once, and the join reply hands the call to its
+   * only member (`inReply`: the joining ingress reads JoinReply.sole_member_call).
+   */
+  opened?: (slot: Slot, nowMs: number, inReply: boolean) => 'sole' | 'flushed' | undefined;
   onRedisError: (error: unknown) => void;
 }
 
@@ -123,13 +128,14 @@ export class SlotMembership implements PartitionListener {
         incoming.respond(JoinReplySchema, { status: JoinStatus.NOT_OWNER, coordinatorId: this.deps.coordinatorId });
         return;
       }
-      const slot = this.admit(outcome.slotId, request, now, ctx);
+      const { slot, opening } = this.admit(outcome.slotId, request, now, ctx);
       metrics.joins.inc({ status: outcome.status });
       span.setAttribute('batchgate.slot_id', slot.id);
       incoming.respond(JoinReplySchema, {
         status: outcome.status === 'opened' ? JoinStatus.OPENED : JoinStatus.JOINED,
         slotId: slot.id,
         coordinatorId: this.deps.coordinatorId,
+        soleMemberCall: opening === 'sole',
       });
     } finally {
       span.end();
@@ -158,7 +164,12 @@ export class SlotMembership implements PartitionListener {
     return open ? { status: 'joined', slotId: open.id } : { status: 'opened', slotId: newSlotId() };
   }
 
-  private admit(slotId: string, request: JoinRequest, now: number, ctx: Parameters<SlotTable['join']>[4]): Slot {
+  private admit(
+    slotId: string,
+    request: JoinRequest,
+    now: number,
+    ctx: Parameters<SlotTable['join']>[4],
+  ): { slot: Slot; opening: 'sole' | 'flushed' | undefined } {
     const { table, events, source } = this.deps;
     let slot = table.get(slotId);
     const opening = !slot;
@@ -173,20 +184,18 @@ export class SlotMembership implements PartitionListener {
         partition: request.partition,
         ingressId: request.ingressId,
       });
-      this.deps.opened?.();
     }
     table.join(slot, request.ingressId, request.count, now, ctx);
-    if (!opening) slot.deadlineAtMs = laterDeadline(slot.deadlineAtMs, request.deadlineAtMs);
     // slot.opened already names the opening ingress; slot.joined records the others.
-    if (!opening) {
-      events.publish('slot.joined', SlotJoinedSchema, {
-        meta: eventMeta(source),
-        slotId,
-        ingressId: request.ingressId,
-        count: request.count,
-      });
-    }
-    return slot;
+    if (opening) return { slot, opening: this.deps.opened?.(slot, now, request.soleCallInReply) };
+    slot.deadlineAtMs = laterDeadline(slot.deadlineAtMs, request.deadlineAtMs);
+    events.publish('slot.joined', SlotJoinedSchema, {
+      meta: eventMeta(source),
+      slotId,
+      ingressId: request.ingressId,
+      count: request.count,
+    });
+    return { slot, opening: undefined };
   }
 
   private report(report: CountReport): void {

@@ -154,4 +154,20 @@ describe('Coalescer', () => {
     expect(span.links.map((link) => link.context)).toEqual([upstream]);
     coalescer.stop();
   });
+
+  it('a join reply that says "sole member call" (flushed at its opening) makes the one call here, with no closed notice', async () => {
+    const { coalescer, answerJoin, directCalls } = coalescerWithPendingJoin();
+    const key = coalescingKey({ url: '/lone', method: 'GET', headers: [], vary: [], isPublic: false, partitions: 64 });
+    const first = recordingResponse();
+    const second = recordingResponse();
+    coalescer.admit(waiterFor(first), key, ROUTE, { method: 'GET', target: key.target, headers: [] });
+    // Attached locally while the join was on its way: shares the call.
+    coalescer.admit(waiterFor(second), key, ROUTE, { method: 'GET', target: key.target, headers: [] });
+    answerJoin({ ok: true, reply: create(JoinReplySchema, { slotId: 'slot-3', status: JoinStatus.OPENED, soleMemberCall: true }) });
+    await settle();
+    expect(directCalls).toEqual(['/lone']);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(coalescer.pending).toBe(0);
+    coalescer.stop();
+  });
 });

@@ -213,6 +213,8 @@ export class Coalescer implements FleetEvents {
       slot.phaseDeadlineMs = slot.openedAtMs + slot.route.envelope.batchTimeoutMs + this.deps.options.flushGraceMs;
       this.bySlotId.set(slot.slotId, slot);
       if (slot.waiters.length > sent) this.queueReport(slot);
+      // Flushed at its opening by the route's opening plan, ours alone: the reply is the notice.
+      if (outcome.reply.soleMemberCall) this.soleCall([slot.slotId]);
       this.replayEarly(slot.slotId);
       return;
     }

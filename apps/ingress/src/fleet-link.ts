@@ -97,6 +97,8 @@ export class FleetLink {
           arrivedAtMs: slot.waiters[0]?.arrivedAtWallMs ?? Date.now(),
           deadlineAtMs: latestDeadline(slot.waiters),
           soleMemberCall: this.soleCalls(),
+          // Coalescer.join reads JoinReply.sole_member_call.
+          soleCallInReply: true,
         },
         JoinReplySchema,
         JOIN_REPLY_MS,

@@ -3,8 +3,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DecideReplySchema, SlotsDecidedSchema } from '#libs/contracts';
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, QUEUES, SUBJECTS } from '#libs/nats';
-import type { DecideRequestView, DecisionContext, FlushPlan, FlushStrategy, SlotFeatures } from '#libs/policy';
-import { DecisionColumns, plansFromLogits, plansOf, planDue, PROJECTED_AGES, projectAhead, readDecideRequest } from '#libs/policy';
+import type { DecideRequestView, DecisionContext, FlushPlan, FlushStrategy, OpeningPlan, SlotFeatures } from '#libs/policy';
+import {
+  DecisionColumns,
+  openingRows,
+  openingsFrom,
+  plansFromLogits,
+  plansWithOpenings,
+  planDue,
+  PROJECTED_AGES,
+  projectAhead,
+  readDecideRequest,
+} from '#libs/policy';
 import { tracerFor } from '#libs/tracing';
 import type { PolicyConfig } from './config.js';
 import { POLICY_CONFIG } from './config.js';
@@ -17,6 +27,8 @@ const tracer = tracerFor('policy');
 
 interface Decided {
   plans: FlushPlan[];
+  /** Plans for new slots on the route, per rate band of the slots asked about (opening.ts). */
+  openings: OpeningPlan[];
   strategy: string;
   modelVersion: string;
 }
@@ -24,7 +36,8 @@ interface Decided {
 /**
  * Answers policy.decide: the features of many open slots in one request, one
  * plan each (flush at age t or at size n; `actions` carries what each plan
- * says now, for readers older than plans). Slots are grouped by route so each route's strategy sees its
+ * says now, for readers older than plans), and per route the opening plans new slots start with
+ * (computed in the same strategy call as the slots' plans). Slots are grouped by route so each route's strategy sees its
  * slots as one batch; PPO routes are one onnxruntime session.run per request.
  * Every decision is recorded in one slot.decided event per request. Served on
  * the raw bus: bench/transport.ts measured Nest's NATS transport adding
@@ -73,6 +86,7 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
         columns.setPlan(indexes[k]!, plan, slot, decided.strategy, decided.modelVersion);
         if (planDue(plan, slot.size, slot.ageMs)) flushes++;
       }
+      columns.addOpenings(decided.openings);
       // Counted per route group, not per decision: a labelled inc() per slot cost more than deciding it.
       const { decisions } = this.runtime.metrics;
       if (flushes > 0) decisions.inc({ strategy: decided.strategy, action: 'flush' }, flushes);
@@ -84,9 +98,9 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
     for (const [route, indexes] of byRoute) {
       const entry = book.forRoute(route);
       const slots = indexes.map((i) => features[i]!);
-      if (entry.kind === 'ppo') learned.push({ indexes, slots, scale: entry.scale, fallback: entry.fallback });
+      if (entry.kind === 'ppo') learned.push({ route, indexes, slots, scale: entry.scale, fallback: entry.fallback });
       else {
-        const decided = this.decideStandard(entry, slots, context);
+        const decided = this.decideStandard(entry, route, slots, context);
         record(indexes, decided);
         if (this.runtime.models.shadowVersion !== undefined) shadowed.push({ slots, plans: decided.plans, strategy: decided.strategy });
       }
@@ -108,34 +122,52 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Strategies that need no model answer synchronously. */
-  private decideStandard(entry: Exclude<BookEntry, { kind: 'ppo' }>, slots: SlotFeatures[], context: DecisionContext): Decided {
+  private decideStandard(
+    entry: Exclude<BookEntry, { kind: 'ppo' }>,
+    route: string,
+    slots: SlotFeatures[],
+    context: DecisionContext,
+  ): Decided {
     if (entry.kind === 'strategy')
-      return { plans: plansOf(entry.strategy, slots, context), strategy: entry.strategy.name, modelVersion: '' };
+      return { ...plansWithOpenings(entry.strategy, route, slots, context), strategy: entry.strategy.name, modelVersion: '' };
     this.runtime.metrics.fallbacks.inc({ reason: 'no_model' }, slots.length);
-    return { plans: plansOf(entry.fallback, slots, context), strategy: entry.fallback.name, modelVersion: '' };
+    return { ...plansWithOpenings(entry.fallback, route, slots, context), strategy: entry.fallback.name, modelVersion: '' };
   }
 
   /**
    * Every PPO route group of the request in ONE session.run; each group's own fallback when the model cannot
    * answer. Each slot's plan is the first of its projected ages (projectAhead) the model flushes at, so the run
-   * has PROJECTED_AGES rows per slot.
+   * has PROJECTED_AGES rows per slot; a group's opening rows (a fresh slot per rate band) ride in the same run
+   * and get their plans the same way.
    */
   private async decideLearned(groups: readonly LearnedGroup[], context: DecisionContext): Promise<Decided[]> {
     try {
-      const projected = groups.map((g) => ({ slots: projectAhead(g.slots), scale: g.scale }));
-      const { logits, version } = await this.runtime.models.inferGroups(projected, PROJECTED_AGES);
+      // Every group's slot rows first, then every group's opening rows: the shadow is compared on the former only.
+      const opening = groups.map((g) => openingRows(g.slots));
+      const projected = [
+        ...groups.map((g) => ({ slots: projectAhead(g.slots), scale: g.scale })),
+        ...groups.map((g, i) => ({ slots: projectAhead(opening[i]!), scale: g.scale })),
+      ];
+      const slotRows = groups.reduce((n, g) => n + g.slots.length, 0) * PROJECTED_AGES;
+      const { logits, version } = await this.runtime.models.inferGroups(projected, PROJECTED_AGES, slotRows);
       let offset = 0;
-      return groups.map(({ slots }, g) => {
-        const rows = projected[g]!.slots;
+      const planned = (slots: readonly SlotFeatures[], rows: readonly SlotFeatures[]) => {
         const plans = plansFromLogits(slots, rows, logits.subarray(offset * 2, (offset + rows.length) * 2));
         offset += rows.length;
-        return { plans, strategy: 'ppo', modelVersion: version };
-      });
+        return plans;
+      };
+      const plans = groups.map((g, i) => planned(g.slots, projected[i]!.slots));
+      return groups.map(({ route }, i) => ({
+        plans: plans[i]!,
+        openings: openingsFrom(route, opening[i]!, planned(opening[i]!, projected[groups.length + i]!.slots)),
+        strategy: 'ppo',
+        modelVersion: version,
+      }));
     } catch (error) {
       const reason = error instanceof ModelUnavailableError ? error.reason : 'inference_error';
-      return groups.map(({ slots, fallback }) => {
+      return groups.map(({ route, slots, fallback }) => {
         this.runtime.metrics.fallbacks.inc({ reason }, slots.length);
-        return { plans: plansOf(fallback, slots, context), strategy: fallback.name, modelVersion: '' };
+        return { ...plansWithOpenings(fallback, route, slots, context), strategy: fallback.name, modelVersion: '' };
       });
     }
   }
@@ -143,6 +175,7 @@ export class DecideHandler implements OnModuleInit, OnModuleDestroy {
 
 /** The slots of one PPO route in a decide request. */
 interface LearnedGroup extends InferenceGroup {
+  route: string;
   indexes: readonly number[];
   fallback: FlushStrategy;
 }

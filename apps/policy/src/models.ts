@@ -171,8 +171,14 @@ export class ModelRegistry {
    * One session.run for the slots of every group (each observed with its route's scale); logits in group order.
    * `rowsPerDecision` > 1: each decision is that many consecutive rows (a plan's projected ages, the first one
    * now); a shadow model is compared on the first row of each, so its count is of decisions, not rows.
+   * `comparedRows`: only the batch's first rows are compared in shadow (the slots' own decisions, which
+   * slot.decided records; the opening-plan rows after them are not).
    */
-  async inferGroups(groups: readonly InferenceGroup[], rowsPerDecision = 1): Promise<{ logits: Float32Array; version: string }> {
+  async inferGroups(
+    groups: readonly InferenceGroup[],
+    rowsPerDecision = 1,
+    comparedRows = Infinity,
+  ): Promise<{ logits: Float32Array; version: string }> {
     const active = this.active;
     if (!active) throw new ModelUnavailableError('no_model', 'no policy model is loaded');
     const batch = groups.reduce((sum, g) => sum + g.slots.length, 0);
@@ -186,7 +192,13 @@ export class ModelRegistry {
       this.rollback(active);
       throw new ModelUnavailableError('nan', `model ${active.version} produced a non-finite logit`);
     }
-    if (this.shadow) await this.compare(this.shadow, observeGroups(groups, this.shadow.model.inputSize), batch, logits, rowsPerDecision);
+    const shadow = this.shadow;
+    const compared = Math.min(batch, comparedRows);
+    if (shadow && compared > 0) {
+      const width = shadow.model.inputSize;
+      const observations = observeGroups(groups, width).subarray(0, compared * width);
+      await this.compare(shadow, observations, compared, logits.subarray(0, compared * 2), rowsPerDecision);
+    }
     return { logits, version: active.version };
   }
 

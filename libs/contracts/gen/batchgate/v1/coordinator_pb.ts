@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/coordinator.proto.
  */
 export const file_batchgate_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSKRAgoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAESFgoOZGVhZGxpbmVfYXRfbXMYCiABKAESGAoQc29sZV9tZW1iZXJfY2FsbBgLIAEoCCJeCglKb2luUmVwbHkSKAoGc3RhdHVzGAEgASgOMhguYmF0Y2hnYXRlLnYxLkpvaW5TdGF0dXMSDwoHc2xvdF9pZBgCIAEoCRIWCg5jb29yZGluYXRvcl9pZBgDIAEoCSJKCgtDb3VudFJlcG9ydBISCgppbmdyZXNzX2lkGAEgASgJEicKBmNvdW50cxgCIAMoCzIXLmJhdGNoZ2F0ZS52MS5TbG90Q291bnQiQwoJU2xvdENvdW50Eg8KB3Nsb3RfaWQYASABKAkSDQoFZGVsdGEYAiABKA0SFgoOZGVhZGxpbmVfYXRfbXMYAyABKAEiWAoLU2xvdHNDbG9zZWQSEAoIc2xvdF9pZHMYASADKAkSGQoRb3JwaGFuZWRfc2xvdF9pZHMYAiADKAkSHAoUc29sZV9tZW1iZXJfc2xvdF9pZHMYAyADKAkqdAoKSm9pblN0YXR1cxIbChdKT0lOX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKEkpPSU5fU1RBVFVTX09QRU5FRBABEhYKEkpPSU5fU1RBVFVTX0pPSU5FRBACEhkKFUpPSU5fU1RBVFVTX05PVF9PV05FUhADYgZwcm90bzM", [file_batchgate_v1_http]);
+  fileDesc("Ch5iYXRjaGdhdGUvdjEvY29vcmRpbmF0b3IucHJvdG8SDGJhdGNoZ2F0ZS52MSKtAgoLSm9pblJlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRISCgppbmdyZXNzX2lkGAMgASgJEg0KBWNvdW50GAQgASgNEi4KB3JlcXVlc3QYBSABKAsyHS5iYXRjaGdhdGUudjEuVXBzdHJlYW1SZXF1ZXN0Eg0KBXJvdXRlGAYgASgJEigKCGVudmVsb3BlGAcgASgLMhYuYmF0Y2hnYXRlLnYxLkVudmVsb3BlEg0KBXNjb3BlGAggASgJEhUKDWFycml2ZWRfYXRfbXMYCSABKAESFgoOZGVhZGxpbmVfYXRfbXMYCiABKAESGAoQc29sZV9tZW1iZXJfY2FsbBgLIAEoCBIaChJzb2xlX2NhbGxfaW5fcmVwbHkYDCABKAgieAoJSm9pblJlcGx5EigKBnN0YXR1cxgBIAEoDjIYLmJhdGNoZ2F0ZS52MS5Kb2luU3RhdHVzEg8KB3Nsb3RfaWQYAiABKAkSFgoOY29vcmRpbmF0b3JfaWQYAyABKAkSGAoQc29sZV9tZW1iZXJfY2FsbBgEIAEoCCJKCgtDb3VudFJlcG9ydBISCgppbmdyZXNzX2lkGAEgASgJEicKBmNvdW50cxgCIAMoCzIXLmJhdGNoZ2F0ZS52MS5TbG90Q291bnQiQwoJU2xvdENvdW50Eg8KB3Nsb3RfaWQYASABKAkSDQoFZGVsdGEYAiABKA0SFgoOZGVhZGxpbmVfYXRfbXMYAyABKAEiWAoLU2xvdHNDbG9zZWQSEAoIc2xvdF9pZHMYASADKAkSGQoRb3JwaGFuZWRfc2xvdF9pZHMYAiADKAkSHAoUc29sZV9tZW1iZXJfc2xvdF9pZHMYAyADKAkqdAoKSm9pblN0YXR1cxIbChdKT0lOX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKEkpPSU5fU1RBVFVTX09QRU5FRBABEhYKEkpPSU5fU1RBVFVTX0pPSU5FRBACEhkKFUpPSU5fU1RBVFVTX05PVF9PV05FUhADYgZwcm90bzM", [file_batchgate_v1_http]);
 
 /**
  * ingress -> coordinator (coord.join.<partition>): the first local waiter of a
@@ -90,6 +90,15 @@ export type JoinRequest = Message<"batchgate.v1.JoinRequest"> & {
    * @generated from field: bool sole_member_call = 11;
    */
   soleMemberCall: boolean;
+
+  /**
+   * This ingress reads JoinReply.sole_member_call (so a slot flushed at its
+   * opening can be handed back in the reply). false (an older ingress): the
+   * flush is announced by the closed notice as before.
+   *
+   * @generated from field: bool sole_call_in_reply = 12;
+   */
+  soleCallInReply: boolean;
 };
 
 /**
@@ -117,6 +126,16 @@ export type JoinReply = Message<"batchgate.v1.JoinReply"> & {
    * @generated from field: string coordinator_id = 3;
    */
   coordinatorId: string;
+
+  /**
+   * The slot was flushed at its opening (its route's opening plan said flush
+   * now; reason policy) and this ingress is its only member: it makes the
+   * upstream call itself, as for SlotsClosed.sole_member_slot_ids, and no
+   * closed notice follows. Set only when the join had sole_call_in_reply.
+   *
+   * @generated from field: bool sole_member_call = 4;
+   */
+  soleMemberCall: boolean;
 };
 
 /**

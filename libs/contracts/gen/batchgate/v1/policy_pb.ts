@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/policy.proto.
  */
 export const file_batchgate_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvcG9saWN5LnByb3RvEgxiYXRjaGdhdGUudjEigAIKCVNsb3RCYXRjaBIQCghzbG90X2lkcxgBIAMoCRIOCgZyb3V0ZXMYAiADKAkSEwoLcm91dGVfaW5kZXgYAyADKA0SDAoEc2l6ZRgEIAMoDRIOCgZhZ2VfbXMYBSADKAESFwoPdXBzdHJlYW1fcDk5X21zGAYgAygBEhQKDHJlcXVlc3RfcmF0ZRgHIAMoARITCgtxdWV1ZV9kZXB0aBgIIAMoDRIXCg9vYnNlcnZlZF9wOTlfbXMYCSADKAESDwoHaWRsZV9tcxgKIAMoARIYChBiYXRjaF90aW1lb3V0X21zGAsgAygNEhYKDm1heF9iYXRjaF9zaXplGAwgAygNIk8KDURlY2lkZVJlcXVlc3QSFgoOY29vcmRpbmF0b3JfaWQYASABKAkSJgoFc2xvdHMYAiABKAsyFy5iYXRjaGdhdGUudjEuU2xvdEJhdGNoIu4BCgtEZWNpZGVSZXBseRIqCgdhY3Rpb25zGAEgAygOMhkuYmF0Y2hnYXRlLnYxLkZsdXNoQWN0aW9uEhUKDXByb2JhYmlsaXRpZXMYAiADKAISDwoHZGVjaWRlchgDIAMoDRISCgpzdHJhdGVnaWVzGAQgAygJEhYKDm1vZGVsX3ZlcnNpb25zGAUgAygJEhMKC2RlY2lzaW9uX3VzGAYgASgBEhcKD2ZsdXNoX2F0X2FnZV9tcxgHIAMoARIVCg1mbHVzaF9hdF9zaXplGAggAygNEhoKEnZhbGlkX3VudGlsX2FnZV9tcxgJIAMoASpaCgtGbHVzaEFjdGlvbhIcChhGTFVTSF9BQ1RJT05fVU5TUEVDSUZJRUQQABIVChFGTFVTSF9BQ1RJT05fV0FJVBABEhYKEkZMVVNIX0FDVElPTl9GTFVTSBACYgZwcm90bzM");
+  fileDesc("ChliYXRjaGdhdGUvdjEvcG9saWN5LnByb3RvEgxiYXRjaGdhdGUudjEigAIKCVNsb3RCYXRjaBIQCghzbG90X2lkcxgBIAMoCRIOCgZyb3V0ZXMYAiADKAkSEwoLcm91dGVfaW5kZXgYAyADKA0SDAoEc2l6ZRgEIAMoDRIOCgZhZ2VfbXMYBSADKAESFwoPdXBzdHJlYW1fcDk5X21zGAYgAygBEhQKDHJlcXVlc3RfcmF0ZRgHIAMoARITCgtxdWV1ZV9kZXB0aBgIIAMoDRIXCg9vYnNlcnZlZF9wOTlfbXMYCSADKAESDwoHaWRsZV9tcxgKIAMoARIYChBiYXRjaF90aW1lb3V0X21zGAsgAygNEhYKDm1heF9iYXRjaF9zaXplGAwgAygNIk8KDURlY2lkZVJlcXVlc3QSFgoOY29vcmRpbmF0b3JfaWQYASABKAkSJgoFc2xvdHMYAiABKAsyFy5iYXRjaGdhdGUudjEuU2xvdEJhdGNoIogDCgtEZWNpZGVSZXBseRIqCgdhY3Rpb25zGAEgAygOMhkuYmF0Y2hnYXRlLnYxLkZsdXNoQWN0aW9uEhUKDXByb2JhYmlsaXRpZXMYAiADKAISDwoHZGVjaWRlchgDIAMoDRISCgpzdHJhdGVnaWVzGAQgAygJEhYKDm1vZGVsX3ZlcnNpb25zGAUgAygJEhMKC2RlY2lzaW9uX3VzGAYgASgBEhcKD2ZsdXNoX2F0X2FnZV9tcxgHIAMoARIVCg1mbHVzaF9hdF9zaXplGAggAygNEhoKEnZhbGlkX3VudGlsX2FnZV9tcxgJIAMoARIWCg5vcGVuaW5nX3JvdXRlcxgKIAMoCRIcChRvcGVuaW5nX3JlcXVlc3RfcmF0ZRgLIAMoARIfChdvcGVuaW5nX2ZsdXNoX2F0X2FnZV9tcxgMIAMoARIdChVvcGVuaW5nX2ZsdXNoX2F0X3NpemUYDSADKA0SIgoab3BlbmluZ192YWxpZF91bnRpbF9hZ2VfbXMYDiADKAEqWgoLRmx1c2hBY3Rpb24SHAoYRkxVU0hfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFQoRRkxVU0hfQUNUSU9OX1dBSVQQARIWChJGTFVTSF9BQ1RJT05fRkxVU0gQAmIGcHJvdG8z");
 
 /**
  * Live features of many open slots, one packed array per feature (index i
@@ -197,6 +197,38 @@ export type DecideReply = Message<"batchgate.v1.DecideReply"> & {
    * @generated from field: repeated double valid_until_age_ms = 9;
    */
   validUntilAgeMs: number[];
+
+  /**
+   * Opening plans (added after plans; a reader that knows none asks about
+   * every new slot as before): opening j is the plan a NEW slot on route
+   * opening_routes[j], whose key arrives at about opening_request_rate[j]
+   * req/s (within x1.25), starts with, until a newer one. Same units as the
+   * plan columns above (ages are the new slot's own). One per route and rate
+   * band among the slots asked about.
+   *
+   * @generated from field: repeated string opening_routes = 10;
+   */
+  openingRoutes: string[];
+
+  /**
+   * @generated from field: repeated double opening_request_rate = 11;
+   */
+  openingRequestRate: number[];
+
+  /**
+   * @generated from field: repeated double opening_flush_at_age_ms = 12;
+   */
+  openingFlushAtAgeMs: number[];
+
+  /**
+   * @generated from field: repeated uint32 opening_flush_at_size = 13;
+   */
+  openingFlushAtSize: number[];
+
+  /**
+   * @generated from field: repeated double opening_valid_until_age_ms = 14;
+   */
+  openingValidUntilAgeMs: number[];
 };
 
 /**
