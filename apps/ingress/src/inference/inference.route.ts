@@ -198,7 +198,8 @@ export class InferenceFront {
     };
     const fail = (error: OpenAiRequestError, headers?: Record<string, string>) => {
       if (!finish()) return;
-      if (streaming) res.end();
+      // Mid-stream, the failure is an `error` event (what OpenAI's clients raise) and the end, with no [DONE].
+      if (streaming) res.end(`data: ${JSON.stringify(error.body())}\n\n`);
       else sendError(res, error, headers);
     };
     const timer = setTimeout(
@@ -222,7 +223,11 @@ export class InferenceFront {
         result: (result, sent) => {
           if (finished) return;
           linkTo(sent);
-          if (request.stream && result.status === 200) return;
+          if (request.stream) {
+            // A streamed item's success is its chunks; one failed item (of a prompt array) ends the whole stream now.
+            const failure = failureOf([result]);
+            return failure ? fail(failure, failure.status === 503 ? { 'retry-after': '1' } : undefined) : undefined;
+          }
           results.set(id, result);
           if (results.size < ids.length) return;
           const ordered = ids.map((i) => results.get(i)!);
@@ -294,10 +299,7 @@ export class InferenceFront {
     fail: (e: OpenAiRequestError) => void,
   ): void {
     if (chunk.error !== '') {
-      const error = new OpenAiRequestError(chunk.status >= 400 ? chunk.status : 502, chunk.error, null, null, 'server_error');
-      if (!res.headersSent) return fail(error);
-      if (finish()) res.end(`data: ${JSON.stringify(error.body())}\n\n`);
-      return;
+      return fail(new OpenAiRequestError(chunk.status >= 400 ? chunk.status : 502, chunk.error, null, null, 'server_error'));
     }
     if (!res.headersSent) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
