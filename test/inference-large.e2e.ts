@@ -25,7 +25,8 @@ interface CompletionAnswer {
 
 // Batch answers larger than one NATS message (the server's max_payload, 1 MB by
 // default) travel through the Object Store on both hops (worker -> coordinator,
-// coordinator -> ingress) instead of failing. Real NATS and Redis, the simulated
+// coordinator -> ingress) instead of failing, and so do requests: a client's
+// submit (ingress -> coordinator) and a batch of long inputs (coordinator -> worker). Real NATS and Redis, the simulated
 // backend as its own process, two ingresses so results fan out to both.
 describe('inference answers above the NATS payload limit (real NATS, Redis, backend process)', () => {
   let backend: SimBackend;
@@ -42,6 +43,8 @@ describe('inference answers above the NATS payload limit (real NATS, Redis, back
         BATCHGATE_INFERENCE_TENANT_QUEUE: '256',
         // Room for many long completions in one batch (the default 8,192 tokens would send them one by one).
         BATCHGATE_INFERENCE_MAX_BATCH_TOKENS: '1000000',
+        // Room for one client's 192 long inputs in one batch (the default 32 would split them below max_payload).
+        BATCHGATE_INFERENCE_MAX_BATCH_SIZE: '256',
       },
     });
     await fleet.waitForPartitions();
@@ -136,6 +139,51 @@ describe('inference answers above the NATS payload limit (real NATS, Redis, back
       expect((JSON.parse(text) as EmbeddingAnswer).data[0]!.embedding).toEqual(expected);
     }
     expect(after.items - before.items).toBeLessThan(clients);
+    expect(await leftInStore()).toEqual([]);
+  });
+
+  /** `count` distinct inputs of `chars` characters each (distinct, so none is shared with another). */
+  const longInputs = (label: string, count: number, chars: number) =>
+    Array.from({ length: count }, (_, i) => `${label} ${i} `.padEnd(chars, `${i % 10}abc `));
+
+  it('one client sends ~1.5 MB of embedding input (192 inputs of 8,000 characters): its submit and its one batch travel by reference, every vector comes back in order', async () => {
+    const input = longInputs('long input', 192, 8000);
+    const body = JSON.stringify({ model: 'sim-embedding', input, dimensions: 8 });
+    expect(body.length).toBeGreaterThan(maxPayload);
+    const before = await backend.stats();
+    const response = await fetch(`${fleet.ingressUrl(0)}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const text = await response.text();
+    expect(response.status, text.slice(0, 300)).toBe(200);
+    const answer = JSON.parse(text) as EmbeddingAnswer;
+    expect(answer.data.map((d) => d.index)).toEqual(input.map((_, i) => i));
+    answer.data.forEach((d, i) => expect(d.embedding).toEqual(embeddingOf(input[i]!, 8)));
+    const after = await backend.stats();
+    // The batch the worker got was above max_payload too: more than max_payload of input per backend call.
+    expect(((after.items - before.items) * 8000) / (after.calls - before.calls)).toBeGreaterThan(maxPayload);
+    expect(await leftInStore()).toEqual([]);
+  });
+
+  it("2,048 inputs (OpenAI's most per request) of 700 characters, ~1.5 MB in one request: each gets its own vector", async () => {
+    const input = longInputs('many inputs', 2048, 700);
+    const body = JSON.stringify({ model: 'sim-embedding', input, dimensions: 8 });
+    expect(body.length).toBeGreaterThan(maxPayload);
+    const response = await fetch(`${fleet.ingressUrl(1)}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const text = await response.text();
+    expect(response.status, text.slice(0, 300)).toBe(200);
+    const answer = JSON.parse(text) as EmbeddingAnswer;
+    expect(answer.data).toHaveLength(2048);
+    answer.data.forEach((d, i) => {
+      expect(d.index).toBe(i);
+      expect(d.embedding).toEqual(embeddingOf(input[i]!, 8));
+    });
     expect(await leftInStore()).toEqual([]);
   });
 

@@ -29,7 +29,8 @@ describe('the shipped NATS config: a user per service, each limited to its own s
 
   beforeAll(async () => {
     for (const user of USERS) process.env[`NATS_${user.toUpperCase()}_PASSWORD`] = passwords[user];
-    backend = await SimBackend.start({ BATCHGATE_BACKEND_DIMENSIONS: '4' });
+    // 4,096 dimensions (the backend's most) when asked for: a batch answer of a few dozen vectors passes max_payload.
+    backend = await SimBackend.start({ BATCHGATE_BACKEND_DIMENSIONS: '4096' });
     fleet = await TestFleet.start({
       ingresses: 1,
       workers: 1,
@@ -39,6 +40,9 @@ describe('the shipped NATS config: a user per service, each limited to its own s
         BATCHGATE_BATCH_TIMEOUT_MS: '200',
         BATCHGATE_INFERENCE_UPSTREAM: backend.url,
         BATCHGATE_ADMIN_TOKEN: 'permissions-admin-token',
+        // One client's long inputs in one batch, so the batch to the worker passes max_payload too.
+        BATCHGATE_INFERENCE_MAX_BATCH_SIZE: '256',
+        BATCHGATE_INFERENCE_MAX_BATCH_TOKENS: '1000000',
       },
       originDelayMs: 20,
       natsArgs: ['-c', 'deploy/nats/nats.conf'],
@@ -92,6 +96,27 @@ describe('the shipped NATS config: a user per service, each limited to its own s
       body: '{}',
     });
     expect(switched.status).toBe(200);
+    expect(violations()).toEqual([]);
+  });
+
+  it('Flow B messages above max_payload (submit, batch, result on both hops) go through the Object Store with the service users, no violation', async () => {
+    const maxPayload = 1024 * 1024;
+    const post = (body: unknown) =>
+      fetch(`${fleet.ingressUrl()}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    // ~1.5 MB of input: the submit (ingress -> coordinator) and its one batch (coordinator -> worker) travel by reference.
+    const input = Array.from({ length: 192 }, (_, i) => `perm ${i} `.padEnd(8000, `${i % 10}x `));
+    const large = await post({ model: 'sim-embedding', input, dimensions: 8 });
+    expect(large.status, (await large.clone().text()).slice(0, 300)).toBe(200);
+    expect(((await large.json()) as { data: unknown[] }).data).toHaveLength(192);
+    // 48 vectors of 4,096 floats (~4 MB): the result (worker -> coordinator -> ingress) travels by reference.
+    const wide = await post({ model: 'sim-embedding', input: Array.from({ length: 48 }, (_, i) => `wide ${i}`), dimensions: 4096 });
+    const text = await wide.text();
+    expect(wide.status, text.slice(0, 300)).toBe(200);
+    expect(text.length).toBeGreaterThan(maxPayload);
     expect(violations()).toEqual([]);
   });
 

@@ -151,8 +151,18 @@ export class Bus {
     timeoutMs: number,
     ctx?: Context,
   ): Promise<MessageShape<R>> {
+    return this.requestEncoded(subject, toBinary(requestSchema, create(requestSchema, message)), replySchema, timeoutMs, ctx);
+  }
+
+  /** request() of a message already encoded (LargeMessages decides by its size whether it travels whole). */
+  async requestEncoded<R extends DescMessage>(
+    subject: string,
+    data: Uint8Array,
+    replySchema: R,
+    timeoutMs: number,
+    ctx?: Context,
+  ): Promise<MessageShape<R>> {
     if (!this.nc || !this.online) throw new BusUnavailableError('not connected');
-    const data = toBinary(requestSchema, create(requestSchema, message));
     const parent = ctx ?? context.active();
     const span = sendSpan(subject, parent);
     try {

@@ -1,4 +1,4 @@
-import type { Message, MessageInitShape } from '@bufbuild/protobuf';
+import type { DescMessage, Message, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { GenMessage } from '@bufbuild/protobuf/codegenv2';
 import type { ObjectStore } from '@nats-io/obj';
@@ -41,9 +41,10 @@ type Storable = Message & { storedRef: string };
  *
  * - a body several receivers read (Flow A: every member ingress of a slot):
  *   `put` under a name the message carries, `get` by each receiver, left to the TTL;
- * - a whole message with exactly one receiver (Flow B: a batch result to its
- *   coordinator, one ingress's results): `publish` stores the encoding and
- *   sends a stub with `storedRef`; `receive` reads it back and deletes it.
+ * - a whole message with exactly one receiver (Flow B: a submit to its
+ *   coordinator, a batch to its worker, a batch result to its coordinator, one
+ *   ingress's results): `publish` or `request` stores the encoding and sends a
+ *   stub with `storedRef`; `receive` reads it back and deletes it.
  */
 export class LargeMessages {
   constructor(
@@ -96,6 +97,35 @@ export class LargeMessages {
     stub.storedRef = name;
     this.bus.publishEncoded(subject, toBinary(schema, stub), options.ctx);
     return 'stored';
+  }
+
+  /**
+   * request() for a message with one receiver: sent whole when it fits,
+   * else stored and `stub` (with storedRef) sent in its place. The stored
+   * copy is deleted when the request fails (no responder, no reply in time):
+   * the caller answers its client as for any failed request. Rejects as
+   * Bus.request does, or when the store failed (nothing was sent then).
+   */
+  async request<T extends Storable, R extends DescMessage>(
+    subject: string,
+    schema: GenMessage<T>,
+    message: NoInfer<MessageInitShape<GenMessage<T>>>,
+    replySchema: R,
+    timeoutMs: number,
+    options: { stub?: NoInfer<MessageInitShape<GenMessage<T>>>; ctx?: Context } = {},
+  ): Promise<MessageShape<R>> {
+    const data = toBinary(schema, create(schema, message));
+    if (this.fits(data.length)) return this.bus.requestEncoded(subject, data, replySchema, timeoutMs, options.ctx);
+    const name = `${MESSAGE_PREFIX}${randomUUID()}`;
+    await this.put(name, data);
+    const stub = create(schema, options.stub ?? {});
+    stub.storedRef = name;
+    try {
+      return await this.bus.requestEncoded(subject, toBinary(schema, stub), replySchema, timeoutMs, options.ctx);
+    } catch (error) {
+      await this.discard(name);
+      throw error;
+    }
   }
 
   /** The whole message behind a stub (the message itself when it travelled whole); the stored copy is deleted. */

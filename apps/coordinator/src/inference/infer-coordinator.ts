@@ -117,7 +117,7 @@ export class InferCoordinator {
   acquired(partition: number, live: readonly string[]): void {
     const { bus, coordinatorId } = this.o;
     this.partitionStops.set(partition, [
-      bus.subscribe(SUBJECTS.inferSubmit(partition), InferSubmitSchema, (submit, incoming) => this.submit(submit, incoming)),
+      bus.subscribe(SUBJECTS.inferSubmit(partition), InferSubmitSchema, (submit, incoming) => this.submitted(submit, incoming)),
       bus.subscribe(SUBJECTS.inferCancel(partition), InferCancelSchema, (cancel) => this.cancel(cancel)),
     ]);
     bus.publish(SUBJECTS.inferOwner, InferOwnerSchema, { partition, coordinatorId, liveCoordinatorIds: [...live] });
@@ -135,6 +135,18 @@ export class InferCoordinator {
   lost(partition: number): void {
     for (const stop of this.partitionStops.get(partition) ?? []) stop();
     this.partitionStops.delete(partition);
+  }
+
+  /** A submit above max_payload came by reference: it is read (and deleted) first; unreadable, it is refused (503 at the ingress). */
+  private submitted(submit: InferSubmit, incoming: Incoming): void {
+    if (submit.storedRef === '') return this.submit(submit, incoming);
+    this.o.large.receive(InferSubmitSchema, submit).then(
+      (whole) => this.submit(whole, incoming),
+      (error: unknown) => {
+        this.o.logger.error({ err: error, requestId: submit.requestId }, 'could not read a stored inference submit');
+        incoming.respond(InferAcceptedSchema, { accepted: false, reason: 'submit_unreadable', retryAfterS: 1 });
+      },
+    );
   }
 
   private submit(submit: InferSubmit, incoming: Incoming): void {
@@ -233,7 +245,7 @@ export class InferCoordinator {
   }
 
   private dispatch(queue: InferQueue, reason: InferFlushReason, now: number): void {
-    const { bus, events, metrics, config, coordinatorId } = this.o;
+    const { large, events, metrics, config, coordinatorId } = this.o;
     const ageMs = queue.ageMs(now);
     const inputs = takeBatch(queue, {
       maxBatchSize: config.maxBatchSize,
@@ -277,7 +289,9 @@ export class InferCoordinator {
     const wire = batchOf(batch.batchId, shape, inputs, { reason, deadlineAtMs, coordinatorId });
     // In its first client's trace, as a Flow A flush travels in its first member's; the backend call links to every client.
     const traced = contextOf(wire.requestTraceparents?.[0] ?? '');
-    bus.request(SUBJECTS.infer, InferBatchSchema, wire, InferBatchAcceptedSchema, ACCEPT_TIMEOUT_MS, traced).then(
+    // A batch above max_payload (many long inputs) goes to its worker through the Object Store.
+    const stub = { batchId: batch.batchId, coordinatorId };
+    large.request(SUBJECTS.infer, InferBatchSchema, wire, InferBatchAcceptedSchema, ACCEPT_TIMEOUT_MS, { stub, ctx: traced }).then(
       (accepted) => {
         batch.workerId = accepted.workerId;
       },

@@ -1,28 +1,36 @@
 import type { InferItemResult } from '#libs/contracts';
 import { create, InferAcceptedSchema, InferOwnerSchema } from '#libs/contracts';
-import type { Bus } from '#libs/nats';
+import type { Bus, LargeMessages } from '#libs/nats';
 import { SUBJECTS } from '#libs/nats';
 import { describe, expect, it } from 'vitest';
 import { InferLink } from './infer-link.js';
 
-type FakeBus = Pick<Bus, 'publish' | 'request' | 'subscribe'>;
+type FakeBus = Pick<Bus, 'publish' | 'subscribe'>;
 
-/** A bus whose submits are accepted by `coordinatorId` and whose subscriptions the test feeds by hand. */
-function fakeBus(coordinatorId: string): { bus: FakeBus; deliver: (subject: string, message: unknown) => void } {
+/**
+ * A bus whose subscriptions the test feeds by hand, and a large-message side
+ * whose submits are accepted by `coordinatorId` (these specs never send or
+ * receive a message above max_payload: nothing is read from the Object Store).
+ */
+function fakeBus(coordinatorId: string): {
+  bus: FakeBus;
+  large: Pick<LargeMessages, 'receive' | 'request'>;
+  deliver: (subject: string, message: unknown) => void;
+} {
   const handlers = new Map<string, (message: unknown) => void>();
+  const large = {
+    receive: () => Promise.reject(new Error('no object store in this spec')),
+    request: () => Promise.resolve(create(InferAcceptedSchema, { accepted: true, coordinatorId })),
+  } as unknown as Pick<LargeMessages, 'receive' | 'request'>;
   const bus = {
     publish: () => undefined,
-    request: () => Promise.resolve(create(InferAcceptedSchema, { accepted: true, coordinatorId })),
     subscribe: (subject: string, _schema: unknown, handler: (message: unknown) => void) => {
       handlers.set(subject, handler);
       return () => handlers.delete(subject);
     },
   } as unknown as FakeBus;
-  return { bus, deliver: (subject, message) => handlers.get(subject)?.(message) };
+  return { bus, large, deliver: (subject, message) => handlers.get(subject)?.(message) };
 }
-
-/** These specs never send an answer above max_payload: nothing is read from the Object Store. */
-const noStore = { receive: () => Promise.reject(new Error('no object store in this spec')) };
 
 async function waiting(link: InferLink, partition: number, itemId: string): Promise<InferItemResult[]> {
   const results: InferItemResult[] = [];
@@ -32,8 +40,8 @@ async function waiting(link: InferLink, partition: number, itemId: string): Prom
 
 describe("the ingress's Flow B link when a partition changes owner", () => {
   it('fails at once (503) the items a coordinator no longer live held for that partition, and only those', async () => {
-    const { bus, deliver } = fakeBus('coordinator-a');
-    const link = new InferLink(bus, noStore, 'ingress-0');
+    const { bus, large, deliver } = fakeBus('coordinator-a');
+    const link = new InferLink(bus, large, 'ingress-0');
     link.start();
     const onP3 = await waiting(link, 3, 'on-3');
     const onP4 = await waiting(link, 4, 'on-4');
@@ -49,8 +57,8 @@ describe("the ingress's Flow B link when a partition changes owner", () => {
   });
 
   it('keeps waiting when the previous owner is still live (a rebalance: it still answers its items)', async () => {
-    const { bus, deliver } = fakeBus('coordinator-a');
-    const link = new InferLink(bus, noStore, 'ingress-0');
+    const { bus, large, deliver } = fakeBus('coordinator-a');
+    const link = new InferLink(bus, large, 'ingress-0');
     link.start();
     const results = await waiting(link, 3, 'item');
 

@@ -34,8 +34,8 @@ export class InferLink {
   private readonly stops: Array<() => void> = [];
 
   constructor(
-    private readonly bus: Pick<Bus, 'publish' | 'request' | 'subscribe'>,
-    private readonly large: Pick<LargeMessages, 'receive'>,
+    private readonly bus: Pick<Bus, 'publish' | 'subscribe'>,
+    private readonly large: Pick<LargeMessages, 'receive' | 'request'>,
     readonly ingressId: string,
     private readonly logger?: Pick<Logger, 'warn'>,
   ) {}
@@ -107,7 +107,7 @@ export class InferLink {
     for (const stop of this.stops.splice(0)) stop();
   }
 
-  /** Registers the items' waiters, then submits; on refusal the waiters are removed again. */
+  /** Registers the items' waiters, then submits (by reference above max_payload); on refusal the waiters are removed again. */
   async submit(
     partition: number,
     submit: MessageInitShape<typeof InferSubmitSchema>,
@@ -115,7 +115,11 @@ export class InferLink {
   ): Promise<SubmitOutcome> {
     for (const [itemId, waiter] of waiters) this.waiters.set(itemId, waiter);
     try {
-      const reply = await this.bus.request(SUBJECTS.inferSubmit(partition), SubmitSchema, submit, InferAcceptedSchema, SUBMIT_REPLY_MS);
+      // A submit above max_payload (e.g. 2,048 long embedding inputs) goes through the Object Store.
+      const stub = { requestId: submit.requestId, kind: submit.kind, model: submit.model };
+      const reply = await this.large.request(SUBJECTS.inferSubmit(partition), SubmitSchema, submit, InferAcceptedSchema, SUBMIT_REPLY_MS, {
+        stub,
+      });
       if (reply.accepted) {
         // An item already answered (or left) before the reply came is not waiting any more.
         for (const itemId of waiters.keys())

@@ -17,6 +17,7 @@ import { answerOf, failureOf } from './openai-answer.js';
 import type { InferRequest } from './openai-request.js';
 import { INFERENCE_PATHS, OpenAiRequestError, parseDeadlineMs, parseInferRequest } from './openai-request.js';
 import { readJsonBody } from './read-body.js';
+import { StreamMerge } from './stream-merge.js';
 import { tenantOf, TenantQueues } from './tenant-queue.js';
 
 /** Past its deadline the coordinator answers 504; this much later the ingress answers it alone (the coordinator is gone). */
@@ -197,7 +198,8 @@ export class InferenceFront {
     };
     const fail = (error: OpenAiRequestError, headers?: Record<string, string>) => {
       if (!finish()) return;
-      if (streaming) res.end();
+      // Mid-stream, the failure is an `error` event (what OpenAI's clients raise) and the end, with no [DONE].
+      if (streaming) res.end(`data: ${JSON.stringify(error.body())}\n\n`);
       else sendError(res, error, headers);
     };
     const timer = setTimeout(
@@ -214,13 +216,18 @@ export class InferenceFront {
       finish();
     });
     const linkTo = linker(span);
+    const merge = new StreamMerge(ids.length, request.n);
     const waiters = new Map<string, ItemWaiter>();
-    for (const id of ids) {
+    for (const [item, id] of ids.entries()) {
       waiters.set(id, {
         result: (result, sent) => {
           if (finished) return;
           linkTo(sent);
-          if (request.stream && result.status === 200) return;
+          if (request.stream) {
+            // A streamed item's success is its chunks; one failed item (of a prompt array) ends the whole stream now.
+            const failure = failureOf([result]);
+            return failure ? fail(failure, failure.status === 503 ? { 'retry-after': '1' } : undefined) : undefined;
+          }
           results.set(id, result);
           if (results.size < ids.length) return;
           const ordered = ids.map((i) => results.get(i)!);
@@ -234,7 +241,7 @@ export class InferenceFront {
           ? {
               chunk: (chunk: InferChunk, sent: SpanContext | undefined) => {
                 linkTo(sent);
-                this.relay(chunk, res, () => (streaming = true), finish, fail);
+                this.relay(chunk, item, merge, res, () => (streaming = true), finish, fail);
               },
             }
           : {}),
@@ -276,15 +283,22 @@ export class InferenceFront {
     );
   }
 
-  /** One SSE event as the backend produced it; the last one ends the stream with `data: [DONE]`. */
+  /**
+   * One SSE event of item `item` as the backend produced it (indices made the
+   * request's by `merge`); the last item's last event ends the stream with
+   * `data: [DONE]`. A failure after the stream started is an `error` event
+   * (what OpenAI's clients raise) and the end of the stream, with no [DONE].
+   */
   private relay(
     chunk: InferChunk,
+    item: number,
+    merge: StreamMerge,
     res: ServerResponse,
     started: () => void,
     finish: () => boolean,
     fail: (e: OpenAiRequestError) => void,
   ): void {
-    if (chunk.error !== '' && !res.headersSent) {
+    if (chunk.error !== '') {
       return fail(new OpenAiRequestError(chunk.status >= 400 ? chunk.status : 502, chunk.error, null, null, 'server_error'));
     }
     if (!res.headersSent) {
@@ -292,8 +306,14 @@ export class InferenceFront {
       res.flushHeaders();
       started();
     }
-    if (chunk.data.length > 0) res.write(`data: ${Buffer.from(chunk.data).toString('utf8')}\n\n`);
-    if (chunk.done && finish()) res.end('data: [DONE]\n\n');
+    if (chunk.data.length > 0) {
+      const data = merge.event(item, Buffer.from(chunk.data).toString('utf8'));
+      if (data !== undefined) res.write(`data: ${data}\n\n`);
+    }
+    if (chunk.done && merge.done(item) && finish()) {
+      for (const data of merge.tail()) res.write(`data: ${data}\n\n`);
+      res.end('data: [DONE]\n\n');
+    }
   }
 }
 

@@ -51,7 +51,6 @@ describe('OpenAI request validation', () => {
       [InferKind.EMBEDDING, { model: 'm', input: 'a', stream: true }, 'stream'],
       [InferKind.COMPLETION, { model: 'm', prompt: 'a', max_tokens: 0 }, 'max_tokens'],
       [InferKind.COMPLETION, { model: 'm', prompt: 'a', temperature: 3 }, 'temperature'],
-      [InferKind.COMPLETION, { model: 'm', prompt: ['a', 'b'], stream: true }, 'prompt'],
       [InferKind.CHAT, { model: 'm', messages: [] }, 'messages'],
       [InferKind.CHAT, { model: 'm', messages: [{ content: 'x' }] }, 'messages[0].role'],
     ];
@@ -60,6 +59,17 @@ describe('OpenAI request validation', () => {
       expect(error.status).toBe(400);
       expect(error.body().error).toMatchObject({ type: 'invalid_request_error', param });
     }
+  });
+
+  it('streams a prompt array and n > 1 (each prompt its own item, as unstreamed)', () => {
+    const completion = parseInferRequest(InferKind.COMPLETION, { model: 'm', prompt: ['a', 'b'], n: 2, stream: true }, undefined);
+    expect(completion).toMatchObject({ inputs: ['a', 'b'], n: 2, stream: true });
+    const chat = parseInferRequest(
+      InferKind.CHAT,
+      { model: 'm', messages: [{ role: 'user', content: 'x' }], n: 3, stream: true },
+      undefined,
+    );
+    expect(chat).toMatchObject({ n: 3, stream: true });
   });
 
   it('a chat request is one item, the whole body without stream and priority', () => {

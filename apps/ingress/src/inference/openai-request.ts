@@ -117,12 +117,9 @@ export function parseInferRequest(kind: InferKind, raw: unknown, headerPriority:
     params = rest;
   } else if (kind === InferKind.COMPLETION) {
     inputs = itemsOf(body.prompt, 'prompt');
-    // One streamed backend call relays to one client item: several prompts would interleave their events.
-    if (stream && inputs.length > 1) throw bad('stream: true takes a single prompt here', 'prompt', 'unsupported_value');
     params = rest;
   } else {
     chatBody(body);
-    if (stream && n > 1) throw bad('stream: true takes n = 1 here', 'n', 'unsupported_value');
     inputs = [without(body, ['stream', 'priority'])];
     // The chat body travels whole as the item; only what decides sharing stays as params.
     params = {

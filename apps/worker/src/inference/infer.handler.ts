@@ -69,7 +69,7 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
     // A worker without inference backends stays out of the queue group: the batch goes to one that has them.
     if (this.pool.backends.length === 0) return;
     this.unsubscribe = [
-      this.bus.subscribe(SUBJECTS.infer, InferBatchSchema, (batch, incoming) => this.accept(batch, incoming), QUEUES.workers),
+      this.bus.subscribe(SUBJECTS.infer, InferBatchSchema, (batch, incoming) => this.taken(batch, incoming), QUEUES.workers),
       this.bus.subscribe(SUBJECTS.inferBatchCancel(this.config.instanceId), InferBatchCancelSchema, (cancel) =>
         this.cancel(cancel.batchId),
       ),
@@ -91,6 +91,19 @@ export class InferHandler implements OnModuleInit, OnApplicationShutdown {
   /** Batch ids in flight (the heartbeats carry them too). */
   get runningBatchIds(): string[] {
     return [...this.running.keys()];
+  }
+
+  /**
+   * A batch above max_payload came by reference: it is read (and deleted)
+   * before the accept reply. Unreadable, it is not accepted: the coordinator's
+   * accept timeout fails its items (503), as for no worker at all.
+   */
+  private taken(batch: InferBatch, incoming: Incoming): void {
+    if (batch.storedRef === '') return this.accept(batch, incoming);
+    this.large.receive(InferBatchSchema, batch).then(
+      (whole) => this.accept(whole, incoming),
+      (error: unknown) => this.logger.error({ err: error, batch: batch.batchId }, 'could not read a stored inference batch'),
+    );
   }
 
   accept(batch: InferBatch, incoming: Incoming): void {
