@@ -24,8 +24,8 @@ interface Received {
   error?: string;
 }
 
-async function receive(url: string): Promise<Received> {
-  const response = await request(url, { dispatcher: burstAgent });
+async function receive(url: string, headers: Record<string, string> = {}): Promise<Received> {
+  const response = await request(url, { headers, dispatcher: burstAgent });
   const pieces: Buffer[] = [];
   let firstByteAt = Infinity;
   try {
@@ -98,6 +98,31 @@ describe.each(MODES)('a large answer made by %s streams to its waiters', (_mode,
       }
     },
   );
+
+  it('an answer that varies by a header the waiters do not share is streamed only to those with its value; the others get their own call', async () => {
+    const other = randomBytes(WHOLE.length);
+    fleet.origin.handle((req, res) => {
+      const lang = String(req.headers['accept-language'] ?? '');
+      const body = lang === 'en' ? WHOLE : other;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', vary: 'accept-language', 'content-length': String(body.length) });
+      res.write(body.subarray(0, FIRST.length));
+      void sleep(PAUSE_MS / 5).then(() => res.end(body.subarray(FIRST.length)));
+    });
+    try {
+      const langs = ['en', 'fr'];
+      const replies = await Promise.all(
+        Array.from({ length: WAITERS }, (_, i) => receive(`${fleet.ingressUrl()}/stream/vary`, { 'accept-language': langs[i % 2]! })),
+      );
+      // One shared call, and one re-call for the group whose value the shared answer did not match.
+      expect(fleet.origin.callsTo('/stream/vary')).toHaveLength(2);
+      replies.forEach((reply, i) => {
+        expect(reply.error).toBeUndefined();
+        expect(reply.body.equals(i % 2 === 0 ? WHOLE : other)).toBe(true);
+      });
+    } finally {
+      fleet.origin.handle(undefined);
+    }
+  });
 
   it.each([
     ['a declared length', true],
