@@ -38,6 +38,8 @@ describe('the shipped NATS config: a user per service, each limited to its own s
       env: {
         ...PATIENT_POLICY,
         BATCHGATE_BATCH_TIMEOUT_MS: '200',
+        // Flow A's calls through the worker, so its result and body subjects are exercised with the worker's user.
+        BATCHGATE_SOLE_MEMBER_CALLS: 'worker',
         BATCHGATE_INFERENCE_UPSTREAM: backend.url,
         BATCHGATE_ADMIN_TOKEN: 'permissions-admin-token',
         // One client's long inputs in one batch, so the batch to the worker passes max_payload too.
@@ -62,7 +64,7 @@ describe('the shipped NATS config: a user per service, each limited to its own s
     const replies = await burst(`${fleet.ingressUrl()}/perm/shared`, 50);
     expect(replies.every((reply) => reply.status === 200 && reply.headers['x-batchgate'] === 'coalesced')).toBe(true);
     expect(fleet.origin.callsTo('/perm/shared')).toHaveLength(1);
-    // A body above the NATS payload limit goes worker -> Object Store -> ingress.
+    // A body above the NATS payload limit is streamed worker -> ingress in pieces (ingress.<id>.body).
     fleet.origin.handle((_req, res) => {
       res.end(Buffer.alloc(2 * 1024 * 1024, 'b'));
     });

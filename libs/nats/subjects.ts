@@ -17,6 +17,8 @@ export const SUBJECTS = {
   alive: (workerId: string) => `bg.v1.work.alive.${workerId}`,
   /** worker -> one ingress: the answer for its waiters. */
   result: (ingressId: string) => `bg.v1.ingress.${ingressId}.result`,
+  /** worker -> one ingress: the pieces of a streamed result's body, in order after the result. */
+  body: (ingressId: string) => `bg.v1.ingress.${ingressId}.body`,
   /** coordinator -> one ingress: slots that were flushed (close them to new waiters). */
   closed: (ingressId: string) => `bg.v1.ingress.${ingressId}.closed`,
   /** ingress -> coordinator owning hash(model)'s partition: one inference request (request/reply). */

@@ -4,8 +4,8 @@
 // and the rules for when an answer may be shared across scopes.
 export { forwardedRequestHeaders, stripHopByHop } from './headers.js';
 export type { HeaderList } from './headers.js';
-export { OriginPool } from './origin-pool.js';
-export type { BufferedResponse, StreamedResponse } from './origin-pool.js';
+export { bodyPieces, isStreamed, OriginPool, STREAM_ABOVE_BYTES } from './origin-pool.js';
+export type { BufferedResponse, StreamedResponse, TimedStream } from './origin-pool.js';
 export { answerFrom } from './answer.js';
 export type { ResultInit } from './answer.js';
 export { errorAnswer, UpstreamError } from './errors.js';

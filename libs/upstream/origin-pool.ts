@@ -19,6 +19,49 @@ export interface StreamedResponse {
   body: Readable;
 }
 
+/**
+ * Coalesced answers above this size (or of unknown length) are streamed to
+ * their waiters. Below it one message carries the whole body (a 256 KiB body
+ * is ~1 ms on a local link), so the pieces would only add messages.
+ */
+export const STREAM_ABOVE_BYTES = 256 * 1024;
+
+/** A streamed answer of fetchAnswer: `latencyMs` is the time to its head; the reader enforces `maxBodyBytes`. */
+export interface TimedStream extends StreamedResponse {
+  latencyMs: number;
+  maxBodyBytes: number;
+  /** What was read of the body before it was known to be large (an answer of unknown length). */
+  read: Buffer[];
+  /** The rest of `body`. */
+  rest: AsyncIterator<Buffer>;
+}
+
+/** Whether fetchAnswer handed the body back as a stream. */
+export const isStreamed = (answer: BufferedResponse | TimedStream): answer is TimedStream => !Buffer.isBuffer(answer.body);
+
+/**
+ * The pieces of a streamed body as they arrive. Throws an UpstreamError when
+ * the read fails (origin aborted, a gap above bodyTimeout) or the body passes
+ * `maxBodyBytes`; the body is dropped then.
+ */
+export async function* bodyPieces(answer: TimedStream): AsyncGenerator<Buffer> {
+  let size = 0;
+  try {
+    for (const piece of answer.read) {
+      size += piece.length;
+      yield piece;
+    }
+    for (let next = await answer.rest.next(); !next.done; next = await answer.rest.next()) {
+      size += next.value.length;
+      if (size > answer.maxBodyBytes) throw new UpstreamError('too_large', `origin body exceeds the ${answer.maxBodyBytes} byte limit`);
+      yield next.value;
+    }
+  } catch (error) {
+    discard(answer.body);
+    throw asUpstreamError(error, 0);
+  }
+}
+
 export interface OriginPoolOptions {
   /** Connections per origin. */
   connections: number;
@@ -84,6 +127,25 @@ export class OriginPool {
     headers: HeaderList,
     timeoutMs = this.options.timeoutMs,
   ): Promise<BufferedResponse> {
+    return (await this.fetchAnswer(origin, method, path, headers, timeoutMs, Infinity)) as BufferedResponse;
+  }
+
+  /**
+   * A call whose body is read whole when it has at most `streamAbove` bytes,
+   * and otherwise handed back as a stream: at once when the origin declares a
+   * larger length, after the first `streamAbove` bytes when it declares none
+   * (`latencyMs` is the time to that point), so a large answer reaches its
+   * waiters as it arrives. The deadline bounds everything up to that point;
+   * a streamed body's reads are bounded by undici's bodyTimeout.
+   */
+  async fetchAnswer(
+    origin: string,
+    method: string,
+    path: string,
+    headers: HeaderList,
+    timeoutMs = this.options.timeoutMs,
+    streamAbove = STREAM_ABOVE_BYTES,
+  ): Promise<BufferedResponse | TimedStream> {
     const started = performance.now();
     // One timer for the whole call. undici's own timeouts are coarse (a 300 ms
     // headersTimeout had not fired after 800 ms, a 1 s one fired after 1.5 s) and
@@ -112,20 +174,37 @@ export class OriginPool {
         () => undefined,
       );
       response = await Promise.race([request, new Promise<never>((_, reject) => (giveUp = reject))]);
-      const declared = Number(response.headers['content-length'] ?? 0);
-      if (declared > this.options.maxBodyBytes) {
+      const length = response.headers['content-length'];
+      const declared = length === undefined ? undefined : Number(length);
+      if (declared !== undefined && declared > this.options.maxBodyBytes) {
         discard(response.body);
         throw new UpstreamError('too_large', `origin body of ${declared} bytes exceeds the ${this.options.maxBodyBytes} byte limit`);
       }
+      const large = declared !== undefined && declared > streamAbove;
+      const reader = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
+      // An answer of unknown length is read until it is known to be large: a small one is still served whole.
+      for (let next = large ? undefined : await reader.next(); next && !next.done; next = await reader.next()) {
+        size += next.value.length;
         if (size > this.options.maxBodyBytes) {
           discard(response.body);
           throw new UpstreamError('too_large', `origin body exceeds the ${this.options.maxBodyBytes} byte limit`);
         }
-        chunks.push(chunk as Buffer);
+        chunks.push(next.value);
+        if (size > streamAbove) break;
+      }
+      if (large || size > streamAbove) {
+        clearTimeout(deadline);
+        return {
+          status: response.statusCode,
+          headers: toHeaderList(response.headers),
+          body: response.body,
+          latencyMs: performance.now() - started,
+          maxBodyBytes: this.options.maxBodyBytes,
+          read: chunks,
+          rest: reader,
+        };
       }
       return {
         status: response.statusCode,

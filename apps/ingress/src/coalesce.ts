@@ -7,6 +7,7 @@ import type { Logger } from '#libs/tracing';
 import { endHttpSpan } from '#libs/tracing';
 import type { SpanContext } from '@opentelemetry/api';
 import { context, trace } from '@opentelemetry/api';
+import { BodyStream } from './body-stream.js';
 import type { CoalescingKey } from './coalescing-key.js';
 import type { DirectCall } from './direct-call.js';
 import { toAnswer } from './direct-call.js';
@@ -183,6 +184,7 @@ export class Coalescer implements FleetEvents {
   result(result: FetchResult, sent?: SpanContext): void {
     const slot = this.bySlotId.get(result.slotId);
     if (!slot) this.early.result(result, sent, performance.now());
+    if (slot?.phase === 'settled' && result.streamed) this.deps.fleet.drop(result.slotId);
     if (!slot || slot.phase === 'settled') return;
     this.closeToNewWaiters(slot);
     // The worker replayed the opening join's request: our first waiter's, if that join was ours.
@@ -334,6 +336,8 @@ export class Coalescer implements FleetEvents {
       }
     }
     for (const group of groups.values()) void this.answerGroup(group, slot);
+    // Every waiter this answer is for has it now: a streamed body need not be kept for anyone else.
+    if (answer.body instanceof BodyStream) answer.body.seal();
   }
 
   private async answerGroup(group: Waiter[], slot: LocalSlot): Promise<void> {

@@ -1,9 +1,19 @@
-import type { FetchResult, JoinReply } from '#libs/contracts';
-import { CountReportSchema, FetchResultSchema, JoinReplySchema, JoinRequestSchema, JoinStatus, SlotsClosedSchema } from '#libs/contracts';
+import type { FetchBodyChunk, FetchResult, JoinReply } from '#libs/contracts';
+import {
+  CountReportSchema,
+  FetchBodyChunkSchema,
+  FetchResultSchema,
+  JoinReplySchema,
+  JoinRequestSchema,
+  JoinStatus,
+  SlotsClosedSchema,
+} from '#libs/contracts';
 import type { Bus, LargeMessages, RequestFailure } from '#libs/nats';
 import { requestFailure, SUBJECTS } from '#libs/nats';
 import type { Context, SpanContext } from '@opentelemetry/api';
 import { trace } from '@opentelemetry/api';
+import type { BodyStreamLimits } from './body-stream.js';
+import { BodyStream, DEFAULT_STREAM_LIMITS } from './body-stream.js';
 import type { LocalSlot } from './local-slot.js';
 import type { Waiter } from './waiter.js';
 
@@ -43,6 +53,8 @@ export type JoinOutcome = { ok: true; reply: JoinReply } | { ok: false; failure:
  */
 export class FleetLink {
   private readonly stops: Array<() => void> = [];
+  /** Streamed bodies by slot id, from their result or first piece (whichever is read first) to their end. */
+  private readonly streams = new Map<string, { body: BodyStream; nextSeq: number }>();
 
   constructor(
     private readonly bus: Bus,
@@ -50,6 +62,7 @@ export class FleetLink {
     readonly ingressId: string,
     /** Whether this ingress makes a sole member's call itself now (not while its event loop is saturated). */
     private readonly soleCalls: () => boolean = () => true,
+    private readonly streamLimits: BodyStreamLimits = DEFAULT_STREAM_LIMITS,
   ) {}
 
   get available(): boolean {
@@ -62,6 +75,7 @@ export class FleetLink {
       this.bus.subscribe(SUBJECTS.result(this.ingressId), FetchResultSchema, (result, incoming) =>
         events.result(result, trace.getSpanContext(incoming.context)),
       ),
+      this.bus.subscribe(SUBJECTS.body(this.ingressId), FetchBodyChunkSchema, (piece) => this.piece(piece)),
       this.bus.subscribe(SUBJECTS.closed(this.ingressId), SlotsClosedSchema, (notice) => {
         if (notice.slotIds.length > 0) events.closed(notice.slotIds);
         if (notice.orphanedSlotIds.length > 0) events.orphaned(notice.orphanedSlotIds);
@@ -115,9 +129,36 @@ export class FleetLink {
     this.bus.publish(SUBJECTS.report(partition), CountReportSchema, { ingressId: this.ingressId, counts });
   }
 
-  /** The body of a result, fetched from the Object Store when it travelled by reference. */
-  async body(result: FetchResult): Promise<Uint8Array> {
+  /** The body of a result: inline, fetched from the Object Store when it travelled by reference, or streamed in pieces. */
+  async body(result: FetchResult): Promise<Uint8Array | BodyStream> {
+    if (result.streamed) return this.stream(result.slotId).body;
     if (!result.bodyRef) return result.body;
     return this.large.get(result.bodyRef);
+  }
+
+  /** A streamed result nobody will be served (its slot was answered another way): its pieces are dropped. */
+  drop(slotId: string): void {
+    this.streams.get(slotId)?.body.fail('not needed');
+  }
+
+  /** Pieces must come in order: a gap (a piece lost) cuts the body rather than serve it with a hole. */
+  private piece(piece: FetchBodyChunk): void {
+    const entry = this.stream(piece.slotId);
+    if (piece.seq !== entry.nextSeq) return entry.body.fail(`body piece ${piece.seq} came when ${entry.nextSeq} was due`);
+    entry.nextSeq += 1;
+    if (piece.data.length > 0) entry.body.push(Buffer.from(piece.data.buffer, piece.data.byteOffset, piece.data.byteLength));
+    if (piece.error) entry.body.fail(piece.error);
+    else if (piece.end) entry.body.end();
+  }
+
+  private stream(slotId: string): { body: BodyStream; nextSeq: number } {
+    let entry = this.streams.get(slotId);
+    if (!entry) {
+      const created = { body: new BodyStream(this.streamLimits), nextSeq: 1 };
+      this.streams.set(slotId, created);
+      void created.body.done.then(() => this.streams.get(slotId) === created && this.streams.delete(slotId));
+      entry = created;
+    }
+    return entry;
   }
 }

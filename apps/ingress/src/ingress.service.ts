@@ -12,6 +12,7 @@ import { OriginPool } from '#libs/upstream';
 import { Coalescer } from './coalesce.js';
 import type { IngressConfig } from './config.js';
 import { INGRESS_CONFIG } from './config.js';
+import { DEFAULT_STREAM_LIMITS } from './body-stream.js';
 import { DirectCall } from './direct-call.js';
 import { BusyLoop } from './busy-loop.js';
 import { FleetLink } from './fleet-link.js';
@@ -70,9 +71,11 @@ export class IngressService implements OnModuleInit, BeforeApplicationShutdown, 
       labelNames: ['reason'],
       registers: [registry],
     });
+    // A streamed body with no piece for the upstream timeout (plus the result grace) lost its producer.
+    const streams = { ...DEFAULT_STREAM_LIMITS, idleMs: config.upstreamTimeoutMs + 1000 };
     this.coalescer = new Coalescer({
-      fleet: new FleetLink(bus, large, config.instanceId, () => !this.loop.busy),
-      direct: new DirectCall(this.origins, config.upstream, events, `ingress/${config.instanceId}`),
+      fleet: new FleetLink(bus, large, config.instanceId, () => !this.loop.busy, streams),
+      direct: new DirectCall(this.origins, config.upstream, events, `ingress/${config.instanceId}`, streams),
       log: this.log,
       fallback: createStrategy(config.fallbackStrategy),
       fallbacks,

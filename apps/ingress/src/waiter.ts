@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { SetCookieSharing } from '#libs/config';
 import type { HeaderList } from '#libs/upstream';
 import type { Span, SpanContext } from '@opentelemetry/api';
+import { BodyStream } from './body-stream.js';
 
 /** How a waiter was answered, as recorded in request.completed events. */
 export type AnswerPath = 'coalesced' | 'fallback' | 'passthrough' | 'shed';
@@ -25,7 +26,8 @@ export interface Waiter {
 export interface Answer {
   status: number;
   headers: HeaderList;
-  body: Buffer;
+  /** The whole body, or one that is still arriving (large or unknown-length answers). */
+  body: Buffer | BodyStream;
   /** Scope of the request that produced it. */
   scope: string;
   private: boolean;
@@ -85,7 +87,7 @@ export function withoutCookies(answer: Answer): Answer {
 const DROP_ON_REPLY = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 
 /** Writes an answer straight to the socket (bypassing Fastify's reply pipeline on the hot path). */
-export function writeAnswer(waiter: Waiter, status: number, headers: HeaderList, body: Buffer, path: AnswerPath): void {
+export function writeAnswer(waiter: Waiter, status: number, headers: HeaderList, body: Buffer | BodyStream, path: AnswerPath): void {
   if (waiter.done) return;
   waiter.done = true;
   const res = waiter.res;
@@ -94,9 +96,13 @@ export function writeAnswer(waiter: Waiter, status: number, headers: HeaderList,
   for (const [name, value] of headers) {
     if (!DROP_ON_REPLY.has(name)) flat.push(name, value);
   }
-  // HEAD keeps the origin's length; a GET body's length is what we send.
+  // HEAD keeps the origin's length; a GET body's length is what we send (a streamed one's is the origin's, or chunked).
   const originLength = headers.find(([name]) => name === 'content-length')?.[1];
-  flat.push('content-length', waiter.method === 'HEAD' ? (originLength ?? '0') : String(body.length), 'x-batchgate', path);
+  const length = waiter.method === 'HEAD' ? (originLength ?? '0') : body instanceof BodyStream ? originLength : String(body.length);
+  if (length !== undefined) flat.push('content-length', length);
+  flat.push('x-batchgate', path);
   res.writeHead(status, flat);
-  res.end(waiter.method === 'HEAD' ? undefined : body);
+  if (waiter.method === 'HEAD') res.end();
+  else if (body instanceof BodyStream) body.attach(res);
+  else res.end(body);
 }

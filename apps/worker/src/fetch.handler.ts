@@ -1,15 +1,24 @@
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable } from '@nestjs/common';
 import type { FetchTask } from '#libs/contracts';
-import { FetchAcceptedSchema, FetchResultSchema, FetchTaskSchema, UpstreamCompletedSchema } from '#libs/contracts';
+import {
+  create,
+  FetchAcceptedSchema,
+  FetchBodyChunkSchema,
+  FetchResultSchema,
+  FetchTaskSchema,
+  toBinary,
+  UpstreamCompletedSchema,
+} from '#libs/contracts';
 import { Counter, Histogram, Registry } from '#libs/metrics';
 import type { Incoming } from '#libs/nats';
 import { Bus, EventPublisher, eventMeta, LargeMessages, QUEUES, SUBJECTS } from '#libs/nats';
 import { LOGGER } from '#libs/service';
 import type { Logger } from '#libs/tracing';
 import { httpClientAttributes, tracerFor } from '#libs/tracing';
-import type { BufferedResponse, HeaderList, ResultInit } from '#libs/upstream';
-import { answerFrom, OriginPool, UpstreamError, withTraceContext } from '#libs/upstream';
+import type { BufferedResponse, HeaderList, ResultInit, TimedStream } from '#libs/upstream';
+import { answerFrom, bodyPieces, isStreamed, OriginPool, UpstreamError, withTraceContext } from '#libs/upstream';
+import type { Context } from '@opentelemetry/api';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import type { WorkerConfig } from './config.js';
@@ -23,11 +32,15 @@ const tracer = tracerFor('worker');
 /** Room left in a NATS message for everything but the body. */
 const ENVELOPE_BYTES = 64 * 1024;
 
+/** Room in a body piece's message for its slot id, sequence number and markers. */
+const PIECE_ENVELOPE_BYTES = 1024;
+
 /**
  * The worker pool's job: accept a flushed slot at once (so the coordinator
  * knows someone has it), make the ONE upstream call, and publish the answer
- * to every member ingress. Bodies too big for a NATS message go through the
- * Object Store and the result carries a reference.
+ * to every member ingress. A large or unknown-length body is streamed to them
+ * in pieces as it arrives; a smaller one too big for a NATS message goes
+ * through the Object Store and the result carries a reference.
  */
 @Injectable()
 export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
@@ -122,11 +135,11 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     );
     const ctx = trace.setSpan(incoming.context, span);
     const requestHeaders: HeaderList = (request?.headers ?? []).map((h) => [h.name, h.value]);
-    let outcome: BufferedResponse | UpstreamError;
+    let outcome: BufferedResponse | TimedStream | UpstreamError;
     try {
       // The origin's parent is this call's span; Vary is still matched on the client's headers.
       const upstreamHeaders = withTraceContext(requestHeaders, ctx);
-      outcome = await this.origins.fetchBuffered(origin, request?.method ?? 'GET', request?.path ?? '/', upstreamHeaders, budgetMs);
+      outcome = await this.origins.fetchAnswer(origin, request?.method ?? 'GET', request?.path ?? '/', upstreamHeaders, budgetMs);
       span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, outcome.status);
       if (outcome.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
     } catch (error) {
@@ -134,16 +147,56 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
       span.setAttribute(ATTR_ERROR_TYPE, outcome.kind);
       span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
     }
-    const result = answerFrom(
-      { slotId: task.slotId, scope: task.scope, requestHeaders, producerIngressId: task.openingIngressId },
-      outcome,
-    );
+    const answerTask = { slotId: task.slotId, scope: task.scope, requestHeaders, producerIngressId: task.openingIngressId };
     // Events name the origin as before ids existed: empty is the fleet's configured upstream.
     const originId = request?.originId ?? '';
-    this.record(task, originId === DEFAULT_ORIGIN_ID ? '' : originId, outcome, result);
+    const eventOrigin = originId === DEFAULT_ORIGIN_ID ? '' : originId;
+    if (!(outcome instanceof UpstreamError) && isStreamed(outcome)) {
+      const head = answerFrom(answerTask, { ...outcome, body: Buffer.alloc(0) });
+      const read = await this.stream(task, { ...head, streamed: true }, outcome, ctx);
+      if (read.error) span.setStatus({ code: SpanStatusCode.ERROR, message: read.error });
+      this.record(task, eventOrigin, { status: outcome.status, latencyMs: outcome.latencyMs, bytes: read.bytes, error: read.error });
+      span.end();
+      return;
+    }
+    const result = answerFrom(answerTask, outcome);
+    const latencyMs = outcome instanceof UpstreamError ? 0 : outcome.latencyMs;
+    this.record(task, eventOrigin, { status: result.status ?? 502, latencyMs, bytes: result.body?.length ?? 0, error: result.error ?? '' });
     const deliverable = await this.spillLargeBody(result);
     for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, deliverable, ctx);
     span.end();
+  }
+
+  /**
+   * A large or unknown-length answer: the head goes to every member at once,
+   * then the body in numbered pieces (each within the payload limit) as the
+   * origin sends it, then an end marker, or an error marker when the read
+   * failed (the waiters' connections are then closed, not served a short body).
+   */
+  private async stream(task: FetchTask, head: ResultInit, answer: TimedStream, ctx: Context): Promise<{ bytes: number; error: string }> {
+    for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, head, ctx);
+    const room = this.large.limit - PIECE_ENVELOPE_BYTES;
+    let seq = 0;
+    let bytes = 0;
+    try {
+      for await (const piece of bodyPieces(answer)) {
+        bytes += piece.length;
+        for (let at = 0; at < piece.length; at += room) this.sendPiece(task, { seq: ++seq, data: piece.subarray(at, at + room) });
+      }
+      this.sendPiece(task, { seq: seq + 1, end: true });
+      return { bytes, error: '' };
+    } catch (error) {
+      const kind = error instanceof UpstreamError ? error.kind : 'protocol';
+      this.logger.warn({ slot: task.slotId, err: error, bytes }, 'streamed answer cut');
+      this.sendPiece(task, { seq: seq + 1, error: kind });
+      return { bytes, error: kind };
+    }
+  }
+
+  /** One piece, encoded once for every member. */
+  private sendPiece(task: FetchTask, piece: { seq: number; data?: Uint8Array; end?: boolean; error?: string }): void {
+    const data = toBinary(FetchBodyChunkSchema, create(FetchBodyChunkSchema, { ...piece, slotId: task.slotId }));
+    for (const member of task.members) this.bus.publishEncoded(SUBJECTS.body(member), data);
   }
 
   /** Answers the members with an error and calls nothing: no waiter is left, or the origin id is not ours. */
@@ -159,18 +212,16 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     for (const member of task.members) this.bus.publish(SUBJECTS.result(member), FetchResultSchema, result, incoming.context);
   }
 
-  private record(task: FetchTask, origin: string, outcome: BufferedResponse | UpstreamError, result: ResultInit): void {
-    const latencyMs = outcome instanceof UpstreamError ? 0 : outcome.latencyMs;
-    const status = result.status ?? 502;
-    this.calls.inc({ status: `${Math.floor(status / 100)}xx` });
-    if (latencyMs > 0) this.latency.observe(latencyMs / 1000);
+  private record(task: FetchTask, origin: string, call: { status: number; latencyMs: number; bytes: number; error: string }): void {
+    this.calls.inc({ status: `${Math.floor(call.status / 100)}xx` });
+    if (call.latencyMs > 0) this.latency.observe(call.latencyMs / 1000);
     this.events.publish('upstream.completed', UpstreamCompletedSchema, {
       meta: eventMeta(`worker/${this.config.instanceId}`),
       slotId: task.slotId,
-      status,
-      latencyMs,
-      bytes: BigInt(result.body?.length ?? 0),
-      error: result.error ?? '',
+      status: call.status,
+      latencyMs: call.latencyMs,
+      bytes: BigInt(call.bytes),
+      error: call.error,
       origin,
     });
   }

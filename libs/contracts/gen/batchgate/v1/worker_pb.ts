@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file batchgate/v1/worker.proto.
  */
 export const file_batchgate_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEi2wEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDRIaChJvcGVuaW5nX2luZ3Jlc3NfaWQYECABKAkiOQoNRmV0Y2hBY2NlcHRlZBIRCgl3b3JrZXJfaWQYASABKAkSFQoNaGVhcnRiZWF0X3NlcRgCIAEoBCKmAQoPV29ya2VySGVhcnRiZWF0EhEKCXdvcmtlcl9pZBgBIAEoCRILCgNzZXEYAiABKAQSEAoIc2xvdF9pZHMYAyADKAkSEwoLaW50ZXJ2YWxfbXMYBCABKA0SFQoNZG9uZV9zbG90X2lkcxgFIAMoCRIXCg9pbmZlcl9iYXRjaF9pZHMYBiADKAkSHAoUZG9uZV9pbmZlcl9iYXRjaF9pZHMYByADKAkiJQoLV29ya2VyUHJvYmUSFgoOY29vcmRpbmF0b3JfaWQYASABKAki+gEKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoARIbChNwcm9kdWNlcl9pbmdyZXNzX2lkGBAgASgJYgZwcm90bzM", [file_batchgate_v1_http]);
+  fileDesc("ChliYXRjaGdhdGUvdjEvd29ya2VyLnByb3RvEgxiYXRjaGdhdGUudjEi2wEKCUZldGNoVGFzaxIPCgdzbG90X2lkGAEgASgJEgsKA2tleRgCIAEoCRIuCgdyZXF1ZXN0GAMgASgLMh0uYmF0Y2hnYXRlLnYxLlVwc3RyZWFtUmVxdWVzdBIPCgdtZW1iZXJzGAQgAygJEg0KBXNjb3BlGAUgASgJEg0KBXJvdXRlGAYgASgJEgwKBHNpemUYByABKA0SFgoOZGVhZGxpbmVfYXRfbXMYCCABKAESDwoHYXR0ZW1wdBgJIAEoDRIaChJvcGVuaW5nX2luZ3Jlc3NfaWQYECABKAkiOQoNRmV0Y2hBY2NlcHRlZBIRCgl3b3JrZXJfaWQYASABKAkSFQoNaGVhcnRiZWF0X3NlcRgCIAEoBCKmAQoPV29ya2VySGVhcnRiZWF0EhEKCXdvcmtlcl9pZBgBIAEoCRILCgNzZXEYAiABKAQSEAoIc2xvdF9pZHMYAyADKAkSEwoLaW50ZXJ2YWxfbXMYBCABKA0SFQoNZG9uZV9zbG90X2lkcxgFIAMoCRIXCg9pbmZlcl9iYXRjaF9pZHMYBiADKAkSHAoUZG9uZV9pbmZlcl9iYXRjaF9pZHMYByADKAkiJQoLV29ya2VyUHJvYmUSFgoOY29vcmRpbmF0b3JfaWQYASABKAkijAIKC0ZldGNoUmVzdWx0Eg8KB3Nsb3RfaWQYASABKAkSDgoGc3RhdHVzGAIgASgNEiUKB2hlYWRlcnMYAyADKAsyFC5iYXRjaGdhdGUudjEuSGVhZGVyEgwKBGJvZHkYBCABKAwSEAoIYm9keV9yZWYYBSABKAkSDQoFc2NvcGUYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIiCgR2YXJ5GAggAygLMhQuYmF0Y2hnYXRlLnYxLkhlYWRlchINCgVlcnJvchgJIAEoCRITCgt1cHN0cmVhbV9tcxgKIAEoARIbChNwcm9kdWNlcl9pbmdyZXNzX2lkGBAgASgJEhAKCHN0cmVhbWVkGBEgASgIIlgKDkZldGNoQm9keUNodW5rEg8KB3Nsb3RfaWQYASABKAkSCwoDc2VxGAIgASgNEgwKBGRhdGEYAyABKAwSCwoDZW5kGAQgASgIEg0KBWVycm9yGAUgASgJYgZwcm90bzM", [file_batchgate_v1_http]);
 
 /**
  * coordinator -> worker queue group (work.fetch): one upstream call for a flushed slot.
@@ -278,6 +278,15 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
    * @generated from field: string producer_ingress_id = 16;
    */
   producerIngressId: string;
+
+  /**
+   * The body follows in FetchBodyChunk messages on ingress.<id>.body (an
+   * answer above the streaming threshold or of unknown length): the waiters
+   * get the status and headers at once. body and body_ref are empty then.
+   *
+   * @generated from field: bool streamed = 17;
+   */
+  streamed: boolean;
 };
 
 /**
@@ -286,4 +295,53 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
  */
 export const FetchResultSchema: GenMessage<FetchResult> = /*@__PURE__*/
   messageDesc(file_batchgate_v1_worker, 4);
+
+/**
+ * worker -> ingress (ingress.<id>.body): one piece of a streamed FetchResult's
+ * body, each under the NATS payload limit, sent in order after the result.
+ *
+ * @generated from message batchgate.v1.FetchBodyChunk
+ */
+export type FetchBodyChunk = Message<"batchgate.v1.FetchBodyChunk"> & {
+  /**
+   * @generated from field: string slot_id = 1;
+   */
+  slotId: string;
+
+  /**
+   * 1, 2, ... in the order sent; a gap means a piece was lost and the ingress
+   * cuts the body (its waiters' connections are closed).
+   *
+   * @generated from field: uint32 seq = 2;
+   */
+  seq: number;
+
+  /**
+   * @generated from field: bytes data = 3;
+   */
+  data: Uint8Array;
+
+  /**
+   * The last piece: the body is complete.
+   *
+   * @generated from field: bool end = 4;
+   */
+  end: boolean;
+
+  /**
+   * Non-empty: the body was cut (origin aborted or timed out, body too large).
+   * Waiters already sent the head see their connection closed, never a short
+   * body presented as complete.
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message batchgate.v1.FetchBodyChunk.
+ * Use `create(FetchBodyChunkSchema)` to create a new message.
+ */
+export const FetchBodyChunkSchema: GenMessage<FetchBodyChunk> = /*@__PURE__*/
+  messageDesc(file_batchgate_v1_worker, 5);
 
