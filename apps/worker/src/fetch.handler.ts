@@ -153,7 +153,9 @@ export class FetchHandler implements OnModuleInit, OnApplicationShutdown {
     const eventOrigin = originId === DEFAULT_ORIGIN_ID ? '' : originId;
     if (!(outcome instanceof UpstreamError) && isStreamed(outcome)) {
       const head = answerFrom(answerTask, { ...outcome, body: Buffer.alloc(0) });
-      const read = await this.stream(task, { ...head, streamed: true }, outcome, ctx);
+      // body_ref names an object that is never stored: an ingress too old to know `streamed` fails to read it and
+      // calls the origin itself (as for any unreadable body), instead of serving the empty head as the whole answer.
+      const read = await this.stream(task, { ...head, streamed: true, bodyRef: `streamed/${task.slotId}` }, outcome, ctx);
       if (read.error) span.setStatus({ code: SpanStatusCode.ERROR, message: read.error });
       this.record(task, eventOrigin, { status: outcome.status, latencyMs: outcome.latencyMs, bytes: read.bytes, error: read.error });
       span.end();

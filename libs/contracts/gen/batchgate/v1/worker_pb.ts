@@ -282,7 +282,10 @@ export type FetchResult = Message<"batchgate.v1.FetchResult"> & {
   /**
    * The body follows in FetchBodyChunk messages on ingress.<id>.body (an
    * answer above the streaming threshold or of unknown length): the waiters
-   * get the status and headers at once. body and body_ref are empty then.
+   * get the status and headers at once. body is empty then, and body_ref
+   * names an object that is never stored ("streamed/<slot id>"), so an
+   * ingress older than this field fails to read the body and calls the origin
+   * itself instead of serving the empty head as the whole answer.
    *
    * @generated from field: bool streamed = 17;
    */
