@@ -110,4 +110,39 @@ describe(`the previous release (${releases.previous}) beside this one`, () => {
     }
     expect((await get(`${fleet.ingressUrl()}/compat/after`)).status).toBe(200);
   });
+
+  it("an ingress of the previous release gets a new worker's streamed large answer whole (it calls the origin itself)", async () => {
+    const [gatewayPort, operatorPort] = [await freePort(), await freePort()];
+    let output = '';
+    const oldIngress = spawn(process.execPath, ['dist/apps/ingress/src/main.js'], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...fleet.envOf('ingress'),
+        BATCHGATE_INSTANCE_ID: 'ingress-previous',
+        BATCHGATE_PORT: String(gatewayPort),
+        BATCHGATE_HTTP_PORT: String(operatorPort),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    oldIngress.stdout.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+    oldIngress.stderr.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+    // Only the new worker is left to take the flush: it streams answers above its threshold.
+    old?.kill('SIGKILL');
+    old = undefined;
+    const big = Buffer.alloc(2 * 1024 * 1024, 'z');
+    fleet.origin.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(big.length) });
+      res.end(big);
+    });
+    try {
+      await waitReady(`http://127.0.0.1:${operatorPort}/readyz`, oldIngress, () => output);
+      const reply = await get(`http://127.0.0.1:${gatewayPort}/compat/big`);
+      expect(reply.status).toBe(200);
+      expect(reply.body.length).toBe(big.length);
+    } finally {
+      fleet.origin.handle(undefined);
+      oldIngress.kill('SIGKILL');
+    }
+  });
 });
