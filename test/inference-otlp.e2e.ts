@@ -41,15 +41,7 @@ describe('inference requests over OTLP, by the semantic conventions', () => {
     delete process.env.OTEL_BSP_SCHEDULE_DELAY;
   });
 
-  /** Waits until `ready` holds over the received spans (export is batched and asynchronous). */
-  async function received(ready: (spans: ReceivedSpan[]) => boolean): Promise<ReceivedSpan[]> {
-    const until = Date.now() + 10_000;
-    while (!ready(receiver.received)) {
-      if (Date.now() > until) throw new Error(`the collector did not receive the expected spans (${receiver.received.length} so far)`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return receiver.received;
-  }
+  const received = (ready: (spans: ReceivedSpan[]) => boolean) => receiver.until(ready);
 
   const serverSpansOf = (spans: ReceivedSpan[], route: string) =>
     spans.filter((span) => span.kind === SPAN_KIND.server && span.attributes['http.route'] === route);

@@ -47,7 +47,7 @@ describe('Flow B strategy switches survive a partition takeover and a restart (r
       env: {
         BATCHGATE_INFERENCE_UPSTREAM: backend.url,
         BATCHGATE_PARTITIONS: String(PARTITIONS),
-        BATCHGATE_LEASE_TTL_MS: '300',
+        BATCHGATE_LEASE_TTL_MS: '1000',
         BATCHGATE_ADMIN_TOKEN: 'test-admin-token',
       },
     });

@@ -63,6 +63,16 @@ interface ExportRequest {
 export class OtlpReceiver {
   readonly received: ReceivedSpan[] = [];
 
+  /** Waits until `ready` holds over the received spans (export is batched and asynchronous); all of them then. */
+  async until(ready: (spans: ReceivedSpan[]) => boolean, timeoutMs = 10_000): Promise<ReceivedSpan[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (!ready(this.received)) {
+      if (Date.now() > deadline) throw new Error(`the collector did not receive the expected spans (${this.received.length} so far)`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return this.received;
+  }
+
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<OtlpReceiver> {
