@@ -172,3 +172,55 @@ describe('chat completions: dedup of deterministic requests and priority admissi
     expect(order.slice(-4).every((label) => label.startsWith('normal-'))).toBe(true);
   });
 });
+
+// One backend slot (BATCHGATE_BACKEND_CONCURRENCY=1) on a 120 ms backend and one
+// input per batch: the coordinator's in-flight bound (8) lets every batch through,
+// so they wait at the backend, where the worker's x-batchgate-priority orders them.
+describe('a critical batch at a busy backend (real NATS, Redis, backend process)', () => {
+  let backend: SimBackend;
+  let fleet: TestFleet;
+
+  beforeAll(async () => {
+    backend = await SimBackend.start({
+      BATCHGATE_BACKEND_BASE_MS: '120',
+      BATCHGATE_BACKEND_VARIANCE: '0',
+      BATCHGATE_BACKEND_CONCURRENCY: '1',
+      BATCHGATE_BACKEND_PRIORITY_AGING_MS: '60000',
+    });
+    fleet = await TestFleet.start({
+      env: { BATCHGATE_INFERENCE_UPSTREAM: backend.url, BATCHGATE_PARTITIONS: '8', BATCHGATE_INFERENCE_MAX_BATCH_SIZE: '1' },
+    });
+  });
+
+  afterAll(async () => {
+    await fleet?.stop();
+    await backend?.stop();
+  });
+
+  it('gets the next free backend slot, ahead of the normal batches already waiting there', async () => {
+    const url = fleet.ingressUrl();
+    const order: string[] = [];
+    const send = (label: string, priority: string) =>
+      post(
+        url,
+        '/v1/completions',
+        { model: 'sim-llm', prompt: `prompt of ${label}`, max_tokens: 4 },
+        { 'x-batchgate-priority': priority },
+      ).then((a) => {
+        order.push(label);
+        return a.status;
+      });
+    const normals = Array.from({ length: 4 }, (_, i) => send(`normal-${i}`, 'normal'));
+    // One normal call runs, three wait for the backend's slot.
+    let stats = await backend.stats();
+    for (let i = 0; i < 400 && !(stats.in_flight === 1 && stats.queued === 3); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      stats = await backend.stats();
+    }
+    expect(stats).toMatchObject({ in_flight: 1, queued: 3 });
+    const critical = send('critical', 'critical');
+    expect(await Promise.all([...normals, critical])).toEqual(Array.from({ length: 5 }, () => 200));
+    // At most the normal call already running finishes before the critical one.
+    expect(order.indexOf('critical')).toBeLessThanOrEqual(1);
+  });
+});

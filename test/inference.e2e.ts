@@ -107,6 +107,17 @@ describe('inference batching through the gateway (real NATS, Redis, backend proc
     expect(await unknown.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
   });
 
+  it('a prompt holding a tokenizer special token (<|endoftext|>) is plain text: answered, counted, and the ingress keeps serving', async () => {
+    const text = 'before <|endoftext|> after';
+    const special = await post(url, '/v1/embeddings', { model: 'sim-embedding', input: text });
+    expect(special.status).toBe(200);
+    const body = (await special.json()) as EmbeddingAnswer;
+    expect(body.data[0]!.embedding).toEqual(embeddingOf(text, DIMENSIONS));
+    expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+    const next = await post(url, '/v1/embeddings', { model: 'sim-embedding', input: 'the next request' });
+    expect(next.status).toBe(200);
+  });
+
   it('a request past its deadline before dispatch gets 504 and never reaches the backend', async () => {
     const before = await backend.stats();
     // low priority waits up to 100 ms for company; its 1 ms deadline passes first.

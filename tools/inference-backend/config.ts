@@ -7,11 +7,13 @@ export interface BackendConfig {
   port: number;
   model: ServiceTimeParams;
   /**
-   * Calls served at once; later ones queue FIFO (their wait counts in their
+   * Calls served at once; later ones queue by priority, then FIFO (their wait counts in their
    * latency). 8 = the Go repo's `workers.count`, the parallelism its mock was
    * driven with; it is what makes batching pay: unbatched calls hit this bound first.
    */
   concurrency: number;
+  /** Waiting for a slot this long raises a call one priority level (so low is never starved behind critical; 250 ms: a low call outranks a fresh critical one after 750 ms). */
+  priorityAgingMs: number;
   seed: number;
   /** Embedding length when the request names no `dimensions`. */
   dimensions: number;
@@ -44,6 +46,7 @@ export function loadBackendConfig(env: NodeJS.ProcessEnv): BackendConfig {
       failureRate: r.number('BATCHGATE_BACKEND_FAILURE_RATE', GO_MOCK_DEFAULTS.failureRate, { min: 0, max: 1 }),
     },
     concurrency: r.int('BATCHGATE_BACKEND_CONCURRENCY', 8, { min: 0, max: 100_000 }),
+    priorityAgingMs: r.int('BATCHGATE_BACKEND_PRIORITY_AGING_MS', 250, { min: 1, max: 600_000 }),
     seed: r.int('BATCHGATE_BACKEND_SEED', 1, { min: 0, max: 2 ** 32 - 1 }),
     dimensions: r.int('BATCHGATE_BACKEND_DIMENSIONS', 64, { min: 1, max: 4096 }),
     maxBodyBytes: r.int('BATCHGATE_BACKEND_MAX_BODY_BYTES', 64 * 1024 * 1024, { min: 1024, max: 1024 ** 3 }),

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
+import { Priority } from '#libs/contracts';
+import { parsePriority } from '#libs/inference';
 import { stream as randomStream } from '#libs/sim';
 import type { Random } from '#libs/sim';
 import { answerOf, streamEvents, streamPieces } from './answers.js';
@@ -67,7 +69,7 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 
 /**
  * The simulated OpenAI-compatible backend: validates a call, waits for one of
- * its `concurrency` slots, sleeps the Go mock's service time (streamed answers
+ * its `concurrency` slots (by priority with aging, Slots), sleeps the Go mock's service time (streamed answers
  * spread their events over it), then answers. Failures are injected by the
  * failure rate or POST /admin/fail.
  */
@@ -80,7 +82,7 @@ export class SimulatedBackend {
   private server: Server | undefined;
 
   constructor(private readonly config: BackendConfig) {
-    this.slots = new Slots(config.concurrency);
+    this.slots = new Slots(config.concurrency, config.priorityAgingMs);
     // Stream 11 is the simulator's upstream stream (libs/sim STREAMS): same seed, same draws.
     this.random = randomStream(config.seed, 11);
   }
@@ -164,7 +166,9 @@ export class SimulatedBackend {
     });
     let release: (() => void) | undefined;
     try {
-      release = await this.slots.acquire(left.signal);
+      // A batchgate worker names its batch's priority; anyone else's call is normal.
+      const priority = parsePriority(req.headers['x-batchgate-priority']) ?? Priority.NORMAL;
+      release = await this.slots.acquire(left.signal, priority);
       if (Date.now() < this.failingUntilMs || callFails(this.config.model, this.random)) {
         this.stats.failed++;
         const status = Date.now() < this.failingUntilMs ? this.failStatus : 503;

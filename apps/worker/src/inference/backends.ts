@@ -19,6 +19,8 @@ export interface CallOptions {
   signal: AbortSignal;
   ctx: Context;
   links?: Link[];
+  /** The batch's priority, sent as `x-batchgate-priority` for a backend that schedules by it (others ignore the header). */
+  priority?: string;
 }
 
 /**
@@ -133,6 +135,7 @@ export class BackendPool {
     const base = new URL(backend.url);
     const own: HeaderList = [['content-type', 'application/json']];
     if (this.config.inferenceApiKey) own.push(['authorization', `Bearer ${this.config.inferenceApiKey}`]);
+    if (options.priority) own.push(['x-batchgate-priority', options.priority]);
     const target = `${base.pathname}${path}`;
     const failureOf = (error: unknown): BackendFailure | CallCancelled => {
       if (error instanceof BackendFailure) return error;

@@ -1,6 +1,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { InferBatch, InferTarget, MessageInitShape } from '#libs/contracts';
 import type { InferChunkSchema } from '#libs/contracts';
+import { priorityName } from '#libs/inference';
 import { linksTo, tracingRecords } from '#libs/tracing';
 import { callBudgetMs } from '../task-budget.js';
 import type { BackendRequest, JsonObject } from './backend-request.js';
@@ -80,7 +81,7 @@ export class BatchRunner {
   async run(batch: InferBatch, signal: AbortSignal, ctx: Context): Promise<BatchOutcome> {
     const stream: StreamState = { sentAny: false, seq: 0 };
     const links = tracingRecords() ? linksTo(batch.requestTraceparents) : undefined;
-    const outcome = await this.attempts(batch, { signal, ctx, links }, stream);
+    const outcome = await this.attempts(batch, { signal, ctx, links, priority: priorityName(batch.priority) }, stream);
     if (batch.stream && outcome.status !== 200) {
       for (const target of batch.streamTargets)
         this.sendChunk(target, { itemId: target.itemId, seq: stream.seq, done: true, status: outcome.status, error: outcome.error }, ctx);
