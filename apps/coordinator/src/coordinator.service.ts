@@ -104,6 +104,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
         this.loop.prompt();
         return opening;
       },
+      opensDue: (join, now) => this.loop.opensDue(join, now),
       onRedisError,
     });
     const inference: InferCoordinator = (this.inference = new InferCoordinator({
