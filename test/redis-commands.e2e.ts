@@ -1,5 +1,10 @@
+import type { InfraProcess } from '#infra';
+import { startRedis } from '#infra';
+import { create, JoinRequestSchema } from '#libs/contracts';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeys } from '../apps/coordinator/src/redis-keys.js';
+import { SlotStore } from '../apps/coordinator/src/slot-store.js';
 import { get, warm } from './support/client.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 
@@ -101,5 +106,75 @@ describe('Redis commands per slot: a lone slot that waits for company and is flu
     const counts = await perSlot(redis, () => lone(fleet, 'waits'));
     expect(counts.sent).toBeLessThanOrEqual(2);
     expect(counts.total).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("Redis commands per phase of a slot's life (SlotStore against redis-server)", () => {
+  let server: InfraProcess;
+  let redis: Redis;
+  let probe: Redis;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+    probe = new Redis(server.url);
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    probe?.disconnect();
+    await server?.dispose();
+  });
+
+  const phase = async (run: () => Promise<unknown>): Promise<Counts> => {
+    const before = await commandCounts(probe);
+    await run();
+    const after = await commandCounts(probe);
+    return { total: after.total - before.total, sent: after.sent - before.sent };
+  };
+
+  it('open, a second ingress joining, a count report and the close are one script call each, and the slot survives for a new owner', async () => {
+    const store = new SlotStore(redis);
+    const p = 3;
+    await redis.set(redisKeys.lease(p), 'c1');
+    const join = (ingressId: string, count: number) =>
+      create(JoinRequestSchema, { key: 'GET /k', route: 'r', partition: p, ingressId, count, request: { path: '/k' } });
+    // Load the scripts first (ioredis sends EVAL once, then EVALSHA), as a running coordinator has.
+    await store.join('c1', 'warm', join('x', 1), 1);
+    await store.report(p, 'x', [{ slotId: 'warm', delta: 1 }], 1);
+    await store.close(p, 'warm', 'GET /k');
+
+    const counts: Record<string, Counts> = {};
+    counts.open = await phase(() => store.join('c1', 's1', join('a', 1), 10));
+    counts.join = await phase(() => store.join('c1', 's2', join('b', 2), 11, true));
+    counts.report = await phase(() => store.report(p, 'a', [{ slotId: 's1', delta: 3 }], 12));
+    const newOwner = new Redis(server.url);
+    const [taken] = await new SlotStore(newOwner).load(p).finally(() => newOwner.disconnect());
+    expect(taken).toMatchObject({ id: 's1', openedAtMs: 10, lastArrivalMs: 12, size: 6 });
+    expect(Object.fromEntries(taken!.members)).toEqual({ a: 4, b: 2 });
+    expect(taken!.opening.request?.path).toBe('/k');
+    counts.close = await phase(() => store.close(p, 's1', 'GET /k'));
+    expect(await new SlotStore(redis).load(p)).toEqual([]);
+
+    for (const c of Object.values(counts)) expect(c.sent).toBe(1);
+    expect(counts.open.total).toBeLessThanOrEqual(6);
+    expect(counts.join.total).toBeLessThanOrEqual(6);
+    expect(counts.report.total).toBeLessThanOrEqual(4);
+    // Reports of many slots in one message are one script call: 3 commands per slot inside it.
+    await store.join('c1', 's3', create(JoinRequestSchema, { ...join('a', 1), key: 'GET /k3' }), 13);
+    await store.join('c1', 's4', create(JoinRequestSchema, { ...join('a', 1), key: 'GET /k4' }), 13);
+    const batch = await phase(() =>
+      store.report(
+        p,
+        'b',
+        [
+          { slotId: 's3', delta: 1 },
+          { slotId: 's4', delta: 2 },
+        ],
+        14,
+      ),
+    );
+    expect(batch).toEqual({ total: 1 + 2 * 3, sent: 1 });
+    expect(counts.close.total).toBeLessThanOrEqual(4);
   });
 });

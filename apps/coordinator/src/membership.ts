@@ -221,13 +221,20 @@ export class SlotMembership implements PartitionListener {
   private report(report: CountReport): void {
     const { table, features, store } = this.deps;
     const now = wallNow();
+    const persisted = new Map<number, Array<{ slotId: string; delta: number }>>();
     for (const { slotId, delta, deadlineAtMs } of report.counts) {
       const slot = table.get(slotId);
       if (!slot || delta === 0) continue;
       table.join(slot, report.ingressId, delta, now);
       slot.deadlineAtMs = laterDeadline(slot.deadlineAtMs, deadlineAtMs);
       features.recordArrivals(slot.key, now, delta);
-      if (this.deps.leases().redisUp) store.report(slot.partition, slotId, report.ingressId, delta, now).catch(this.deps.onRedisError);
+      if (slot.persisted === false) continue;
+      const counts = persisted.get(slot.partition);
+      if (counts) counts.push({ slotId, delta });
+      else persisted.set(slot.partition, [{ slotId, delta }]);
     }
+    // A report is one ingress's counts for one partition (its subject): one script call for all of them.
+    if (!this.deps.leases().redisUp) return;
+    for (const [partition, counts] of persisted) store.report(partition, report.ingressId, counts, now).catch(this.deps.onRedisError);
   }
 }

@@ -7,7 +7,8 @@ import { redisKeys, SLOT_TTL_MS } from './redis-keys.js';
 // partition's lease (the lease check fences a coordinator that lost it).
 // Opening is 5 commands inside one script: the slot is one hash (its TTL set
 // here), found through the partition's index hash (whose TTL the lease
-// renewal refreshes, partitions.ts). A join sent without the opening request
+// renewal refreshes, partitions.ts). The hash keeps waiters per member
+// ingress (m:<id>), whose sum is the slot's size: one HINCRBY per join or report. A join sent without the opening request
 // (ARGV[6] empty: the coordinator believed the slot open) that finds none
 // answers 'unknown' and is sent again with it.
 const JOIN_LUA = `
@@ -16,7 +17,6 @@ local id = redis.call('HGET', KEYS[2], ARGV[9])
 if id then
   local slotKey = ARGV[8] .. id
   if redis.call('EXISTS', slotKey) == 1 then
-    redis.call('HINCRBY', slotKey, 'size', ARGV[4])
     redis.call('HINCRBY', slotKey, 'm:' .. ARGV[3], ARGV[4])
     redis.call('HSET', slotKey, 'last_at', ARGV[5])
     return {'joined', id}
@@ -25,17 +25,22 @@ end
 if ARGV[6] == '' then return {'unknown', ''} end
 id = ARGV[2]
 local slotKey = ARGV[8] .. id
-redis.call('HSET', slotKey, 'opened_at', ARGV[5], 'last_at', ARGV[5], 'size', ARGV[4], 'm:' .. ARGV[3], ARGV[4], 'req', ARGV[6])
+redis.call('HSET', slotKey, 'opened_at', ARGV[5], 'last_at', ARGV[5], 'm:' .. ARGV[3], ARGV[4], 'req', ARGV[6])
 redis.call('PEXPIRE', slotKey, ARGV[7])
 redis.call('HSET', KEYS[2], ARGV[9], id)
 return {'opened', id}
 `;
 
+// One script per count report (one ingress, one partition): KEYS are its
+// slots, ARGV[2 + i] the delta of KEYS[i]. Slots already closed are skipped.
 const REPORT_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'size', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'm:' .. ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[1], 'last_at', ARGV[3])
+local field = 'm:' .. ARGV[1]
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HINCRBY', key, field, ARGV[2 + i])
+    redis.call('HSET', key, 'last_at', ARGV[2])
+  end
+end
 return 1
 `;
 
@@ -49,7 +54,7 @@ return 1
 
 type SlotCommands = {
   bgJoin(...args: Array<string | number | Buffer>): Promise<[string, string]>;
-  bgReport(...args: Array<string | number>): Promise<number>;
+  bgReportMany(numberOfKeys: number, ...args: Array<string | number>): Promise<number>;
   bgClose(...args: Array<string | number>): Promise<number>;
 };
 
@@ -71,7 +76,7 @@ export class SlotStore {
 
   constructor(redis: Redis) {
     redis.defineCommand('bgJoin', { numberOfKeys: 2, lua: JOIN_LUA });
-    redis.defineCommand('bgReport', { numberOfKeys: 1, lua: REPORT_LUA });
+    redis.defineCommand('bgReportMany', { lua: REPORT_LUA });
     redis.defineCommand('bgClose', { numberOfKeys: 2, lua: CLOSE_LUA });
     this.redis = redis as Redis & SlotCommands;
   }
@@ -104,8 +109,16 @@ export class SlotStore {
     );
   }
 
-  async report(partition: number, slotId: string, ingressId: string, delta: number, nowMs: number): Promise<void> {
-    await this.redis.bgReport(redisKeys.slot(partition, slotId), ingressId, delta, nowMs);
+  /** One ingress's count deltas for slots of one partition, in one script call. */
+  async report(
+    partition: number,
+    ingressId: string,
+    counts: ReadonlyArray<{ slotId: string; delta: number }>,
+    nowMs: number,
+  ): Promise<void> {
+    if (counts.length === 0) return;
+    const keys = counts.map(({ slotId }) => redisKeys.slot(partition, slotId));
+    await this.redis.bgReportMany(keys.length, ...keys, ingressId, nowMs, ...counts.map(({ delta }) => delta));
   }
 
   async close(partition: number, slotId: string, key: string): Promise<void> {
@@ -143,9 +156,12 @@ function encode(request: JoinRequest): Buffer {
 
 function stored(id: string, hash: Record<string, Buffer>, opening: JoinRequest): StoredSlot {
   const members = new Map<string, number>();
+  let size = 0;
   for (const [field, value] of Object.entries(hash)) {
-    if (field.startsWith('m:')) members.set(field.slice(2), Number(value.toString()));
+    if (!field.startsWith('m:')) continue;
+    members.set(field.slice(2), Number(value.toString()));
+    size += Number(value.toString());
   }
   const num = (field: string) => Number(hash[field]?.toString());
-  return { id, openedAtMs: num('opened_at'), lastArrivalMs: num('last_at'), size: num('size'), members, opening };
+  return { id, openedAtMs: num('opened_at'), lastArrivalMs: num('last_at'), size, members, opening };
 }
