@@ -3,7 +3,8 @@ import { startRedis } from '#infra';
 import { create, JoinRequestSchema } from '#libs/contracts';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys } from '../apps/coordinator/src/redis-keys.js';
+import { PartitionLeases } from '../apps/coordinator/src/partitions.js';
+import { redisKeys, SLOT_TTL_MS } from '../apps/coordinator/src/redis-keys.js';
 import { SlotStore } from '../apps/coordinator/src/slot-store.js';
 import { get, warm } from './support/client.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
@@ -176,5 +177,37 @@ describe("Redis commands per phase of a slot's life (SlotStore against redis-ser
     );
     expect(batch).toEqual({ total: 1 + 2 * 3, sent: 1 });
     expect(counts.close.total).toBeLessThanOrEqual(4);
+  });
+
+  it("the partition's slot index expires on its own: the lease round that follows an opening sets its expiry, a quiet round does not touch it", async () => {
+    const store = new SlotStore(redis);
+    const quiet = { acquired: () => Promise.resolve(), lost: () => undefined };
+    const logger = { warn: () => undefined, info: () => undefined } as unknown as ConstructorParameters<typeof PartitionLeases>[3];
+    const leases = new PartitionLeases(
+      redis,
+      { owner: 'c2', partitions: 1, ttlMs: 300, written: () => store.takeWritten() },
+      quiet,
+      logger,
+    );
+    await leases.start();
+    try {
+      expect(leases.holdsSurely(0)).toBe(true);
+      const opening = create(JoinRequestSchema, {
+        key: 'GET /i',
+        route: 'r',
+        partition: 0,
+        ingressId: 'a',
+        count: 1,
+        request: { path: '/i' },
+      });
+      expect(await store.join('c2', 'i1', opening, 1)).toEqual({ status: 'opened', slotId: 'i1' });
+      expect(await redis.pttl(redisKeys.index(0))).toBe(-1);
+      await expect.poll(() => redis.pttl(redisKeys.index(0)), { timeout: 2000, interval: 20 }).toBeGreaterThan(SLOT_TTL_MS - 2000);
+      await redis.persist(redisKeys.index(0));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(await redis.pttl(redisKeys.index(0))).toBe(-1);
+    } finally {
+      await leases.stop(true);
+    }
   });
 });

@@ -135,7 +135,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     };
     this.leases = new PartitionLeases(
       this.redis,
-      { owner: config.instanceId, partitions: config.partitions, ttlMs: config.leaseTtlMs },
+      { owner: config.instanceId, partitions: config.partitions, ttlMs: config.leaseTtlMs, written: () => store.takeWritten() },
       listener,
       logger,
     );

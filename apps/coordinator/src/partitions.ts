@@ -5,14 +5,18 @@ import { redisKeys, SLOT_TTL_MS } from './redis-keys.js';
 
 // 1 = renewed; 2 = the key was gone (Redis restarted or the lease lapsed
 // while frozen) and nobody else took it, so it is ours again; 0 = lost.
-// The holder also keeps the partition's slot index alive (KEYS[2]): once per
-// round here instead of once per opened slot, and it still expires on its own
-// (SLOT_TTL_MS) when no coordinator holds the partition any more.
+// The holder also pushes back the expiry of the partition's slot index
+// (KEYS[2]) when it wrote slots there since its last round (ARGV[3] > 0):
+// once per round instead of once per opened slot, and never on a quiet
+// partition, so the index still expires on its own (after ARGV[3] ms, longer
+// than any slot lives) once no coordinator writes to it.
 const RENEW_LUA = `
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) redis.call('PEXPIRE', KEYS[2], ARGV[3]) return 1 end
-if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) redis.call('PEXPIRE', KEYS[2], ARGV[3]) return 2 end
-return 0
+local result = 0
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) result = 1
+elseif not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) result = 2 end
+if result > 0 and tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return result
 `;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -32,6 +36,8 @@ export interface LeaseOptions {
   owner: string;
   partitions: number;
   ttlMs: number;
+  /** Partitions whose slot index was written since the last call (SlotStore.takeWritten): their index expiry is renewed. */
+  written?: () => ReadonlySet<number>;
 }
 
 /**
@@ -148,9 +154,10 @@ export class PartitionLeases {
 
   private async renew(owner: string, ttlMs: number): Promise<void> {
     const held = [...this.owned];
+    const written = this.options.written?.() ?? new Set<number>();
     const sentAt = performance.now();
     const results = await Promise.all(
-      held.map((p) => this.redis.bgRenew(redisKeys.lease(p), redisKeys.index(p), owner, ttlMs, SLOT_TTL_MS)),
+      held.map((p) => this.redis.bgRenew(redisKeys.lease(p), redisKeys.index(p), owner, ttlMs, written.has(p) ? SLOT_TTL_MS : 0)),
     );
     held.forEach((p, i) => {
       if (results[i] === 0) {

@@ -73,6 +73,8 @@ export interface StoredSlot {
 /** The fleet-wide slot table in Redis, all writes through Lua scripts (EVALSHA, loaded once by ioredis). */
 export class SlotStore {
   private readonly redis: Redis & SlotCommands;
+  /** Partitions whose index a join script may have written since takeWritten() was last called. */
+  private written = new Set<number>();
 
   constructor(redis: Redis) {
     redis.defineCommand('bgJoin', { numberOfKeys: 2, lua: JOIN_LUA });
@@ -89,6 +91,8 @@ export class SlotStore {
   async join(owner: string, newSlotId: string, request: JoinRequest, nowMs: number, believedOpen = false): Promise<JoinOutcome> {
     const first = await this.joinWith(owner, newSlotId, request, nowMs, believedOpen ? '' : encode(request));
     const [status, slotId] = first[0] === 'unknown' ? await this.joinWith(owner, newSlotId, request, nowMs, encode(request)) : first;
+    // Marked once the script ran, so a round that read the marks before it still leaves this one for the next round.
+    if (status === 'opened') this.written.add(request.partition);
     return status === 'not_owner' ? { status } : { status: status as 'opened' | 'joined', slotId };
   }
 
@@ -107,6 +111,13 @@ export class SlotStore {
       redisKeys.slotPrefix(p),
       request.key,
     );
+  }
+
+  /** The partitions written since the last call; the lease renewal pushes back their index's expiry (partitions.ts). */
+  takeWritten(): ReadonlySet<number> {
+    const written = this.written;
+    this.written = new Set();
+    return written;
   }
 
   /** One ingress's count deltas for slots of one partition, in one script call. */
