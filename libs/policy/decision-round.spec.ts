@@ -238,6 +238,19 @@ describe('DecisionRound', () => {
       expect(t.tick(100)).toMatchObject({ flushes: [], question: undefined, fallbacks: 0 });
     });
 
+    it('opensDue tells, without changing anything, whether open() would flush the slot at once', () => {
+      const now = learnt(FLUSH_NOW);
+      now.book.recordArrivals('lone', 100);
+      expect(now.round.opensDue('lone', 'r', 1, 100)).toBe(true);
+      expect(now.round.opensDue('lone', 'other-route', 1, 100)).toBe(false);
+      expect(now.round.open(now.open('lone', 100), 100)?.reason).toBe('policy');
+      const waits = learnt(planTo(20));
+      waits.book.recordArrivals('k', 100);
+      expect(waits.round.opensDue('k', 'r', 1, 100)).toBe(false);
+      expect(waits.round.open(waits.open('k', 100), 100)).toBeUndefined();
+      expect(setup().round.opensDue('k', 'r', 1, 0)).toBe(false);
+    });
+
     it("a waiting opening plan is the slot's plan from its first tick: applied locally, not asked, never the fallback", () => {
       const t = learnt(planTo(20));
       const { slot, flush } = openOn(t, 'k', 100);

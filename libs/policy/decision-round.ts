@@ -113,6 +113,17 @@ export class DecisionRound<S extends object> {
     return planValid(match.plan, ageMs) && planDue(match.plan, v.size, ageMs) ? { slot, reason: 'policy' } : undefined;
   }
 
+  /**
+   * Whether a slot about to open on `route` for `key` with `size` waiters
+   * would be flushed by open() at once, read without changing anything: the
+   * same opening plan, rate and age open() reads at the same `nowMs`. The
+   * coordinator uses it to keep a slot that never outlives its join out of Redis.
+   */
+  opensDue(key: string, route: string, size: number, nowMs: number): boolean {
+    const match = this.openings.find(route, this.options.features.requestRate(key, nowMs), nowMs);
+    return match !== undefined && planValid(match.plan, 0) && planDue(match.plan, size, 0);
+  }
+
   get inFlight(): boolean {
     return this.round !== undefined;
   }

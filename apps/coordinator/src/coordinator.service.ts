@@ -104,6 +104,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
         this.loop.prompt();
         return opening;
       },
+      opensDue: (join, now) => this.loop.opensDue(join, now),
       onRedisError,
     });
     const inference: InferCoordinator = (this.inference = new InferCoordinator({
@@ -134,7 +135,7 @@ export class CoordinatorService implements OnModuleInit, OnApplicationShutdown {
     };
     this.leases = new PartitionLeases(
       this.redis,
-      { owner: config.instanceId, partitions: config.partitions, ttlMs: config.leaseTtlMs },
+      { owner: config.instanceId, partitions: config.partitions, ttlMs: config.leaseTtlMs, written: () => store.takeWritten() },
       listener,
       logger,
     );

@@ -81,6 +81,11 @@ export class DecisionLoop {
     return this.deps.dispatcher.flush(slot, due.reason, now, inReply) === 'sole_in_reply' ? 'sole' : 'flushed';
   }
 
+  /** Whether a slot opening now with this join would be flushed by open() inside the join (DecisionRound.opensDue). */
+  opensDue(join: { key: string; route: string; count: number }, now: number): boolean {
+    return this.round.opensDue(join.key, join.route, join.count, now);
+  }
+
   /**
    * A slot opened: tick as soon as this I/O turn is over instead of at the
    * next interval. On this VM a 1 ms interval wakes 2-5 ms late at p99, and a

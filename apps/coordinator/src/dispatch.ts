@@ -87,7 +87,7 @@ export class FlushDispatcher {
     if (!table.remove(slot.id)) return undefined;
     this.remember(slot.id);
     // Issued before any later join's script, so Redis never lets a join into a flushed slot.
-    store.close(slot.partition, slot.id, slot.key).catch(this.deps.onRedisError);
+    if (slot.persisted !== false) store.close(slot.partition, slot.id, slot.key).catch(this.deps.onRedisError);
     const ageMs = nowMs - slot.openedAtMs;
     metrics.flushes.inc({ reason });
     const flushed: MessageInitShape<typeof SlotFlushedSchema> = {

@@ -40,6 +40,8 @@ export interface MembershipDeps {
    * only member (`inReply`: the joining ingress reads JoinReply.sole_member_call).
    */
   opened?: (slot: Slot, nowMs: number, inReply: boolean) => 'sole' | 'flushed' | undefined;
+  /** Whether `opened` would flush a slot opening now with this join at once (DecisionLoop.opensDue). */
+  opensDue?: (join: JoinRequest, nowMs: number) => boolean;
   onRedisError: (error: unknown) => void;
 }
 
@@ -122,13 +124,15 @@ export class SlotMembership implements PartitionListener {
     try {
       const now = wallNow();
       features.recordArrivals(request.key, now, request.count);
-      const outcome = await this.decide(request, now);
+      // No await between this check and admit(): the opening plan it reads is the one admit applies.
+      const atOnce = this.flushedAtOpening(request, now);
+      const outcome: JoinOutcome = atOnce ? { status: 'opened', slotId: newSlotId() } : await this.decide(request, now);
       if (outcome.status === 'not_owner') {
         metrics.joins.inc({ status: 'not_owner' });
         incoming.respond(JoinReplySchema, { status: JoinStatus.NOT_OWNER, coordinatorId: this.deps.coordinatorId });
         return;
       }
-      const { slot, opening } = this.admit(outcome.slotId, request, now, ctx);
+      const { slot, opening } = this.admit(outcome.slotId, request, now, ctx, !atOnce);
       metrics.joins.inc({ status: outcome.status });
       span.setAttribute('batchgate.slot_id', slot.id);
       incoming.respond(JoinReplySchema, {
@@ -143,6 +147,19 @@ export class SlotMembership implements PartitionListener {
   }
 
   /**
+   * A slot that its route's opening plan flushes inside this very join never
+   * outlives it, so nothing would ever read it in Redis: no later join (it is
+   * closed before the reply) and no new owner (a flushed slot is not
+   * recovered). It is neither written nor closed there, and the lease check
+   * the join script would make is made from the lease's own expiry instead.
+   */
+  private flushedAtOpening(request: JoinRequest, now: number): boolean {
+    const { table, leases, opensDue } = this.deps;
+    if (!opensDue || table.openFor(request.key)) return false;
+    return opensDue(request, now) && leases().holdsSurely(request.partition);
+  }
+
+  /**
    * Create-or-join in Redis (authoritative while it is up), retried once if it
    * raced a flush of the slot it joined; in memory alone while Redis is down.
    */
@@ -152,7 +169,8 @@ export class SlotMembership implements PartitionListener {
     if (leases.redisUp) {
       try {
         for (let attempt = 0; attempt < 2; attempt++) {
-          const outcome = await this.deps.store.join(this.deps.coordinatorId, newSlotId(), request, now);
+          const believedOpen = this.deps.table.openFor(request.key) !== undefined;
+          const outcome = await this.deps.store.join(this.deps.coordinatorId, newSlotId(), request, now, believedOpen);
           if (outcome.status === 'not_owner') leases.drop(request.partition);
           if (outcome.status !== 'joined' || !this.deps.dispatcher.recentlyFlushed.has(outcome.slotId)) return outcome;
         }
@@ -169,12 +187,14 @@ export class SlotMembership implements PartitionListener {
     request: JoinRequest,
     now: number,
     ctx: Parameters<SlotTable['join']>[4],
+    persisted: boolean,
   ): { slot: Slot; opening: 'sole' | 'flushed' | undefined } {
     const { table, events, source } = this.deps;
     let slot = table.get(slotId);
     const opening = !slot;
     if (!slot) {
       slot = slotFrom(slotId, request, now);
+      if (!persisted) slot.persisted = false;
       table.add(slot);
       events.publish('slot.opened', SlotOpenedSchema, {
         meta: eventMeta(source),
@@ -201,13 +221,20 @@ export class SlotMembership implements PartitionListener {
   private report(report: CountReport): void {
     const { table, features, store } = this.deps;
     const now = wallNow();
+    const persisted = new Map<number, Array<{ slotId: string; delta: number }>>();
     for (const { slotId, delta, deadlineAtMs } of report.counts) {
       const slot = table.get(slotId);
       if (!slot || delta === 0) continue;
       table.join(slot, report.ingressId, delta, now);
       slot.deadlineAtMs = laterDeadline(slot.deadlineAtMs, deadlineAtMs);
       features.recordArrivals(slot.key, now, delta);
-      if (this.deps.leases().redisUp) store.report(slot.partition, slotId, report.ingressId, delta, now).catch(this.deps.onRedisError);
+      if (slot.persisted === false) continue;
+      const counts = persisted.get(slot.partition);
+      if (counts) counts.push({ slotId, delta });
+      else persisted.set(slot.partition, [{ slotId, delta }]);
     }
+    // A report is one ingress's counts for one partition (its subject): one script call for all of them.
+    if (!this.deps.leases().redisUp) return;
+    for (const [partition, counts] of persisted) store.report(partition, report.ingressId, counts, now).catch(this.deps.onRedisError);
   }
 }

@@ -1,19 +1,27 @@
 import type { Redis } from 'ioredis';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '#libs/tracing';
-import { redisKeys } from './redis-keys.js';
+import { redisKeys, SLOT_TTL_MS } from './redis-keys.js';
 
 // 1 = renewed; 2 = the key was gone (Redis restarted or the lease lapsed
 // while frozen) and nobody else took it, so it is ours again; 0 = lost.
+// The holder also pushes back the expiry of the partition's slot index
+// (KEYS[2]) when it wrote slots there since its last round (ARGV[3] > 0):
+// once per round instead of once per opened slot, and never on a quiet
+// partition, so the index still expires on its own (after ARGV[3] ms, longer
+// than any slot lives) once no coordinator writes to it.
 const RENEW_LUA = `
 local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
-return 0
+local result = 0
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) result = 1
+elseif not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) result = 2 end
+if result > 0 and tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return result
 `;
 const RELEASE_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 type LeaseCommands = {
-  bgRenew(key: string, owner: string, ttlMs: number): Promise<number>;
+  bgRenew(lease: string, index: string, owner: string, ttlMs: number, indexTtlMs: number): Promise<number>;
   bgRelease(key: string, owner: string): Promise<number>;
 };
 
@@ -28,6 +36,8 @@ export interface LeaseOptions {
   owner: string;
   partitions: number;
   ttlMs: number;
+  /** Partitions whose slot index was written since the last call (SlotStore.takeWritten): their index expiry is renewed. */
+  written?: () => ReadonlySet<number>;
 }
 
 /**
@@ -44,6 +54,12 @@ export class PartitionLeases {
   /** The coordinators heartbeating at the last round (this one included). */
   live: readonly string[] = [];
   redisUp = true;
+  /**
+   * Per held partition, the monotonic time (performance.now) until which the
+   * lease is certainly still ours: the send time of the last command that set
+   * it, plus its TTL. Nobody else can take a lease before it expires (SET NX).
+   */
+  private readonly heldUntil = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly redis: Redis & LeaseCommands;
@@ -54,13 +70,25 @@ export class PartitionLeases {
     private readonly listener: PartitionListener,
     private readonly logger: Logger,
   ) {
-    redis.defineCommand('bgRenew', { numberOfKeys: 1, lua: RENEW_LUA });
+    redis.defineCommand('bgRenew', { numberOfKeys: 2, lua: RENEW_LUA });
     redis.defineCommand('bgRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
     this.redis = redis as Redis & LeaseCommands;
   }
 
   owns(partition: number): boolean {
     return this.owned.has(partition);
+  }
+
+  /**
+   * Whether this coordinator certainly holds the lease right now, without
+   * asking Redis: it was set or renewed less than two thirds of a TTL ago
+   * (a round renews every third; the last third is the margin for clock
+   * drift between this process and Redis). A slot flushed inside its
+   * opening join is fenced by this instead of a script (membership.ts).
+   */
+  holdsSurely(partition: number): boolean {
+    const until = this.heldUntil.get(partition);
+    return until !== undefined && this.owned.has(partition) && performance.now() < until - this.options.ttlMs / 3;
   }
 
   async start(): Promise<void> {
@@ -81,6 +109,7 @@ export class PartitionLeases {
 
   /** Forgets a partition this coordinator found it no longer holds. */
   drop(partition: number): void {
+    this.heldUntil.delete(partition);
     if (this.owned.delete(partition)) this.listener.lost(partition);
   }
 
@@ -125,12 +154,16 @@ export class PartitionLeases {
 
   private async renew(owner: string, ttlMs: number): Promise<void> {
     const held = [...this.owned];
-    const results = await Promise.all(held.map((p) => this.redis.bgRenew(redisKeys.lease(p), owner, ttlMs)));
+    const written = this.options.written?.() ?? new Set<number>();
+    const sentAt = performance.now();
+    const results = await Promise.all(
+      held.map((p) => this.redis.bgRenew(redisKeys.lease(p), redisKeys.index(p), owner, ttlMs, written.has(p) ? SLOT_TTL_MS : 0)),
+    );
     held.forEach((p, i) => {
       if (results[i] === 0) {
         this.logger.warn({ partition: p }, 'partition lease lost');
         this.drop(p);
-      }
+      } else this.heldUntil.set(p, sentAt + ttlMs);
     });
   }
 
@@ -146,9 +179,11 @@ export class PartitionLeases {
     const free = shuffled(Array.from({ length: this.options.partitions }, (_, p) => p).filter((p) => !this.owned.has(p)));
     for (const p of free) {
       if (wanted <= 0) break;
+      const sentAt = performance.now();
       const ok = await this.redis.set(redisKeys.lease(p), owner, 'PX', ttlMs, 'NX');
       if (ok !== 'OK') continue;
       this.owned.add(p);
+      this.heldUntil.set(p, sentAt + ttlMs);
       wanted--;
       await this.listener.acquired(p);
     }

@@ -14,6 +14,8 @@ export interface Slot extends OpenSlotView {
   contexts: Context[];
   /** Wall-clock ms of the latest waiter deadline (FetchTask.deadline_at_ms); 0 = unknown. */
   deadlineAtMs: number;
+  /** False for a slot never written to Redis (flushed inside its opening join): nothing to close there. */
+  persisted?: boolean;
 }
 
 /**
