@@ -17,6 +17,11 @@ import { parseModelPointer } from './model-pointer.js';
 import { ModelRegistry } from './models.js';
 import { PolicyMetrics } from './policy-metrics.js';
 import { StrategyBook } from './strategy-book.js';
+import type { ModelVerdictRecord } from './verdict-records.js';
+import { describeRecord, parseVerdictRecord, VerdictRecords } from './verdict-records.js';
+
+/** What trying one published model came to: offered to the registry, not usable, or skipped as refused before. */
+type PointerOutcome = 'offered' | 'failed' | 'refused';
 
 function loadQTable(file: string): QTable | undefined {
   if (!file || !existsSync(file)) return undefined;
@@ -37,6 +42,7 @@ export class PolicyRuntime implements OnModuleInit, OnApplicationShutdown {
   readonly models: ModelRegistry;
   book: StrategyBook;
   private readonly qTable: QTable | undefined;
+  private readonly records: VerdictRecords;
   private readonly watches: Array<{ start(): void; close(): void; rejected: number }> = [];
 
   constructor(
@@ -46,7 +52,10 @@ export class PolicyRuntime implements OnModuleInit, OnApplicationShutdown {
     registry: Registry,
   ) {
     this.metrics = new PolicyMetrics(registry);
-    this.models = new ModelRegistry(config.shadowDecisions, this.metrics, logger, config.shadowEnvelopeMargin);
+    this.records = new VerdictRecords(jetstream, config.instanceId, logger);
+    this.models = new ModelRegistry(config.shadowDecisions, this.metrics, logger, config.shadowEnvelopeMargin, (verdict) => {
+      void this.records.record(verdict);
+    });
     this.qTable = loadQTable(config.qTableFile);
     this.book = new StrategyBook(config.defaultStrategy, config.routes, this.qTable);
   }
@@ -72,10 +81,18 @@ export class PolicyRuntime implements OnModuleInit, OnApplicationShutdown {
       this.jetstream,
       CONFIG_KEYS.model,
       parseModelPointer,
-      (pointer) => this.fetchModel(pointer),
+      (pointer, revision) => this.fetchModel(pointer, revision),
       this.logger,
     );
-    this.watches.push(documents, pointers);
+    // Another replica's gate may refuse the model this one is shadowing: the shadow ends here too.
+    const refusals = new LiveConfig(
+      this.jetstream,
+      CONFIG_KEYS.verdict('>'),
+      parseVerdictRecord,
+      (record) => this.refusedElsewhere(record),
+      this.logger,
+    );
+    this.watches.push(documents, pointers, refusals);
     for (const watch of this.watches) watch.start();
   }
 
@@ -89,46 +106,74 @@ export class PolicyRuntime implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Fetches and offers the model a pointer names. A replica that has no live
-   * model yet (it just started, and the newest pointer names a bad model)
-   * walks back the pointer's history to the newest model that loads.
+   * Fetches and offers the model a pointer names, unless a refusal of it is
+   * on record (verdict-records.ts). When the newest pointer names a refused
+   * model, or a bad one while this replica has no live model yet (it just
+   * started), it walks back the pointer's earlier revisions to the newest
+   * model that is neither refused nor broken.
    */
-  private async fetchModel(pointer: ModelPointer): Promise<void> {
-    if ((await this.tryPointer(pointer)) || this.models.activeVersion !== undefined) return;
+  private async fetchModel(pointer: ModelPointer, revision: number): Promise<void> {
+    const newest = await this.tryPointer(pointer);
+    if (newest === 'offered' || (newest === 'failed' && this.models.activeVersion !== undefined)) return;
     const { config } = await this.jetstream.whenReady();
     const history: ModelPointer[] = [];
     for await (const entry of await config.history({ key: CONFIG_KEYS.model })) {
-      if (entry.operation !== 'PUT') continue;
+      // Revisions after this one are the watcher's to apply.
+      if (entry.operation !== 'PUT' || entry.revision >= revision) continue;
       try {
         history.push(parseModelPointer(entry.json()));
       } catch {
         // an invalid revision is skipped like the watcher skips it
       }
     }
+    const tried = new Set([pointer.sha256]);
     for (const older of history.reverse()) {
-      if (older.sha256 === pointer.sha256) continue;
-      if (await this.tryPointer(older)) {
+      if (tried.has(older.sha256)) continue;
+      tried.add(older.sha256);
+      if ((await this.tryPointer(older)) === 'offered') {
         this.logger.warn(
           { version: older.version, newest: pointer.version },
-          'serving an earlier published model: the newest one does not load',
+          newest === 'refused'
+            ? 'offering an earlier published model: the newest one was refused'
+            : 'serving an earlier published model: the newest one does not load',
         );
         return;
       }
     }
   }
 
-  private async tryPointer(pointer: ModelPointer): Promise<boolean> {
+  /**
+   * A refusal on record, written by another replica (or this one, for a model it no longer holds): a
+   * shadow of that model here ends without a verdict of its own, and a live one gives way to the one it
+   * replaced (ModelRegistry.skip), so a model refused anywhere serves nowhere.
+   */
+  private refusedElsewhere(record: ModelVerdictRecord): void {
+    if (this.models.shadowSha256 !== record.sha256 && this.models.activeSha256 !== record.sha256) return;
+    this.logger.warn({ version: record.version, by: record.replica, why: record.reason }, 'policy model refused by another replica');
+    this.models.skip(record.version, record.sha256, describeRecord(record));
+  }
+
+  private async tryPointer(pointer: ModelPointer): Promise<PointerOutcome> {
     try {
+      const refusal = await this.records.refusal(pointer.sha256);
+      if (refusal) {
+        this.logger.warn(
+          { version: pointer.version, sha256: pointer.sha256, by: refusal.replica, why: refusal.reason },
+          'not offering a published model: it was refused before',
+        );
+        this.models.skip(pointer.version, pointer.sha256, describeRecord(refusal));
+        return 'refused';
+      }
       const { models } = await this.jetstream.whenReady();
       const bytes = await models.getBlob(pointer.object);
       if (!bytes) throw new Error(`object ${pointer.object} is not in the models bucket`);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (sha256 !== pointer.sha256) throw new Error(`object ${pointer.object} has sha256 ${sha256}, pointer says ${pointer.sha256}`);
-      return await this.models.offer(bytes, pointer.version);
+      return (await this.models.offer(bytes, pointer.version)) ? 'offered' : 'failed';
     } catch (error) {
       this.metrics.modelLoadFailures.inc({ reason: 'fetch' });
       this.logger.error({ err: error, version: pointer.version }, 'could not fetch a published model; the current one stays live');
-      return false;
+      return 'failed';
     }
   }
 }
