@@ -73,8 +73,8 @@ const routes = async (fleet: TestFleet) =>
     document: { routes: Array<{ name: string; policy?: string }> };
   };
 
-/** A 4-input actor whose FLUSH logit is -100 on every state: it would leave every slot to the envelope. */
-const neverFlushes = () =>
+/** A 4-input actor whose FLUSH logit is `flush` (-100) on every state: it would leave every slot to the envelope. */
+const neverFlushes = (flush = -100) =>
   encodePolicyModel(
     new Mlp([
       {
@@ -82,7 +82,7 @@ const neverFlushes = () =>
         outputs: 2,
         activation: 'linear',
         weights: new Float32Array(2 * OBSERVATION_SIZE),
-        bias: new Float32Array([0, -100]),
+        bias: new Float32Array([0, flush]),
       },
     ]),
   );
@@ -233,6 +233,33 @@ describe('the learn loop on traffic recorded through the real stack', () => {
     expect((await models(fleet, 1)).verdicts).toContainEqual(
       expect.objectContaining({ version: 'learned-e2e-default', outcome: 'promoted', reason: 'no live model to compare with' }),
     );
+    expect(load.failures).toEqual([]);
+    expect(load.replies.every((r) => r.status === 200)).toBe(true);
+  });
+
+  it("a model one replica's gate refuses ends the other replica's shadow run of it: refused anywhere, shadowed nowhere", async () => {
+    // Replica 0 (restarted above) shadows for 1,000,000 decisions, replica 1 for 150: replica 1 judges first.
+    const load = bursts(`${fleet.ingressUrl()}/learn/hot`);
+    let ended: Awaited<ReturnType<typeof models>>;
+    try {
+      await publishModelToFleet(fleet.nats.url, neverFlushes(-99), 'never-flushes-2', 'test/learn');
+      await eventually(
+        () => models(fleet, 1),
+        (m) => m.verdicts.some((v) => v.version === 'never-flushes-2'),
+        30_000,
+      );
+      ended = await eventually(
+        () => models(fleet, 0),
+        (m) => m.verdicts.some((v) => v.version === 'never-flushes-2'),
+      );
+    } finally {
+      await load.stop();
+    }
+    expect((await models(fleet, 1)).verdicts.filter((v) => v.version === 'never-flushes-2').map((v) => v.outcome)).toEqual(['refused']);
+    const here = ended.verdicts.filter((v) => v.version === 'never-flushes-2');
+    expect(here.map((v) => v.outcome)).toEqual(['skipped']);
+    expect(here[0]!.reason).toMatch(/^refused by policy-1 at .*: refused: the candidate leaves 100\.0 % of slots to the envelope/);
+    expect(ended.shadow).toBeNull();
     expect(load.failures).toEqual([]);
     expect(load.replies.every((r) => r.status === 200)).toBe(true);
   });
