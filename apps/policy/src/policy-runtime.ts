@@ -48,6 +48,8 @@ export class PolicyRuntime implements OnModuleInit, OnApplicationShutdown {
   private readonly records: VerdictRecords;
   private refusalCheck: NodeJS.Timeout | undefined;
   private checking = false;
+  /** Refusals found by checkRefusals, acted on once (a live model with none to go back to stays, and is not re-listed every second). */
+  private readonly noted = new Set<string>();
   private readonly watches: Array<{ start(): void; close(): void; rejected: number }> = [];
 
   constructor(
@@ -160,6 +162,9 @@ export class PolicyRuntime implements OnModuleInit, OnApplicationShutdown {
         const record = await this.records.refusal(sha256);
         // Still the one asked about (a verdict may have come meanwhile)?
         if (!record || (this.models.shadowSha256 !== sha256 && this.models.activeSha256 !== sha256)) continue;
+        const note = `${sha256}@${record.atMs}`;
+        if (this.noted.has(note)) continue;
+        this.noted.add(note);
         this.refusedElsewhere(record);
       }
     } catch (error) {
