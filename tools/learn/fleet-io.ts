@@ -88,6 +88,11 @@ export interface ShadowVerdict {
   compared: number;
 }
 
+/** A replica's newest verdict on the model with `sha256` (by `version` only where the replica lists no sha256). */
+export function verdictOn(verdicts: readonly ShadowVerdict[], version: string, sha256: string): ShadowVerdict | undefined {
+  return verdicts.findLast((v) => (v.sha256 === undefined ? v.version === version : v.sha256 === sha256));
+}
+
 /**
  * Waits until every policy replica has judged the model published as
  * `version` with `sha256` (promoted, refused, dropped for NaN, or skipped as
@@ -111,7 +116,7 @@ export async function awaitVerdicts(
         if (verdicts[i]) return;
         try {
           const models = JSON.parse(await text(`${url}/models`)) as { verdicts: ShadowVerdict[] };
-          verdicts[i] = models.verdicts.findLast((v) => (v.sha256 === undefined ? v.version === version : v.sha256 === sha256));
+          verdicts[i] = verdictOn(models.verdicts, version, sha256);
         } catch {
           // a replica restarting: asked again next round
         }
