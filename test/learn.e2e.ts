@@ -1,4 +1,6 @@
-import { encodePolicyModel } from '#libs/onnx';
+import { readFileSync } from 'node:fs';
+import { decodePolicyModel, encodePolicyModel } from '#libs/onnx';
+import { loadPolicyConfig } from '../apps/policy/src/config.js';
 import { Mlp, OBSERVATION_SIZE } from '#libs/policy';
 import { generateTrace, SCENARIOS } from '#libs/sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +10,7 @@ import { runLearn } from '../tools/learn/learn.js';
 import type { Reply } from './support/client.js';
 import { get, warm } from './support/client.js';
 import { TestFleet } from './support/fleet.js';
-import { eventually } from './support/metrics.js';
+import { eventually, metricsOf, total } from './support/metrics.js';
 
 const TOKEN = 'learn-admin-token';
 const RUNNING = { name: 'fixed_timer', params: { window_ms: 50 } };
@@ -59,9 +61,10 @@ function bursts(url: string) {
   };
 }
 
-const models = async (fleet: TestFleet) =>
-  JSON.parse((await get(`${fleet.policyUrl()}/models`)).body) as {
+const models = async (fleet: TestFleet, replica = 0) =>
+  JSON.parse((await get(`${fleet.policyUrl(replica)}/models`)).body) as {
     active: string | null;
+    shadow: { version: string } | null;
     verdicts: Array<{ version: string; outcome: string; reason: string }>;
   };
 
@@ -70,8 +73,8 @@ const routes = async (fleet: TestFleet) =>
     document: { routes: Array<{ name: string; policy?: string }> };
   };
 
-/** A 4-input actor whose FLUSH logit is -100 on every state: it would leave every slot to the envelope. */
-const neverFlushes = () =>
+/** A 4-input actor whose FLUSH logit is `flush` (-100) on every state: it would leave every slot to the envelope. */
+const neverFlushes = (flush = -100) =>
   encodePolicyModel(
     new Mlp([
       {
@@ -79,7 +82,7 @@ const neverFlushes = () =>
         outputs: 2,
         activation: 'linear',
         weights: new Float32Array(2 * OBSERVATION_SIZE),
-        bias: new Float32Array([0, -100]),
+        bias: new Float32Array([0, flush]),
       },
     ]),
   );
@@ -185,6 +188,78 @@ describe('the learn loop on traffic recorded through the real stack', () => {
       /^refused: the candidate leaves 100\.0 % of slots to the envelope, learned-e2e-default \d+\.\d % \(more than \+5\.0 pp allowed\)/,
     );
     expect((await models(fleet)).active).toBe('learned-e2e-default');
+    expect(load.failures).toEqual([]);
+    expect(load.replies.every((r) => r.status === 200)).toBe(true);
+  });
+
+  it('the refused model stays refused: a restarted replica (bundled model) does not shadow it again, a new one with no model does not promote it; both serve the earlier learned model, GET /models says who refused it and why', async () => {
+    // The pointer still names never-flushes. Restarted, replica 0 starts on its bundled model; replica 1
+    // starts with none, so nothing to compare with: unless the refusal is on record, it would promote it at once.
+    await fleet.stopPolicy();
+    // A shadow run longer than the test, so what replica 0 offered instead is still in shadow at the end.
+    await fleet.startPolicy({ BATCHGATE_SHADOW_DECISIONS: '1000000' });
+    await fleet.startPolicy({ BATCHGATE_POLICY_MODEL: 'none' });
+    const bundled = decodePolicyModel(new Uint8Array(readFileSync(loadPolicyConfig({}).modelFile))).metadata.version ?? 'bundled';
+    const load = bursts(`${fleet.ingressUrl()}/learn/hot`);
+    const settled = (m: Awaited<ReturnType<typeof models>>) =>
+      m.verdicts.some((v) => v.version === 'never-flushes') || m.active === 'never-flushes' || m.shadow?.version === 'never-flushes';
+    try {
+      for (const replica of [0, 1]) await eventually(() => models(fleet, replica), settled, 30_000);
+      // Live traffic a while longer: nothing brings never-flushes back.
+      await eventually(
+        () => models(fleet, 1),
+        (m) => m.active === 'learned-e2e-default',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    } finally {
+      await load.stop();
+    }
+    for (const replica of [0, 1]) {
+      const now = await models(fleet, replica);
+      const about = now.verdicts.filter((v) => v.version === 'never-flushes');
+      // Offered instead: the newest earlier pointer not refused, in shadow beside the bundled model on replica 0.
+      expect({ replica, active: now.active, shadow: now.shadow?.version, outcomes: about.map((v) => v.outcome) }).toEqual({
+        replica,
+        active: replica === 0 ? bundled : 'learned-e2e-default',
+        shadow: replica === 0 ? 'learned-e2e-default' : undefined,
+        outcomes: ['skipped'],
+      });
+      expect(about[0]!.reason).toMatch(
+        /^refused by policy-0 at \d{4}-\d\d-\d\dT[\d:.]+Z: refused: the candidate leaves 100\.0 % of slots to the envelope/,
+      );
+      expect(total(await metricsOf(fleet.policyUrl(replica)), 'batchgate_policy_model_verdicts_total', { outcome: 'skipped' })).toBe(1);
+    }
+    // Replica 1 fell back to the newest earlier pointer that is not refused, and had nothing to compare it with.
+    expect((await models(fleet, 1)).verdicts).toContainEqual(
+      expect.objectContaining({ version: 'learned-e2e-default', outcome: 'promoted', reason: 'no live model to compare with' }),
+    );
+    expect(load.failures).toEqual([]);
+    expect(load.replies.every((r) => r.status === 200)).toBe(true);
+  });
+
+  it("a model one replica's gate refuses ends the other replica's shadow run of it: refused anywhere, shadowed nowhere", async () => {
+    // Replica 0 (restarted above) shadows for 1,000,000 decisions, replica 1 for 150: replica 1 judges first.
+    const load = bursts(`${fleet.ingressUrl()}/learn/hot`);
+    let ended: Awaited<ReturnType<typeof models>>;
+    try {
+      await publishModelToFleet(fleet.nats.url, neverFlushes(-99), 'never-flushes-2', 'test/learn');
+      await eventually(
+        () => models(fleet, 1),
+        (m) => m.verdicts.some((v) => v.version === 'never-flushes-2'),
+        30_000,
+      );
+      ended = await eventually(
+        () => models(fleet, 0),
+        (m) => m.verdicts.some((v) => v.version === 'never-flushes-2'),
+      );
+    } finally {
+      await load.stop();
+    }
+    expect((await models(fleet, 1)).verdicts.filter((v) => v.version === 'never-flushes-2').map((v) => v.outcome)).toEqual(['refused']);
+    const here = ended.verdicts.filter((v) => v.version === 'never-flushes-2');
+    expect(here.map((v) => v.outcome)).toEqual(['skipped']);
+    expect(here[0]!.reason).toMatch(/^refused by policy-1 at .*: refused: the candidate leaves 100\.0 % of slots to the envelope/);
+    expect(ended.shadow).toBeNull();
     expect(load.failures).toEqual([]);
     expect(load.replies.every((r) => r.status === 200)).toBe(true);
   });

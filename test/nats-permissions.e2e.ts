@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
-import { inboxPrefixOf, SUBJECTS } from '#libs/nats';
+import { Kvm } from '@nats-io/kv';
+import { CONFIG_KEYS, inboxPrefixOf, JETSTREAM, SUBJECTS } from '#libs/nats';
 import { burst, get, warm } from './support/client.js';
 import type { ServiceName } from './support/fleet.js';
 import { PATIENT_POLICY, TestFleet } from './support/fleet.js';
 import { SimBackend } from './support/inference-backend.js';
+import { eventually } from './support/metrics.js';
 
 const USERS = ['ingress', 'coordinator', 'policy', 'worker', 'telemetry', 'admin'] as const;
 type User = (typeof USERS)[number];
@@ -133,6 +135,33 @@ describe('the shipped NATS config: a user per service, each limited to its own s
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(received).toEqual(['from coordinator']);
     expect(violations().some((line) => line.includes('Publish Violation') && line.includes(`"${SUBJECTS.fetch}"`))).toBe(true);
+  });
+
+  it('the policy user may record a model refusal (KV policy.verdict.<sha256>), stored in the config bucket; it may not move the model pointer', async () => {
+    const policy = await login('policy');
+    const sha256 = randomBytes(32).toString('hex');
+    const record = JSON.stringify({
+      version: 'perm',
+      sha256,
+      outcome: 'refused',
+      reason: 'test',
+      compared: 0,
+      replica: 'policy-x',
+      atMs: 0,
+    });
+    policy.publish(`$KV.${JETSTREAM.configBucket}.${CONFIG_KEYS.verdict(sha256)}`, record);
+    policy.publish(`$KV.${JETSTREAM.configBucket}.${CONFIG_KEYS.model}`, '{}');
+    await policy.flush().catch(() => undefined);
+    const admin = await login('admin');
+    const config = await new Kvm(admin).open(JETSTREAM.configBucket);
+    const stored = await eventually(
+      () => config.get(CONFIG_KEYS.verdict(sha256)),
+      (entry) => entry !== null,
+    );
+    expect(stored!.string()).toBe(record);
+    const lines = violations().filter((line) => line.includes('Publish Violation'));
+    expect(lines.some((line) => line.includes(CONFIG_KEYS.verdict(sha256)))).toBe(false);
+    expect(lines.some((line) => line.includes(`$KV.${JETSTREAM.configBucket}.${CONFIG_KEYS.model}`))).toBe(true);
   });
 
   it('refuses an anonymous client and a wrong password', async () => {

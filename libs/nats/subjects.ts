@@ -68,6 +68,12 @@ export const CONFIG_KEYS = {
   routes: 'policy.routes',
   /** JSON ModelPointer: which model in the models object store is live. */
   model: 'policy.model',
+  /**
+   * JSON ModelVerdictRecord (apps/policy/src/verdict-records.ts) of one model, by its hex SHA-256: the promotion gate
+   * refused it, or it was dropped for NaN in shadow. Every policy replica skips a pointer to such a model, at start
+   * and on every pointer revision; deleting the key clears the refusal.
+   */
+  verdict: (sha256: string) => `policy.verdict.${sha256}`,
   /** JSON strategy switches of Flow B (POST /admin/strategy/{name} on a coordinator): default and per model. */
   inferenceStrategies: 'inference.strategies',
 } as const;

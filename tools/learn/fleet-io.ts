@@ -80,17 +80,34 @@ export async function switchRoute(e: FleetEndpoints, document: PolicyDocument, r
 /** A policy replica's verdict on a shadowed model (its GET /models). */
 export interface ShadowVerdict {
   version: string;
-  outcome: 'promoted' | 'refused' | 'dropped';
+  /** The model's; absent from a replica older than refusals on record. */
+  sha256?: string;
+  /** skipped: not offered at all, since a refusal of this model is on record (the reason says whose). */
+  outcome: 'promoted' | 'refused' | 'dropped' | 'skipped';
   reason: string;
   compared: number;
 }
 
+/** A replica's newest verdict on the model with `sha256` (by `version` only where the replica lists no sha256). */
+export function verdictOn(verdicts: readonly ShadowVerdict[], version: string, sha256: string): ShadowVerdict | undefined {
+  return verdicts.findLast((v) => (v.sha256 === undefined ? v.version === version : v.sha256 === sha256));
+}
+
 /**
- * Waits until every policy replica has judged `version` (promoted, refused,
- * or dropped for NaN); returns what each said, or undefined for a replica
- * still shadowing it when the time is up.
+ * Waits until every policy replica has judged the model published as
+ * `version` with `sha256` (promoted, refused, dropped for NaN, or skipped as
+ * refused before); returns what each said, or undefined for a replica still
+ * shadowing it when the time is up. A verdict is matched by the model's
+ * sha256 (by version only from a replica that does not list it), the newest
+ * first: an earlier model published under the same version, promoted, must
+ * not stand in for this one.
  */
-export async function awaitVerdicts(e: FleetEndpoints, version: string, timeoutMs: number): Promise<Array<ShadowVerdict | undefined>> {
+export async function awaitVerdicts(
+  e: FleetEndpoints,
+  version: string,
+  sha256: string,
+  timeoutMs: number,
+): Promise<Array<ShadowVerdict | undefined>> {
   const until = Date.now() + timeoutMs;
   const verdicts: Array<ShadowVerdict | undefined> = e.policyUrls.map(() => undefined);
   while (verdicts.some((v) => v === undefined) && Date.now() < until) {
@@ -99,7 +116,7 @@ export async function awaitVerdicts(e: FleetEndpoints, version: string, timeoutM
         if (verdicts[i]) return;
         try {
           const models = JSON.parse(await text(`${url}/models`)) as { verdicts: ShadowVerdict[] };
-          verdicts[i] = models.verdicts.find((v) => v.version === version);
+          verdicts[i] = verdictOn(models.verdicts, version, sha256);
         } catch {
           // a replica restarting: asked again next round
         }

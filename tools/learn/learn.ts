@@ -137,7 +137,7 @@ export async function runLearn(o: LearnOptions): Promise<LearnOutcome> {
     const published = await publishModelToFleet(o.endpoints.natsUrl, bytes, version, 'tools/learn');
     outcome.published = { route: winner.route, version, sha256: published.sha256, onnxMaxAbsDiff: check.maxAbsDiff };
     log(`published ${version}; waiting for the policy replicas' shadow verdict`);
-    outcome.verdicts = await awaitVerdicts(o.endpoints, version, o.verdictTimeoutMs);
+    outcome.verdicts = await awaitVerdicts(o.endpoints, version, published.sha256, o.verdictTimeoutMs);
     const promoted = outcome.verdicts.length > 0 && outcome.verdicts.every((v) => v?.outcome === 'promoted');
     if (promoted && document) {
       outcome.switched = await switchRoute(o.endpoints, document, winner.route, { name: 'ppo', params: winner.strategyParams });

@@ -5,7 +5,9 @@ import { PolicyRuntime } from './policy-runtime.js';
 /**
  * GET /models on the operator port: the live model, the one in shadow, and
  * how the last shadow runs ended (promoted, refused by the promotion gate,
- * dropped for NaN) with the reason; `policy:learn` waits on it.
+ * dropped for NaN; skipped: a published model not offered since a refusal of
+ * it is on record, with who refused it and why) with the reason and the
+ * model's sha256; `policy:learn` waits on it.
  */
 @Controller('models')
 export class ModelsController {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { decodePolicyModel, encodePolicyModel } from '#libs/onnx';
 import type { SlotFeatures } from '#libs/policy';
@@ -156,6 +157,47 @@ describe('policy models', () => {
     expect((await metrics.modelVerdicts.get()).values.map((v) => [v.labels.outcome, v.value])).toEqual([
       ['promoted', 1],
       ['refused', 1],
+    ]);
+  });
+
+  it('hands every verdict to onVerdict with the model sha256 (what the runtime records in KV), refusals included', async () => {
+    const metrics = new PolicyMetrics(new Registry());
+    const heard: Array<{ version: string; outcome: string; sha256: string }> = [];
+    const models = new ModelRegistry(4, metrics, quiet, 0.05, (v) => void heard.push(v));
+    const never = ageActor(0, 100, 'never');
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    await models.offer(never, 'never');
+    await models.infer([features(10), features(40)], defaultScale);
+    await models.infer([features(10), features(40)], defaultScale);
+    expect(heard.map((v) => [v.version, v.outcome])).toEqual([
+      ['v1', 'promoted'],
+      ['never', 'refused'],
+    ]);
+    expect(heard[1]!.sha256).toBe(createHash('sha256').update(never).digest('hex'));
+  });
+
+  it('skip: a model refused elsewhere ends its shadow run here, and a live one gives way to the model it replaced', async () => {
+    const { models, metrics } = registry(2);
+    const v2 = ageActor(0, -5, 'v2');
+    const sha = createHash('sha256').update(v2).digest('hex');
+    await models.offer(ageActor(10, 5, 'v1'), 'v1');
+    await models.offer(v2, 'v2');
+    expect(models.shadowVersion).toBe('v2');
+    models.skip('v2', sha, 'refused by policy-9: test');
+    expect(models.shadowVersion).toBeUndefined();
+    expect(models.activeVersion).toBe('v1');
+    expect(models.verdicts.at(-1)).toMatchObject({ version: 'v2', sha256: sha, outcome: 'skipped', reason: 'refused by policy-9: test' });
+    // Promoted here, refused elsewhere: v1 (the model it replaced) serves again.
+    await models.offer(v2, 'v2');
+    await models.infer([features(10)], defaultScale);
+    await models.infer([features(10)], defaultScale);
+    expect(models.activeVersion).toBe('v2');
+    models.skip('v2', sha, 'refused by policy-9: test');
+    expect(models.activeVersion).toBe('v1');
+    expect((await metrics.modelVersion.get()).values.map((v) => v.labels.version)).toEqual(['v1']);
+    expect((await metrics.modelVerdicts.get()).values.map((v) => [v.labels.outcome, v.value])).toEqual([
+      ['promoted', 2],
+      ['skipped', 2],
     ]);
   });
 

@@ -36,10 +36,15 @@ interface Shadow {
   against: Set<string>;
 }
 
-/** How a model's shadow run ended, as GET /models and the log say. */
+/**
+ * How a model's shadow run ended, as GET /models and the log say; `skipped`: a published model not offered
+ * at all, since a refusal of it is on record (verdict-records.ts), by this replica or another, before or
+ * since a restart.
+ */
 export interface ModelVerdict {
   version: string;
-  outcome: 'promoted' | 'refused' | 'dropped';
+  sha256: string;
+  outcome: 'promoted' | 'refused' | 'dropped' | 'skipped';
   reason: string;
   compared: number;
   atMs: number;
@@ -86,7 +91,9 @@ function finite(values: Float32Array): boolean {
  * logits), then runs in shadow for a number of decisions beside whatever
  * decides now: the live model on ppo routes, the route's strategy elsewhere
  * (shadowBeside). At the end the promotion gate (promotion-gate.ts) promotes
- * it or refuses it, with the reason logged, counted and kept for GET /models.
+ * it or refuses it, with the reason logged, counted and kept for GET /models
+ * (and handed to onVerdict: the runtime records refusals, so no replica
+ * offers a refused model again).
  * A model that fails to load never serves; a shadow that produces NaN is
  * dropped, a live model that does is rolled back.
  */
@@ -102,6 +109,8 @@ export class ModelRegistry {
     private readonly logger: Logger,
     /** The promotion gate's margin on the share of slots left to the envelope (promotion-gate.ts). */
     private readonly envelopeMargin = 0.05,
+    /** Called with every verdict as it is reached (the runtime records refusals in KV). */
+    private readonly onVerdict: (verdict: ModelVerdict) => void = () => undefined,
   ) {}
 
   /** The last shadow runs' outcomes, oldest first. */
@@ -121,6 +130,14 @@ export class ModelRegistry {
 
   get shadowVersion(): string | undefined {
     return this.shadow?.model.version;
+  }
+
+  get shadowSha256(): string | undefined {
+    return this.shadow?.model.sha256;
+  }
+
+  get activeSha256(): string | undefined {
+    return this.active?.sha256;
   }
 
   /** Offers a model; returns false (and keeps the current one) when it is unusable. */
@@ -149,7 +166,7 @@ export class ModelRegistry {
       this.shadow = undefined;
       const why = this.shadowDecisions === 0 ? 'shadowing is off (BATCHGATE_SHADOW_DECISIONS=0)' : 'no live model to compare with';
       this.promote(model, why);
-      this.judge(version, 'promoted', why, 0);
+      this.judge(model, 'promoted', why, 0);
     } else {
       this.shadow = {
         model,
@@ -275,7 +292,7 @@ export class ModelRegistry {
       this.metrics.modelLoadFailures.inc({ reason: 'nan' });
       this.logger.error({ err: failure, version: shadow.model.version }, 'shadow model produced a non-finite logit; dropped');
       this.shadow = undefined;
-      this.judge(shadow.model.version, 'dropped', 'produced a non-finite logit in shadow', shadow.tally.compared);
+      this.judge(shadow.model, 'dropped', 'produced a non-finite logit in shadow', shadow.tally.compared);
       void this.retire(shadow.model);
       return undefined;
     }
@@ -296,13 +313,44 @@ export class ModelRegistry {
       );
       void this.retire(shadow.model);
     }
-    this.judge(shadow.model.version, verdict.promote ? 'promoted' : 'refused', verdict.reason, shadow.tally.compared);
+    this.judge(shadow.model, verdict.promote ? 'promoted' : 'refused', verdict.reason, shadow.tally.compared);
   }
 
-  private judge(version: string, outcome: ModelVerdict['outcome'], reason: string, compared: number): void {
+  /**
+   * A published model that is not offered, since it was refused before (`why` says by whom and why):
+   * counted and listed like a verdict. If this replica has it in shadow or live (another replica's gate
+   * refused it, while this one was still shadowing it or had promoted it), the shadow run ends here, and
+   * a live one gives way to the model it replaced (kept live when there is none: nothing better to serve).
+   */
+  skip(version: string, sha256: string, why: string): void {
+    const shadow = this.shadow;
+    let compared = 0;
+    if (shadow?.model.sha256 === sha256) {
+      this.shadow = undefined;
+      compared = shadow.tally.compared;
+      void this.retire(shadow.model);
+    }
+    const active = this.active;
+    if (active?.sha256 === sha256 && this.previous) {
+      this.metrics.modelVersion.remove({ version: active.version });
+      this.active = this.previous;
+      this.previous = undefined;
+      this.metrics.modelVersion.set({ version: this.active.version }, 1);
+      this.logger.warn(
+        { withdrawn: active.version, restored: this.active.version, why },
+        'live policy model refused elsewhere; rolled back',
+      );
+      void this.retire(active);
+    }
+    this.judge({ version, sha256 }, 'skipped', why, compared);
+  }
+
+  private judge(model: { version: string; sha256: string }, outcome: ModelVerdict['outcome'], reason: string, compared: number): void {
     this.metrics.modelVerdicts.inc({ outcome });
-    this.judged.push({ version, outcome, reason, compared, atMs: Date.now() });
+    const verdict: ModelVerdict = { version: model.version, sha256: model.sha256, outcome, reason, compared, atMs: Date.now() };
+    this.judged.push(verdict);
     if (this.judged.length > VERDICTS_KEPT) this.judged.shift();
+    this.onVerdict(verdict);
   }
 
   private promote(model: LiveModel, why: string): void {

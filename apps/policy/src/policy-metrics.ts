@@ -61,7 +61,7 @@ export class PolicyMetrics {
     });
     this.modelVerdicts = new Counter({
       name: 'batchgate_policy_model_verdicts_total',
-      help: 'Shadow runs ended, by outcome (promoted, refused by the promotion gate, dropped for NaN); GET /models says why',
+      help: 'Shadow runs ended, by outcome (promoted, refused by the promotion gate, dropped for NaN; skipped: a published model not offered, refused before); GET /models says why',
       labelNames: ['outcome'],
       registers,
     });
