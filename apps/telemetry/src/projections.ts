@@ -7,7 +7,8 @@ import type {
   SlotsDecided,
   UpstreamCompleted,
 } from '#libs/contracts';
-import { DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary, InferKind, Priority, RequestPath } from '#libs/contracts';
+import { DecideReplySchema, DecideRequestSchema, FlushAction, fromBinary, RequestPath } from '#libs/contracts';
+import { kindName, priorityName } from '#libs/inference';
 import type { BucketEnvelope, FlushMetrics, Registry } from '#libs/metrics';
 import { Counter, DURATION_BUCKETS_SECONDS, flushMetrics, Histogram } from '#libs/metrics';
 import type { PathName } from './live-view.js';
@@ -28,21 +29,6 @@ const ACTION_NAMES: Record<FlushAction, string> = {
   [FlushAction.UNSPECIFIED]: 'unknown',
   [FlushAction.WAIT]: 'wait',
   [FlushAction.FLUSH]: 'flush',
-};
-
-const KIND_NAMES: Record<InferKind, string> = {
-  [InferKind.UNSPECIFIED]: 'unknown',
-  [InferKind.EMBEDDING]: 'embeddings',
-  [InferKind.COMPLETION]: 'completions',
-  [InferKind.CHAT]: 'chat',
-};
-
-const PRIORITY_NAMES: Record<Priority, string> = {
-  [Priority.UNSPECIFIED]: 'normal',
-  [Priority.CRITICAL]: 'critical',
-  [Priority.HIGH]: 'high',
-  [Priority.NORMAL]: 'normal',
-  [Priority.LOW]: 'low',
 };
 
 /** One recorded client arrival, the simulator's replay format (JSON Lines). */
@@ -192,8 +178,8 @@ export class FleetProjection {
       batchId: event.batchId,
       atMs: event.meta?.atMs ?? Date.now(),
       model: event.model,
-      kind: KIND_NAMES[event.kind] ?? 'unknown',
-      priority: PRIORITY_NAMES[event.priority] ?? 'normal',
+      kind: kindName(event.kind),
+      priority: priorityName(event.priority),
       reason: event.reason,
       strategy: event.strategy,
       items: event.items,

@@ -1,6 +1,7 @@
 import type { RouteTable, StrategySpec } from '#libs/config';
 import { formatStrategySpec, matchRoute } from '#libs/config';
 import { InferKind } from '#libs/contracts';
+import { kindName } from '#libs/inference';
 import type { FlushStrategy, ModelBasedStrategy, SlotFeatures } from '#libs/policy';
 import { createStrategy, DecayingRate, isLearnedStrategy, planDue, plansOf, SlidingQuantile } from '#libs/policy';
 import type { BatchLimits, InferFlushReason, InferQueue } from './infer-queue.js';
@@ -17,12 +18,6 @@ interface LaneState {
   backend: SlidingQuantile;
 }
 
-const KIND_NAMES: Partial<Record<InferKind, string>> = {
-  [InferKind.EMBEDDING]: 'embeddings',
-  [InferKind.COMPLETION]: 'completions',
-  [InferKind.CHAT]: 'chat',
-};
-
 /** The path of a kind's endpoint, which a route of the policy document may match. */
 const KIND_PATHS: Partial<Record<InferKind, string>> = {
   [InferKind.EMBEDDING]: '/v1/embeddings',
@@ -31,7 +26,7 @@ const KIND_PATHS: Partial<Record<InferKind, string>> = {
 };
 
 /** A lane is one model's one kind of request: it has its own strategy instance (some keep state) and signals. */
-export const laneOf = (model: string, kind: InferKind): string => `${model}/${KIND_NAMES[kind] ?? 'unknown'}`;
+export const laneOf = (model: string, kind: InferKind): string => `${model}/${kindName(kind)}`;
 
 /**
  * The flush strategy of each lane (from the shared policy lib) and the live
