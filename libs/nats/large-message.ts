@@ -91,11 +91,8 @@ export class LargeMessages {
       this.bus.publishEncoded(subject, data, options.ctx);
       return 'sent';
     }
-    const name = `${MESSAGE_PREFIX}${randomUUID()}`;
-    await this.put(name, data);
-    const stub = create(schema, options.stub ?? {});
-    stub.storedRef = name;
-    this.bus.publishEncoded(subject, toBinary(schema, stub), options.ctx);
+    const { stub } = await this.storeWhole(schema, data, options.stub);
+    this.bus.publishEncoded(subject, stub, options.ctx);
     return 'stored';
   }
 
@@ -116,12 +113,9 @@ export class LargeMessages {
   ): Promise<MessageShape<R>> {
     const data = toBinary(schema, create(schema, message));
     if (this.fits(data.length)) return this.bus.requestEncoded(subject, data, replySchema, timeoutMs, options.ctx);
-    const name = `${MESSAGE_PREFIX}${randomUUID()}`;
-    await this.put(name, data);
-    const stub = create(schema, options.stub ?? {});
-    stub.storedRef = name;
+    const { name, stub } = await this.storeWhole(schema, data, options.stub);
     try {
-      return await this.bus.requestEncoded(subject, toBinary(schema, stub), replySchema, timeoutMs, options.ctx);
+      return await this.bus.requestEncoded(subject, stub, replySchema, timeoutMs, options.ctx);
     } catch (error) {
       await this.discard(name);
       throw error;
@@ -141,6 +135,19 @@ export class LargeMessages {
     await this.store()
       .delete(name)
       .catch(() => undefined);
+  }
+
+  /** Stores an encoded message under a new name; the encoded stub (storedRef naming it) goes in its place. */
+  private async storeWhole<T extends Storable>(
+    schema: GenMessage<T>,
+    data: Uint8Array,
+    init: NoInfer<MessageInitShape<GenMessage<T>>> | undefined,
+  ): Promise<{ name: string; stub: Uint8Array }> {
+    const name = `${MESSAGE_PREFIX}${randomUUID()}`;
+    await this.put(name, data);
+    const stub = create(schema, init ?? {});
+    stub.storedRef = name;
+    return { name, stub: toBinary(schema, stub) };
   }
 
   private store(): ObjectStore {
